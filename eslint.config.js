@@ -1,0 +1,20 @@
+// Flat config: typescript-eslint's recommended rules plus a few that guard habits we care about.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'test-artifacts/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-explicit-any': 'off',
+      'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Use node:crypto randomness (SEC-1).' }],
+    },
+  },
+  {
+    files: ['test/**', 'bench/**', 'app/**'],
+    rules: { 'no-restricted-properties': 'off' },
+  },
+);
