@@ -1,0 +1,81 @@
+/**
+ * The one store contract every sessionward store implements, and that the conformance suite
+ * (`sessionward/testing`) checks against a real server.
+ *
+ * Units: every time is an integer count of **milliseconds since the Unix epoch** (UTC); every
+ * duration is in milliseconds. Ids are the base64url SHA-256 of a session token (43 chars) —
+ * a store never sees a raw token (SEC-21).
+ *
+ * Guarantees every implementation must give (and the suite tests):
+ * - `get` never returns a record whose `expiresAt <= now`; expired records behave as absent.
+ * - `create` inserts only; it never overwrites an existing live id (returns false instead).
+ * - `update` is a compare-and-set on `version`: it writes only if the stored record exists, is
+ *   live, and has `version === expectedVersion`; the written record carries
+ *   `version = expectedVersion + 1`. It never inserts, so a request in flight during logout can
+ *   never resurrect a destroyed session. Atomic with respect to every other method.
+ * - `touch` moves `lastSeenAt`/`expiresAt` of a live record without changing `version` or data;
+ *   it never creates and never revives an expired or deleted record (SEC-19), and never moves
+ *   `expiresAt` past `absoluteExpiresAt`.
+ * - `delete` is idempotent.
+ * - Stores keep records for at least until `expiresAt` and SHOULD drop them soon after (TTL).
+ * - The per-user index (`listByUser`, `deleteByUser`) reflects create/update/delete at once
+ *   (read-your-writes for the same store instance) and never lists expired records.
+ * - Failures to reach the backend reject with `StoreUnavailableError` within a bounded time.
+ */
+export interface SessionRecord {
+  /** base64url SHA-256 of the token. */
+  id: string;
+  /** Owner of the session, or null before login. Indexed for "my sessions". */
+  userId: string | null;
+  /** Application data (JSON-serialisable). */
+  data: Record<string, unknown>;
+  /** Incremented by every successful `update`; starts at 1. */
+  version: number;
+  createdAt: number;
+  /** Last time activity was recorded (throttled; see `touchAfter`). */
+  lastSeenAt: number;
+  /** Time of the last (re-)authentication, for step-up checks (SEC-14). */
+  authTime: number | null;
+  /** Hard end of the session (SEC-11); never extended by activity. */
+  absoluteExpiresAt: number;
+  /** min(lastSeenAt + idle timeout, absoluteExpiresAt); the store's TTL target (SEC-19). */
+  expiresAt: number;
+  /** Device metadata for the session list (SEC-39). */
+  meta: SessionMeta;
+  /**
+   * Set on the old record after a rotation: the old id resolves to this id until `expiresAt`
+   * (a short grace window, SEC-18). A record with `rotatedTo` carries no data of its own.
+   */
+  rotatedTo?: string | null;
+}
+
+export interface SessionMeta {
+  userAgent?: string;
+  ip?: string;
+  /** Free-form labels an application may add (e.g. "mfa": "totp"). */
+  [key: string]: string | undefined;
+}
+
+export interface SessionStore {
+  /** Short name used in events, metrics and errors ("memory", "redis", ...). */
+  readonly name: string;
+  get(id: string, now: number): Promise<SessionRecord | null>;
+  /** Insert a new record. Returns false if a live record with that id exists already. */
+  create(record: SessionRecord): Promise<boolean>;
+  /**
+   * Compare-and-set. `record.version` must equal `expectedVersion + 1`. Returns true if written,
+   * false if the record is gone, expired, or its version differs.
+   */
+  update(record: SessionRecord, expectedVersion: number, now: number): Promise<boolean>;
+  /** Record activity. Returns false if the record is gone or expired. */
+  touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean>;
+  delete(id: string): Promise<void>;
+  /** Live sessions of one user (rotation tombstones excluded), any order. */
+  listByUser(userId: string, now: number): Promise<SessionRecord[]>;
+  /** Delete every session of a user except `exceptId`; returns how many were deleted. */
+  deleteByUser(userId: string, exceptId?: string): Promise<number>;
+  /** Remove expired records in bounded batches; returns how many were removed. Optional. */
+  cleanup?(now: number, limit?: number): Promise<number>;
+  /** Release timers and connections the store owns (not the user's client). */
+  close?(): Promise<void>;
+}
