@@ -105,3 +105,10 @@ export class InvalidInputError extends SessionwardError {
 export function isSessionwardError(e: unknown): e is SessionwardError {
   return e instanceof SessionwardError;
 }
+
+/** SEC-42: this source sent too many invalid tokens; adapters map it to 429. */
+export class ThrottledError extends SessionwardError {
+  constructor(message = 'too many requests') {
+    super('ERR_THROTTLED', message, 429);
+  }
+}

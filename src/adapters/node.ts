@@ -1,0 +1,75 @@
+/**
+ * Plain `node:http` adapter: translates `(req, res)` to the core's strings and back. No logic here.
+ *
+ * @example
+ * const sessions = nodeSessions(manager)
+ * http.createServer(async (req, res) => {
+ *   const session = await sessions.load(req)
+ *   session.set('theme', 'dark')
+ *   await sessions.commit(session, res)   // before writeHead / end
+ *   res.end('ok')
+ * })
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SessionManager, RequestInfo } from '../core/manager.js';
+import type { Session } from '../core/session.js';
+import { isSessionwardError } from '../errors.js';
+
+export interface NodeSessionsOptions {
+  /**
+   * Client IP for device metadata and SEC-42 throttling. Default: the socket address. Only read
+   * `X-Forwarded-For` here if a proxy you trust sets it.
+   */
+  getIp?: (req: IncomingMessage) => string | undefined;
+}
+
+export interface NodeSessions<D extends Record<string, unknown>> {
+  load(req: IncomingMessage): Promise<Session<D>>;
+  /** Persist and set `Set-Cookie` / `Cache-Control` on `res`. Call before the headers are sent. */
+  commit(session: Session<D>, res: ServerResponse): Promise<void>;
+  /** Strings the core needs from a request (exposed for other Node adapters). */
+  requestInfo(req: IncomingMessage): RequestInfo;
+}
+
+export function applyHeaders(res: ServerResponse, headers: Array<[string, string]>): void {
+  for (const [name, value] of headers) {
+    if (name === 'set-cookie') {
+      const prev = res.getHeader('set-cookie');
+      const list = prev === undefined ? [] : Array.isArray(prev) ? prev : [String(prev)];
+      res.setHeader('set-cookie', [...list, value]);
+    } else {
+      res.setHeader(name, value);
+    }
+  }
+}
+
+export function nodeSessions<D extends Record<string, unknown>>(manager: SessionManager<D>, options: NodeSessionsOptions = {}): NodeSessions<D> {
+  const getIp = options.getIp ?? ((req: IncomingMessage) => req.socket?.remoteAddress);
+  const requestInfo = (req: IncomingMessage): RequestInfo => {
+    const ua = req.headers['user-agent'];
+    return { cookie: req.headers.cookie, userAgent: typeof ua === 'string' ? ua : undefined, ip: getIp(req) };
+  };
+  return {
+    requestInfo,
+    load: (req) => manager.load(requestInfo(req)),
+    async commit(session, res) {
+      const { headers } = await manager.commit(session);
+      applyHeaders(res, headers);
+    },
+  };
+}
+
+/**
+ * Write a typed sessionward error as a response without leaking detail: its suggested status and
+ * stable code only. Returns false for errors that are not ours (let the app's handler deal).
+ */
+export function sendError(res: ServerResponse, err: unknown): boolean {
+  if (!isSessionwardError(err)) return false;
+  if (!res.headersSent) {
+    res.statusCode = err.status;
+    res.setHeader('content-type', 'application/json');
+    res.setHeader('cache-control', 'no-store');
+  }
+  res.end(JSON.stringify({ error: err.code }));
+  return true;
+}

@@ -1,0 +1,423 @@
+import { randomBytes } from 'node:crypto';
+import { StoreError, SessionDestroyedError, ThrottledError, SessionConflictError } from '../errors.js';
+import { parseCookieHeader, serializeCookie } from '../cookie/index.js';
+import { nodeCrypto } from '../crypto/node.js';
+import type { SessionCrypto } from '../crypto/types.js';
+import type { SessionRecord, SessionStore } from '../stores/types.js';
+import { resolveOptions, type ResolvedOptions, type SessionManagerOptions } from './options.js';
+import { signToken, verifyCookieValue, TOKEN_BYTES } from './token.js';
+import { Session, mergeChanges, type DeviceSession } from './session.js';
+import type { SessionEvent, SessionEventType } from './events.js';
+
+/** What an adapter knows about the incoming request. Strings only: the core sees no framework objects. */
+export interface RequestInfo {
+  /** The raw `Cookie` header. */
+  cookie?: string | null;
+  userAgent?: string | null;
+  ip?: string | null;
+}
+
+/** What an adapter must apply to the response: header name/value pairs (Set-Cookie may repeat). */
+export interface CommitResult {
+  headers: Array<[string, string]>;
+}
+
+const MAX_CAS_ATTEMPTS = 1000;
+const MAX_META_LENGTH = 512;
+
+function clip(v: string | null | undefined): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v.slice(0, MAX_META_LENGTH) : undefined;
+}
+
+/** @internal The Session's view of the manager. */
+export type Engine = SessionManager<any>;
+
+/**
+ * The framework-free session engine. One per application; adapters call `load` at the start of a
+ * request and `commit` before the response headers are sent.
+ *
+ * @example
+ * const manager = new SessionManager<{ cart: string[] }>({ store: new MemoryStore(), secrets: [process.env.SESSION_KEY!] })
+ * const session = await manager.load({ cookie: req.headers.cookie, userAgent, ip })
+ * session.set('cart', ['sku-1'])
+ * const { headers } = await manager.commit(session)
+ */
+export class SessionManager<D extends Record<string, unknown> = Record<string, unknown>> {
+  /** @internal */ readonly options: ResolvedOptions;
+  readonly store: SessionStore;
+  private readonly crypto: SessionCrypto;
+  private readonly onEvent: ((e: SessionEvent) => void) | undefined;
+  private readonly auditKey: Uint8Array;
+  private readonly invalidBySource = new Map<string, { count: number; since: number; alerted: boolean }>();
+  private readonly clearCookieHeader: string;
+
+  constructor(options: SessionManagerOptions) {
+    this.options = resolveOptions(options);
+    this.store = this.options.store;
+    this.crypto = options.crypto ?? nodeCrypto;
+    this.onEvent = options.onEvent;
+    // SEC-41: events carry HMAC(auditKey, id); with no key ring the key lives only in this process.
+    this.auditKey = this.options.keys[0] ?? new Uint8Array(randomBytes(32));
+    this.clearCookieHeader = serializeCookie(this.options.cookieName, '', { ...this.options.cookieAttrs, maxAge: 0 });
+  }
+
+  /** Name of the session cookie (e.g. `__Host-sid`). */
+  get cookieName(): string {
+    return this.options.cookieName;
+  }
+
+  /**
+   * Resolve the request's session. Unknown, malformed, forged or expired tokens are never adopted:
+   * the result is a fresh, unsaved session and the cookie is cleared (SEC-3). Rejects only with
+   * typed errors: StoreUnavailableError (503) or ThrottledError (429, when configured).
+   */
+  async load(req: RequestInfo = {}): Promise<Session<D>> {
+    const o = this.options;
+    const info = { ip: clip(req.ip), userAgent: clip(req.userAgent) };
+    const raw = parseCookieHeader(req.cookie ?? undefined, o.cookieName)[o.cookieName];
+    if (raw === undefined) return new Session<D>(this, null, null, info);
+
+    const fresh = (): Session<D> => {
+      const s = new Session<D>(this, null, null, info);
+      s.clearCookie = true;
+      return s;
+    };
+    const parsed = await verifyCookieValue(raw, o.keys, this.crypto);
+    if (!parsed) {
+      await this.invalid(info, o.keys.length ? 'bad_signature_or_malformed' : 'malformed');
+      return fresh();
+    }
+    const now = o.clock();
+    const id = await this.crypto.sha256(parsed.token);
+    const rec = await this.store.get(id, now);
+    if (!rec) {
+      // With a key ring the token was ours once: it expired or was destroyed. Without one it may be a guess.
+      if (o.keys.length) await this.emitId('token.unknown', id, { ...info, reason: 'unknown_or_expired' });
+      else await this.invalid(info, 'unknown');
+      return fresh();
+    }
+    if (rec.rotatedTo) {
+      // SEC-18: within the grace window an in-flight request with the old token reaches the new session.
+      const next = await this.store.get(rec.rotatedTo, now);
+      if (!next || next.rotatedTo || !this.live(next, now)) return fresh();
+      const s = new Session<D>(this, next, null, info);
+      s.viaGrace = true;
+      await this.emitId('token.grace', id, { newSid: await this.sid(next.id), userId: next.userId });
+      return s;
+    }
+    if (!this.live(rec, now)) {
+      // The policy may be stricter than when the record was written: enforce it now (SEC-11).
+      await this.store.delete(rec.id);
+      await this.emitId('session.expired', rec.id, { userId: rec.userId });
+      return fresh();
+    }
+    const s = new Session<D>(this, rec, parsed.token, info);
+    if (parsed.keyIndex > 0) {
+      s.issueCookie = true;
+      await this.emitId('token.reissued', rec.id, { reason: 'old_key' });
+    }
+    return s;
+  }
+
+  /**
+   * Persist the request's changes and return the headers to apply. A read-only request writes
+   * nothing unless renewal is due (`touchAfter`).
+   */
+  async commit(session: Session<D>): Promise<CommitResult> {
+    const o = this.options;
+    const headers: Array<[string, string]> = [];
+    if (session.destroyed) {
+      headers.push(['set-cookie', this.clearCookieHeader], ['cache-control', 'no-store']);
+      if (o.clearSiteData) headers.push(['clear-site-data', '"cookies", "storage"']);
+      return { headers };
+    }
+    const now = o.clock();
+    const changes = session.changes();
+    const rec = session.record;
+    if (rec === null) {
+      if (changes.size > 0) await this.createFor(session, null, session.data, false);
+    } else if (changes.size > 0) {
+      await this.writeMerged(session, changes, now);
+    } else if (now - rec.lastSeenAt >= o.touchAfter) {
+      const expiresAt = Math.min(now + o.idleTimeout, rec.absoluteExpiresAt);
+      if (await this.store.touch(rec.id, now, expiresAt, now)) {
+        rec.lastSeenAt = now;
+        rec.expiresAt = expiresAt;
+        // A persistent cookie rolls with the session; a browser-session cookie needs no resend.
+        if (o.cookieMaxAge !== undefined && session.token) session.issueCookie = true;
+      }
+    }
+    if (session.issueCookie && session.token && session.record) {
+      const value = await signToken(session.token, o.keys, this.crypto);
+      const maxAge = o.cookieMaxAge === undefined
+        ? undefined
+        : Math.max(0, Math.floor(Math.min(o.cookieMaxAge, session.record.absoluteExpiresAt - now) / 1000));
+      headers.push(['set-cookie', serializeCookie(o.cookieName, value, { ...o.cookieAttrs, maxAge })]);
+      session.issueCookie = false;
+    } else if (session.clearCookie) {
+      headers.push(['set-cookie', this.clearCookieHeader]);
+    }
+    // SEC-13: a response that sets a session cookie must never be cached.
+    if (headers.length) headers.push(['cache-control', 'no-store']);
+    return { headers };
+  }
+
+  /** Every live session of a user with device metadata (admin view, SEC-39). */
+  async listUserSessions(userId: string, currentId: string | null = null): Promise<DeviceSession[]> {
+    const now = this.options.clock();
+    const list = await this.store.listByUser(userId, now);
+    return list
+      .filter((r) => !r.rotatedTo && r.userId === userId && r.expiresAt > now)
+      .map((r) => ({
+        id: r.id,
+        current: r.id === currentId,
+        userAgent: r.meta.userAgent,
+        ip: r.meta.ip,
+        createdAt: r.createdAt,
+        lastSeenAt: r.lastSeenAt,
+        expiresAt: r.expiresAt,
+        authTime: r.authTime,
+      }))
+      .sort((a, b) => b.lastSeenAt - a.lastSeenAt);
+  }
+
+  /**
+   * End every session of a user (account disabled, password changed), optionally keeping one.
+   * Holds on every instance sharing the store (SEC-38, SEC-39).
+   */
+  async destroyUserSessions(userId: string, exceptId?: string): Promise<number> {
+    const count = await this.store.deleteByUser(userId, exceptId);
+    await this.emit('sessions.revoked', null, { userId, count });
+    return count;
+  }
+
+  /** @internal End one session if it belongs to `userId`. */
+  async destroyOwnedSession(userId: string, id: string): Promise<boolean> {
+    if (typeof id !== 'string' || id.length > 64) return false;
+    const rec = await this.store.get(id, this.options.clock());
+    if (!rec || rec.userId !== userId) return false;
+    await this.store.delete(id);
+    await this.emitId('session.destroyed', id, { userId, reason: 'revoked_by_user' });
+    return true;
+  }
+
+  /** @internal */
+  async destroy(session: Session<D>): Promise<void> {
+    if (session.record) {
+      await this.store.delete(session.record.id);
+      await this.emit('session.destroyed', session, { userId: session.record.userId });
+    }
+    session.destroyed = true;
+    session.clearCookie = true;
+  }
+
+  /** @internal Atomic read-modify-write with compare-and-set retries. */
+  async atomicUpdate(session: Session<D>, fn: (d: Record<string, unknown>) => void | Record<string, unknown>): Promise<void> {
+    const o = this.options;
+    const pending = session.changes();
+    const apply = (base: Record<string, unknown>): Record<string, unknown> => {
+      const d = JSON.parse(JSON.stringify(base)) as Record<string, unknown>;
+      const r = fn(d);
+      return r && typeof r === 'object' ? r : d;
+    };
+    if (session.record === null) {
+      // Not persisted yet: nobody else can see it, so apply locally; commit creates it.
+      session.data = apply(session.data) as D;
+      return;
+    }
+    let latest: SessionRecord = { ...session.record, data: JSON.parse(session.baseJson) as Record<string, unknown> };
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const now = o.clock();
+      const data = apply(latest.data);
+      const next: SessionRecord = { ...latest, data, version: latest.version + 1, lastSeenAt: now, expiresAt: Math.min(now + o.idleTimeout, latest.absoluteExpiresAt) };
+      if (await this.store.update(next, latest.version, now)) {
+        session.record = next;
+        session.baseJson = JSON.stringify(data);
+        // Re-apply this request's own unsaved changes on top of the new state.
+        const view = JSON.parse(session.baseJson) as Record<string, unknown>;
+        for (const [k, v] of pending) {
+          if (typeof v === 'symbol') delete view[k];
+          else view[k] = v;
+        }
+        session.data = view as D;
+        return;
+      }
+      latest = await this.reload(session, latest.id, now);
+    }
+    throw new SessionConflictError('too many concurrent updates');
+  }
+
+  /** @internal Issue a new token and record; tombstone the old one for the grace window. */
+  async rotate(session: Session<D>, next: { userId: string | null; data: Record<string, unknown>; reauthenticated: boolean }): Promise<void> {
+    const old = session.record;
+    await this.createFor(session, next.userId, next.data, next.reauthenticated, old);
+    if (old) await this.retire(old, session.record!.id);
+    await this.emitIds('session.rotated', old?.id ?? null, session.record!.id, { userId: next.userId });
+  }
+
+  private async createFor(
+    session: Session<D>,
+    userId: string | null,
+    data: Record<string, unknown>,
+    reauthenticated: boolean,
+    old: SessionRecord | null = null,
+  ): Promise<void> {
+    const o = this.options;
+    const now = o.clock();
+    const token = this.crypto.randomToken(TOKEN_BYTES);
+    const id = await this.crypto.sha256(token);
+    // SEC-11: re-authentication restarts both timers; a plain rotation keeps the absolute deadline.
+    const absoluteExpiresAt = reauthenticated || !old ? now + o.absoluteTimeout : old.absoluteExpiresAt;
+    const snapshot = JSON.parse(JSON.stringify(data)) as Record<string, unknown>;
+    const record: SessionRecord = {
+      id,
+      userId,
+      data: snapshot,
+      version: 1,
+      createdAt: old && !reauthenticated ? old.createdAt : now,
+      lastSeenAt: now,
+      authTime: reauthenticated ? now : (old?.authTime ?? null),
+      absoluteExpiresAt,
+      expiresAt: Math.min(now + o.idleTimeout, absoluteExpiresAt),
+      meta: { ...(session.userAgent ? { userAgent: session.userAgent } : {}), ...(session.ip ? { ip: session.ip } : {}) },
+      rotatedTo: null,
+    };
+    if (!(await this.store.create(record))) throw new StoreError('session id collision');
+    session.record = record;
+    session.token = token;
+    session.data = JSON.parse(JSON.stringify(snapshot)) as D;
+    session.baseJson = JSON.stringify(snapshot);
+    session.issueCookie = true;
+    session.clearCookie = false;
+    session.viaGrace = false;
+    if (!old) await this.emit('session.created', session, { userId });
+  }
+
+  /** Turn the old record into a short-lived pointer to its successor (or delete it when grace is 0). */
+  private async retire(old: SessionRecord, successor: string): Promise<void> {
+    const o = this.options;
+    if (o.rotationGrace === 0) {
+      await this.store.delete(old.id);
+      return;
+    }
+    let latest: SessionRecord | null = old;
+    for (let attempt = 0; latest && attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const now = o.clock();
+      const tomb: SessionRecord = {
+        ...latest,
+        userId: null,
+        data: {},
+        version: latest.version + 1,
+        rotatedTo: successor,
+        expiresAt: Math.min(now + o.rotationGrace, latest.expiresAt),
+      };
+      if (await this.store.update(tomb, latest.version, now)) return;
+      latest = await this.store.get(old.id, now);
+      if (latest?.rotatedTo) return;
+    }
+  }
+
+  private async writeMerged(session: Session<D>, changes: Map<string, unknown>, now0: number): Promise<void> {
+    const o = this.options;
+    const base = JSON.parse(session.baseJson) as Record<string, unknown>;
+    let latest: SessionRecord = { ...session.record!, data: base };
+    let now = now0;
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      let data: Record<string, unknown>;
+      try {
+        data = mergeChanges(latest.data, base, changes, o.onConflict);
+      } catch (e) {
+        await this.emit('session.conflict', session, {});
+        throw e;
+      }
+      const next: SessionRecord = { ...latest, data, version: latest.version + 1, lastSeenAt: now, expiresAt: Math.min(now + o.idleTimeout, latest.absoluteExpiresAt) };
+      if (await this.store.update(next, latest.version, now)) {
+        session.record = next;
+        session.baseJson = JSON.stringify(data);
+        return;
+      }
+      try {
+        latest = await this.reload(session, latest.id, now);
+      } catch (e) {
+        if (e instanceof SessionDestroyedError) {
+          // Logged out while this request was in flight: write nothing, so nothing is resurrected.
+          session.destroyed = true;
+          session.clearCookie = true;
+          return;
+        }
+        throw e;
+      }
+      now = o.clock();
+    }
+    throw new SessionConflictError('too many concurrent updates');
+  }
+
+  /** Latest live version of a record, following one rotation; throws if it is gone. */
+  private async reload(session: Session<D>, id: string, now: number): Promise<SessionRecord> {
+    let fresh = await this.store.get(id, now);
+    if (fresh?.rotatedTo) {
+      fresh = await this.store.get(fresh.rotatedTo, now);
+      // The request now writes to the successor; its cookie is already with the client.
+      session.token = null;
+    }
+    if (!fresh || fresh.rotatedTo) throw new SessionDestroyedError();
+    session.record = fresh;
+    return fresh;
+  }
+
+  private live(r: SessionRecord, now: number): boolean {
+    const o = this.options;
+    return r.expiresAt > now && r.absoluteExpiresAt > now && r.lastSeenAt + o.idleTimeout > now;
+  }
+
+  private async invalid(info: { ip?: string; userAgent?: string }, reason: string): Promise<void> {
+    await this.emit('token.invalid', null, { ...info, reason });
+    // SEC-42: count invalid tokens per source in a bounded map.
+    const lim = this.options.invalidTokenLimit;
+    const key = info.ip ?? 'unknown';
+    const now = this.options.clock();
+    let e = this.invalidBySource.get(key);
+    if (!e || now - e.since > lim.windowMs) {
+      if (this.invalidBySource.size >= 10_000) this.invalidBySource.delete(this.invalidBySource.keys().next().value as string);
+      e = { count: 0, since: now, alerted: false };
+      this.invalidBySource.set(key, e);
+    }
+    e.count++;
+    if (e.count > lim.max) {
+      if (!e.alerted) {
+        e.alerted = true;
+        await this.emit('alert.invalid_tokens', null, { ...info, count: e.count, reason: lim.action });
+      }
+      if (lim.action === 'throttle') throw new ThrottledError();
+    }
+  }
+
+  /** Keyed hash of a store id for events and logs (SEC-41). */
+  async sid(id: string): Promise<string> {
+    return (await this.crypto.hmac(this.auditKey, `sid:${id}`)).slice(0, 22);
+  }
+
+  /** @internal */
+  async emit(type: SessionEventType, session: Session<D> | null, extra: Partial<SessionEvent>): Promise<void> {
+    if (!this.onEvent) return;
+    const id = session?.record?.id;
+    await this.emitId(type, id ?? null, { ...(session ? { userId: session.userId, ip: session.ip, userAgent: session.userAgent } : {}), ...extra });
+  }
+
+  private async emitIds(type: SessionEventType, oldId: string | null, newId: string, extra: Partial<SessionEvent>): Promise<void> {
+    if (!this.onEvent) return;
+    await this.emitId(type, oldId, { ...extra, newSid: await this.sid(newId) });
+  }
+
+  private async emitId(type: SessionEventType, id: string | null, extra: Partial<SessionEvent>): Promise<void> {
+    if (!this.onEvent) return;
+    const e: SessionEvent = { type, at: new Date(this.options.clock()).toISOString(), ...extra };
+    if (id) e.sid = await this.sid(id);
+    for (const k of Object.keys(e) as (keyof SessionEvent)[]) if (e[k] === undefined) delete e[k];
+    try {
+      this.onEvent(e);
+    } catch {
+      // A failing event sink must never break a request.
+    }
+  }
+}

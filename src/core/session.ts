@@ -1,0 +1,286 @@
+import {
+  ReauthRequiredError,
+  SessionConflictError,
+  SessionDestroyedError,
+  UnauthenticatedError,
+  InvalidInputError,
+} from '../errors.js';
+import type { SessionRecord } from '../stores/types.js';
+import type { Engine } from './manager.js';
+
+/** Reserved data key holding sessionward's own auth state (pending second factor, methods). */
+export const AUTH_KEY = '__sw';
+
+interface AuthState {
+  /** A factor still to complete (e.g. 'mfa'); the session is half-authenticated until cleared (SEC-17). */
+  pending?: string;
+  /** Authentication methods completed, e.g. ['pwd', 'otp']. */
+  amr?: string[];
+}
+
+export interface LoginOptions {
+  /** Keys of pre-login data to keep in addition to the manager's `preLoginKeys`. */
+  keep?: readonly string[];
+  /** Mark the session half-authenticated until `completeStep()` (SEC-17). */
+  pending?: string;
+  /** Authentication methods used, recorded for step-up decisions. */
+  amr?: string[];
+}
+
+export interface DeviceSession {
+  /** Store id of the session (a hash; usable with `destroySession`). */
+  id: string;
+  current: boolean;
+  userAgent?: string;
+  ip?: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  authTime: number | null;
+}
+
+const DELETED = Symbol('deleted');
+
+function clone<T>(v: T): T {
+  return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
+}
+
+/**
+ * One request's view of a session. Framework-free: adapters create it with
+ * `manager.load(...)` and finish it with `manager.commit(session)`.
+ *
+ * Plain `set`/`delete` (and direct mutation of `data`) are change-detected and written at commit
+ * with a per-key merge over concurrent writers; `update(fn)` is an atomic read-modify-write.
+ */
+export class Session<D extends Record<string, unknown> = Record<string, unknown>> {
+  /** @internal */ record: SessionRecord | null;
+  /** @internal JSON of `data` as last synchronised with the store; '' for none. */
+  baseJson: string;
+  /** @internal raw token of this request's cookie (never stored or logged). */
+  token: string | null;
+  /** @internal set when the response must carry a (new) cookie. */
+  issueCookie = false;
+  /** @internal set when the response must clear the cookie. */
+  clearCookie = false;
+  /** @internal the request resolved through a rotation grace window. */
+  viaGrace = false;
+  /** @internal data should be created in the store at commit. */
+  destroyed = false;
+  /** @internal */ readonly ip: string | undefined;
+  /** @internal */ readonly userAgent: string | undefined;
+  /** Application data. Mutations are detected at commit. */
+  data: D;
+
+  /** @internal */
+  constructor(
+    private readonly engine: Engine,
+    record: SessionRecord | null,
+    token: string | null,
+    req: { ip?: string; userAgent?: string },
+  ) {
+    this.record = record;
+    this.token = token;
+    this.data = (record ? record.data : {}) as D;
+    this.baseJson = record ? JSON.stringify(record.data) : '{}';
+    this.ip = req.ip;
+    this.userAgent = req.userAgent;
+  }
+
+  /** Store id (SHA-256 of the token), or null while the session is not persisted. */
+  get id(): string | null {
+    return this.record?.id ?? null;
+  }
+  /** True until the session has been written to the store. */
+  get isNew(): boolean {
+    return this.record === null;
+  }
+  get userId(): string | null {
+    return this.record?.userId ?? null;
+  }
+  /** Time of the last (re-)authentication in ms, or null. */
+  get authTime(): number | null {
+    return this.record?.authTime ?? null;
+  }
+  get createdAt(): number | null {
+    return this.record?.createdAt ?? null;
+  }
+  get expiresAt(): number | null {
+    return this.record?.expiresAt ?? null;
+  }
+  get absoluteExpiresAt(): number | null {
+    return this.record?.absoluteExpiresAt ?? null;
+  }
+  /** Fully authenticated: logged in and no factor pending (SEC-17). */
+  get isAuthenticated(): boolean {
+    return this.userId !== null && !this.auth().pending;
+  }
+  /** The factor still pending (e.g. 'mfa'), or null. */
+  get pendingStep(): string | null {
+    return this.auth().pending ?? null;
+  }
+
+  get<K extends keyof D & string>(key: K): D[K] | undefined {
+    return this.data[key];
+  }
+
+  set<K extends keyof D & string>(key: K, value: D[K]): this {
+    this.assertLive();
+    if (key === AUTH_KEY) throw new InvalidInputError(`${AUTH_KEY} is reserved`);
+    (this.data as Record<string, unknown>)[key] = value;
+    return this;
+  }
+
+  delete<K extends keyof D & string>(key: K): this {
+    this.assertLive();
+    delete (this.data as Record<string, unknown>)[key];
+    return this;
+  }
+
+  /**
+   * Atomic read-modify-write against the store: `fn` runs on the latest stored data and is
+   * re-run if another request won the race (compare-and-set on the record's version). Use it for
+   * counters, carts, anything derived from the current value. `fn` must be free of side effects.
+   *
+   * @example
+   * await session.update((d) => { d.views = (d.views ?? 0) + 1 })
+   */
+  async update(fn: (data: D) => void | D): Promise<void> {
+    this.assertLive();
+    await this.engine.atomicUpdate(this, fn as (d: Record<string, unknown>) => void | Record<string, unknown>);
+  }
+
+  /**
+   * Log in: a new token and record (the old token stops working after the grace window), `userId`
+   * and `authTime` set, idle and absolute timers restarted. Only allow-listed pre-login data
+   * survives (SEC-15, SEC-17).
+   */
+  async login(userId: string, options: LoginOptions = {}): Promise<void> {
+    this.assertLive();
+    if (typeof userId !== 'string' || userId.length === 0 || userId.length > 256) {
+      throw new InvalidInputError('userId must be a non-empty string of at most 256 characters');
+    }
+    const keep = new Set([...this.engine.options.preLoginKeys, ...(options.keep ?? [])]);
+    const data: Record<string, unknown> = {};
+    for (const k of Object.keys(this.data)) if (keep.has(k)) data[k] = (this.data as Record<string, unknown>)[k];
+    const auth: AuthState = {};
+    if (options.pending) auth.pending = options.pending;
+    if (options.amr) auth.amr = [...options.amr];
+    if (options.pending || options.amr) data[AUTH_KEY] = auth;
+    await this.engine.rotate(this, { userId, data, reauthenticated: true });
+  }
+
+  /**
+   * Complete a pending step (e.g. the second factor): clears it and rotates the token, since the
+   * session's privilege changed (SEC-16).
+   */
+  async completeStep(method?: string): Promise<void> {
+    this.assertLive();
+    const a = this.auth();
+    const next: AuthState = { amr: [...(a.amr ?? []), ...(method ? [method] : [])] };
+    const data = { ...(this.data as Record<string, unknown>), [AUTH_KEY]: next };
+    await this.engine.rotate(this, { userId: this.userId, data, reauthenticated: true });
+  }
+
+  /**
+   * Issue a new token for the same session data, e.g. on a role change (SEC-16). The old token
+   * resolves to the new session only during the grace window (SEC-18).
+   */
+  async rotate(): Promise<void> {
+    this.assertLive();
+    await this.engine.rotate(this, { userId: this.userId, data: { ...(this.data as Record<string, unknown>) }, reauthenticated: false });
+  }
+
+  /** Log out: delete the record now; commit clears the cookie with Max-Age=0 (SEC-36). */
+  async destroy(): Promise<void> {
+    await this.engine.destroy(this);
+  }
+
+  /** Require a full login (SEC-17); throws UnauthenticatedError (401) otherwise. */
+  requireAuth(): string {
+    if (!this.isAuthenticated) throw new UnauthenticatedError();
+    return this.userId as string;
+  }
+
+  /**
+   * Step-up gate (SEC-14): throws ReauthRequiredError unless the user authenticated within
+   * `maxAgeMs`.
+   */
+  requireFreshAuth(maxAgeMs: number): void {
+    this.requireAuth();
+    const t = this.authTime;
+    if (t === null || this.engine.options.clock() - t > maxAgeMs) {
+      this.engine.emit('auth.reauth_required', this, {});
+      throw new ReauthRequiredError();
+    }
+  }
+
+  /** This user's live sessions with device metadata (SEC-39). */
+  async listSessions(): Promise<DeviceSession[]> {
+    const uid = this.requireAuth();
+    return this.engine.listUserSessions(uid, this.id);
+  }
+
+  /** End one of this user's sessions by id; false if it is not theirs or gone. */
+  async destroySession(id: string): Promise<boolean> {
+    const uid = this.requireAuth();
+    if (id === this.id) {
+      await this.destroy();
+      return true;
+    }
+    return this.engine.destroyOwnedSession(uid, id);
+  }
+
+  /** "Log out my other devices" (SEC-38). Returns how many sessions ended. */
+  async destroyOtherSessions(): Promise<number> {
+    const uid = this.requireAuth();
+    return this.engine.destroyUserSessions(uid, this.id ?? undefined);
+  }
+
+  private auth(): AuthState {
+    const a = (this.data as Record<string, unknown>)[AUTH_KEY];
+    return a && typeof a === 'object' ? (a as AuthState) : {};
+  }
+
+  /** @internal */
+  assertLive(): void {
+    if (this.destroyed) throw new SessionDestroyedError();
+  }
+
+  /**
+   * @internal Keys whose value differs from the last synchronised state, with their new value or
+   * DELETED. Empty when nothing changed (the common, read-only case costs one stringify).
+   */
+  changes(): Map<string, unknown> {
+    const out = new Map<string, unknown>();
+    const json = JSON.stringify(this.data);
+    if (json === this.baseJson) return out;
+    const base = JSON.parse(this.baseJson) as Record<string, unknown>;
+    const cur = this.data as Record<string, unknown>;
+    for (const k of Object.keys(cur)) {
+      if (JSON.stringify(cur[k]) !== JSON.stringify(base[k])) out.set(k, clone(cur[k]));
+    }
+    for (const k of Object.keys(base)) if (!(k in cur)) out.set(k, DELETED);
+    return out;
+  }
+}
+
+/** @internal Apply `changes` over `target`; returns a conflict key if `onConflict` is 'error'. */
+export function mergeChanges(
+  latest: Record<string, unknown>,
+  base: Record<string, unknown>,
+  changes: Map<string, unknown>,
+  onConflict: 'error' | 'last-write-wins',
+): Record<string, unknown> {
+  const out = { ...latest };
+  for (const [k, v] of changes) {
+    const theirs = JSON.stringify(latest[k]);
+    if (onConflict === 'error' && theirs !== JSON.stringify(base[k]) && theirs !== JSON.stringify(v === DELETED ? undefined : v)) {
+      throw new SessionConflictError(`session key ${JSON.stringify(k)} changed concurrently`);
+    }
+    if (v === DELETED) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+export { DELETED };

@@ -1,0 +1,162 @@
+/**
+ * In-memory store: for tests and single-process apps only. Sessions vanish on restart and are not
+ * shared between processes, so "log out everywhere" holds only within this process.
+ *
+ * Bounded: at most `maxEntries` records, least-recently-used evicted first. Expiry needs no timer
+ * per session: reads check `expiresAt`, and every write sweeps a bounded slice of the oldest entries.
+ *
+ * @example
+ * const manager = new SessionManager({ store: new MemoryStore({ maxEntries: 10_000 }) })
+ */
+import type { SessionRecord, SessionStore } from './types.js';
+
+interface Entry {
+  /** Serialised record: callers never share objects with the store. */
+  json: string;
+  expiresAt: number;
+  userId: string | null;
+}
+
+export interface MemoryStoreOptions {
+  /** Default 100 000. */
+  maxEntries?: number;
+  /** Entries examined for expiry per write. Default 16. */
+  sweepBatch?: number;
+  /** Clock for the background sweep; default Date.now. */
+  clock?: () => number;
+}
+
+export class MemoryStore implements SessionStore {
+  readonly name = 'memory';
+  private readonly map = new Map<string, Entry>();
+  private readonly byUser = new Map<string, Set<string>>();
+  private readonly maxEntries: number;
+  private readonly sweepBatch: number;
+  private readonly clock: () => number;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.maxEntries = options.maxEntries ?? 100_000;
+    this.sweepBatch = options.sweepBatch ?? 16;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  /** Number of records held (live or not yet swept). */
+  get size(): number {
+    return this.map.size;
+  }
+
+  async get(id: string, now: number): Promise<SessionRecord | null> {
+    const e = this.map.get(id);
+    if (!e) return null;
+    if (e.expiresAt <= now) return null;
+    // LRU: re-inserting moves the entry to the young end of the Map's order.
+    this.map.delete(id);
+    this.map.set(id, e);
+    return JSON.parse(e.json) as SessionRecord;
+  }
+
+  async create(record: SessionRecord): Promise<boolean> {
+    const cur = this.map.get(record.id);
+    if (cur && cur.expiresAt > this.clock()) return false;
+    if (cur) this.remove(record.id);
+    this.put(record);
+    return true;
+  }
+
+  async update(record: SessionRecord, expectedVersion: number, now: number): Promise<boolean> {
+    const cur = this.map.get(record.id);
+    if (!cur || cur.expiresAt <= now) return false;
+    const stored = JSON.parse(cur.json) as SessionRecord;
+    if (stored.version !== expectedVersion) return false;
+    this.remove(record.id);
+    this.put({ ...record, version: expectedVersion + 1 });
+    return true;
+  }
+
+  async touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {
+    const cur = this.map.get(id);
+    if (!cur || cur.expiresAt <= now) return false;
+    const r = JSON.parse(cur.json) as SessionRecord;
+    r.lastSeenAt = lastSeenAt;
+    r.expiresAt = Math.min(expiresAt, r.absoluteExpiresAt);
+    cur.json = JSON.stringify(r);
+    cur.expiresAt = r.expiresAt;
+    return true;
+  }
+
+  async delete(id: string): Promise<void> {
+    this.remove(id);
+  }
+
+  async listByUser(userId: string, now: number): Promise<SessionRecord[]> {
+    const ids = this.byUser.get(userId);
+    if (!ids) return [];
+    const out: SessionRecord[] = [];
+    for (const id of ids) {
+      const e = this.map.get(id);
+      if (e && e.expiresAt > now) out.push(JSON.parse(e.json) as SessionRecord);
+    }
+    return out;
+  }
+
+  async deleteByUser(userId: string, exceptId?: string): Promise<number> {
+    const ids = this.byUser.get(userId);
+    if (!ids) return 0;
+    let n = 0;
+    const now = this.clock();
+    for (const id of [...ids]) {
+      if (id === exceptId) continue;
+      const e = this.map.get(id);
+      if (e && e.expiresAt > now) n++;
+      this.remove(id);
+    }
+    return n;
+  }
+
+  async cleanup(now: number, limit = Infinity): Promise<number> {
+    let n = 0;
+    for (const [id, e] of this.map) {
+      if (n >= limit) break;
+      if (e.expiresAt <= now) {
+        this.remove(id);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private put(r: SessionRecord): void {
+    this.map.set(r.id, { json: JSON.stringify(r), expiresAt: r.expiresAt, userId: r.userId });
+    if (r.userId !== null) {
+      let s = this.byUser.get(r.userId);
+      if (!s) this.byUser.set(r.userId, (s = new Set()));
+      s.add(r.id);
+    }
+    this.sweep();
+  }
+
+  private remove(id: string): void {
+    const e = this.map.get(id);
+    if (!e) return;
+    this.map.delete(id);
+    if (e.userId !== null) {
+      const s = this.byUser.get(e.userId);
+      s?.delete(id);
+      if (s && s.size === 0) this.byUser.delete(e.userId);
+    }
+  }
+
+  /** Bounded work per write: drop expired entries at the old end, then evict LRU over capacity. */
+  private sweep(): void {
+    const now = this.clock();
+    let i = 0;
+    for (const [id, e] of this.map) {
+      if (i++ >= this.sweepBatch) break;
+      if (e.expiresAt <= now) this.remove(id);
+    }
+    while (this.map.size > this.maxEntries) {
+      const oldest = this.map.keys().next().value as string;
+      this.remove(oldest);
+    }
+  }
+}
