@@ -273,8 +273,9 @@ export function mergeChanges(
 ): Record<string, unknown> {
   const out = { ...latest };
   for (const [k, v] of changes) {
-    const theirs = JSON.stringify(latest[k]);
-    if (onConflict === 'error' && theirs !== JSON.stringify(base[k]) && theirs !== JSON.stringify(v === DELETED ? undefined : v)) {
+    // Any concurrent change to a key this request also changed is a conflict, even to an equal
+    // value: two "n = n + 1" writers both write the same number and one increment would vanish.
+    if (onConflict === 'error' && JSON.stringify(latest[k]) !== JSON.stringify(base[k])) {
       throw new SessionConflictError(`session key ${JSON.stringify(k)} changed concurrently`);
     }
     if (v === DELETED) delete out[k];

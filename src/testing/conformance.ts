@@ -53,9 +53,11 @@ export function testSessionStore(
   describe(`SessionStore conformance: ${name}`, () => {
     let h: StoreHarness;
     let store: SessionStore;
-    const now = Date.now();
+    // Per case, so stores that also set a real TTL (Redis PEXPIREAT) see times close to the server's clock.
+    let now = Date.now();
 
     beforeEach(async () => {
+      now = Date.now();
       h = await factory();
       store = h.store;
     });

@@ -13,8 +13,7 @@ export class FakeClock {
 }
 
 /** A manager on a MemoryStore with a fake clock and captured events. */
-export function setup(over: Partial<SessionManagerOptions> = {}) {
-  const clock = new FakeClock();
+export function setup(over: Partial<SessionManagerOptions> = {}, clock = new FakeClock()) {
   const events: SessionEvent[] = [];
   const store: SessionStore = over.store ?? new MemoryStore({ clock: clock.now });
   const manager = new SessionManager<Record<string, any>>({
