@@ -8,6 +8,11 @@ export interface LoadOptions {
   body?: string;
   duration: number;
   connections: number;
+  /**
+   * One cookie header per connection (cycled): models many users, each on their own session,
+   * instead of every connection contending for one session.
+   */
+  cookiePerConnection?: string[];
 }
 
 /** Requests per second (2xx only) of autocannon against `url`. */
@@ -20,6 +25,15 @@ export async function measureHttp(url: string, o: LoadOptions): Promise<number> 
     duration: o.duration,
     connections: o.connections,
     pipelining: 1,
+    ...(o.cookiePerConnection?.length
+      ? {
+          setupClient: (() => {
+            let i = 0;
+            const cookies = o.cookiePerConnection;
+            return (client: autocannon.Client) => client.setHeaders({ ...o.headers, cookie: cookies[i++ % cookies.length]! });
+          })(),
+        }
+      : {}),
   });
   if (result.non2xx > 0 || result.errors > 0) {
     throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors during load`);

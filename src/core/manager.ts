@@ -26,6 +26,17 @@ const MAX_CAS_ATTEMPTS = 1000;
 const VERIFIED_CACHE_SIZE = 10_000;
 const MAX_META_LENGTH = 512;
 
+/**
+ * Jittered exponential backoff between compare-and-set retries: under contention an immediate
+ * retry mostly loses again and costs a store round trip; spreading retries lets one writer win per round.
+ */
+function backoff(attempt: number): Promise<void> | void {
+  if (attempt < 2) return;
+  const cap = Math.min(1 << attempt, 32);
+  const r = globalThis.crypto.getRandomValues(new Uint8Array(1))[0]! / 255;
+  return new Promise((resolve) => setTimeout(resolve, Math.floor(r * cap)));
+}
+
 function clip(v: string | null | undefined): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v.slice(0, MAX_META_LENGTH) : undefined;
 }
@@ -255,6 +266,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
         session.data = view as D;
         return;
       }
+      await backoff(attempt);
       latest = await this.reload(session, latest.id, now);
     }
     throw new SessionConflictError('too many concurrent updates');
@@ -349,6 +361,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
         session.baseJson = JSON.stringify(data);
         return;
       }
+      await backoff(attempt);
       try {
         latest = await this.reload(session, latest.id, now);
       } catch (e) {
