@@ -191,3 +191,20 @@ describe('expiry', () => {
 });
 
 export type { SessionStore };
+
+describe('explicit touch', () => {
+  it('touch() renews the idle deadline now, never the absolute one', async () => {
+    const clock = new FakeClock();
+    const store = new WriteCountingStore({ clock: clock.now });
+    const { manager } = setup({ store, idleTimeout: 10 * MIN, absoluteTimeout: HOUR, touchAfter: 5 * MIN }, clock);
+    const cookie = await loggedIn(manager);
+    clock.advance(1000);
+    store.writes = [];
+    const s = await manager.load({ cookie });
+    s.touch();
+    await manager.commit(s);
+    expect(store.writes).toEqual(['touch']);
+    expect(s.expiresAt).toBe(clock.t + 10 * MIN);
+    expect(s.absoluteExpiresAt).toBeLessThan(clock.t + HOUR);
+  });
+});

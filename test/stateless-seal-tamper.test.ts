@@ -22,7 +22,7 @@ function flip(s: string, i: number): string {
 describe('seal format', () => {
   it('has the shape v1.<kid>.<iv>.<ciphertext+tag> in base64url', () => {
     const s = new NodeSealer(keys).sealSync(NAME, '{"a":1}');
-    expect(s).toMatch(/^v1\.k1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{32,}$/);
+    expect(s).toMatch(/^v1\.k1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{31,}$/);
   });
 
   it('two seals of the same payload differ (random IV)', () => {
@@ -108,6 +108,17 @@ describe('SEC-3: hostile cookies become an empty session', () => {
     const forged = new NodeSealer(keys).sealSync(NAME, JSON.stringify({ admin: true }));
     const s = await sealed.load(`${NAME}=${forged}`);
     expect(Object.keys(s)).toEqual([]);
+  });
+
+  it('a `__proto__` data key (even in a genuine seal) never replaces the session prototype', async () => {
+    const sealed = createSealedSessions({ keys });
+    const now = Date.now();
+    const env = `{"v":1,"sid":"${'a'.repeat(22)}","uid":null,"iat":${now},"seen":${now},"exp":${now + 60_000},"d":{"__proto__":{"polluted":true},"save":1,"ok":2}}`;
+    const s = await sealed.load(`${NAME}=${new NodeSealer(keys).sealSync(NAME, env)}`);
+    expect(typeof s.save).toBe('function');
+    expect((s as Record<string, unknown>).polluted).toBeUndefined();
+    expect((s as Record<string, unknown>).ok).toBe(2);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('round-trips data through save() and load()', async () => {

@@ -162,7 +162,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       if (changes.size > 0) await this.createFor(session, null, session.data, false);
     } else if (changes.size > 0) {
       await this.writeMerged(session, changes, now);
-    } else if (now - rec.lastSeenAt >= o.touchAfter) {
+    } else if (session.touchRequested || now - rec.lastSeenAt >= o.touchAfter) {
       const expiresAt = Math.min(now + o.idleTimeout, rec.absoluteExpiresAt);
       if (await this.store.touch(rec.id, now, expiresAt, now)) {
         rec.lastSeenAt = now;

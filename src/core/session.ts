@@ -64,8 +64,10 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   clearCookie = false;
   /** @internal the request resolved through a rotation grace window. */
   viaGrace = false;
-  /** @internal data should be created in the store at commit. */
+  /** @internal the session was destroyed by this request. */
   destroyed = false;
+  /** @internal renew activity at commit even if `touchAfter` has not elapsed. */
+  touchRequested = false;
   /** @internal */ readonly ip: string | undefined;
   /** @internal */ readonly userAgent: string | undefined;
   /** Application data. Mutations are detected at commit. */
@@ -147,6 +149,15 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   async update(fn: (data: D) => void | D): Promise<void> {
     this.assertLive();
     await this.engine.atomicUpdate(this, fn as (d: Record<string, unknown>) => void | Record<string, unknown>);
+  }
+
+  /**
+   * Record activity now ("stay signed in"): commit renews the idle deadline even when the
+   * `touchAfter` throttle would skip it. Never extends the absolute deadline.
+   */
+  touch(): void {
+    this.assertLive();
+    this.touchRequested = true;
   }
 
   /**

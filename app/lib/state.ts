@@ -1,0 +1,72 @@
+/** Shared types of the reference app: its configuration, session data and service container. */
+import type { SessionManager } from '../../src/core/manager.js';
+import type { NodeSessions } from '../../src/adapters/node.js';
+import type { SessionStore } from '../../src/stores/types.js';
+import type { Accounts } from './accounts.js';
+import type { Monitor } from './monitor.js';
+import type { FailureLimiter } from './ratelimit.js';
+
+export interface Flash {
+  kind: 'ok' | 'error' | 'info';
+  text: string;
+}
+
+/** What the app keeps in a session (server-side; the cookie only carries the token). */
+export interface SessionData extends Record<string, unknown> {
+  flash?: Flash;
+  /** Token generation: 1 at sign-in, +1 at every rotation. Shown on the account page. */
+  gen?: number;
+  /** Recent rotations of this session, newest last (at most 8). */
+  rotations?: Array<{ at: number; reason: string }>;
+  /** Network and browser at sign-in, for SEC-35 risk signals. */
+  bind?: { ip?: string; ua?: string };
+  /** Values already reported as a risk, so each change is reported once. */
+  risk?: { ip?: string; ua?: string };
+  /** TOTP secret offered during enrolment, until the user confirms it with a code. */
+  totpPending?: string;
+  /** Written by "stay signed in" so that the request is a real activity write. */
+}
+
+export interface AppConfig {
+  /** Directory for accounts.db, audit.jsonl (and the default SQLite session store). */
+  dataDir: string;
+  store: SessionStore;
+  /** Human-readable store description for the start-up banner and the security page. */
+  storeLabel: string;
+  /** Cookie MAC key ring, newest first, each at least 32 bytes. */
+  secrets: string[];
+  /** Serve with production cookie settings (`__Host-`, Secure). False = plain-HTTP development. */
+  https: boolean;
+  idleMs: number;
+  absoluteMs: number;
+  /** How long before the idle timeout the browser warns. */
+  warnMs: number;
+  touchAfterMs?: number;
+  /** Maximum age of the last authentication for sensitive operations (SEC-14). */
+  stepUpMs: number;
+  rateLimit: { accountMax: number; ipMax: number; windowMs: number };
+  scryptLogN: number;
+  /** Seeded admin account; its password is reset to this at every start. */
+  demo: { email: string; password: string } | null;
+  /** Offer the "become admin" demo toggle to every user. */
+  demoRoles: boolean;
+  /** Bearer token required by /metrics when set. */
+  metricsToken?: string;
+  /** Append audit events here; null disables the file. */
+  auditFile: string | null;
+  clock?: () => number;
+  log?: (line: string) => void;
+}
+
+export interface AppState {
+  config: AppConfig;
+  clock: () => number;
+  manager: SessionManager<SessionData>;
+  sessions: NodeSessions<SessionData>;
+  accounts: Accounts;
+  monitor: Monitor;
+  limits: { account: FailureLimiter; ip: FailureLimiter };
+  /** Origins accepted for unsafe requests; set once the server knows its port. */
+  origins: string[];
+  log: (line: string) => void;
+}

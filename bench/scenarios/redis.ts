@@ -1,0 +1,224 @@
+/**
+ * Redis rows, on a redis-server this scenario starts itself (never the shared 6379) and kills:
+ * - redis-commands-per-read: commands Redis executed per authenticated read (INFO commandstats diff)
+ * - redis-bytes-per-session: MEMORY USAGE of a fresh empty session
+ * - redis-list-user-sessions: listing one user's 5 sessions with 10k and with 1M sessions in Redis
+ * - http-read-redis / http-write-redis: bare node:http vs node:http + sessionward on RedisStore
+ * - lost-updates-redis: 200 concurrent HTTP `session.update` increments of one session
+ */
+import http from 'node:http';
+import { createClient } from 'redis';
+import { SessionManager } from '../../src/index.js';
+import { nodeSessions } from '../../src/adapters/node.js';
+import { RedisStore } from '../../src/stores/redis.js';
+import { encodeRecord } from '../../src/stores/redis-codec.js';
+import { makeRecord } from '../../src/testing/conformance.js';
+import { cli, startRedis } from '../../test/helpers/redis-server.js';
+import { measureHttp, listen, close, sideBySide } from '../lib/http.js';
+import type { BenchContext, Scenario } from '../lib/types.js';
+
+const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
+const BODY = JSON.stringify({ ok: true });
+
+type Client = ReturnType<typeof createClient>;
+
+async function commandCalls(port: number): Promise<number> {
+  let total = 0;
+  for (const line of (await cli(port, 'INFO', 'commandstats')).split('\n')) {
+    const m = /^cmdstat_([a-z|]+):calls=(\d+)/.exec(line.trim());
+    if (m && m[1] !== 'info') total += Number(m[2]);
+  }
+  return total;
+}
+
+/**
+ * Bulk loader: `count` sessions of 5 per filler user, written by one Lua call per batch so that a
+ * million sessions take seconds. Values are real encoded records (the same bytes the store writes).
+ */
+const BULK = `
+local pre, post, prefix, start, count, exp, abs = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7]
+for i = start, start + count - 1 do
+  local id = string.format('f%042d', i)
+  local user = 'filler' .. math.floor(i / 5)
+  redis.call('SET', prefix .. 's:' .. id, pre .. user .. post, 'PXAT', exp)
+  redis.call('ZADD', prefix .. 'u:' .. user, abs, id)
+  redis.call('PEXPIREAT', prefix .. 'u:' .. user, abs)
+end
+return count
+`;
+
+async function fill(client: Client, prefix: string, from: number, to: number): Promise<void> {
+  const now = Date.now();
+  const tpl = encodeRecord(makeRecord(now, { userId: '@@USER@@', meta: {}, absoluteExpiresAt: now + 7_200_000, expiresAt: now + 3_600_000 }));
+  const [pre, post] = tpl.split('@@USER@@') as [string, string];
+  // the placeholder sits inside the JSON string quotes, so pre ends with '"' and post starts with '"'
+  for (let i = from; i < to; i += 50_000) {
+    const n = Math.min(50_000, to - i);
+    await client.sendCommand(['EVAL', BULK, '0', pre, post, prefix, String(i), String(n), String(now + 3_600_000), String(now + 7_200_000)]);
+  }
+}
+
+/**
+ * Listings per second of one connection, from the median latency of sequential calls: the median
+ * shrugs off stalls of a shared two-core machine that a plain count over a window would absorb.
+ */
+async function listRate(store: RedisStore, user: string, ms: number): Promise<number> {
+  for (let i = 0; i < 200; i++) await store.listByUser(user, Date.now());
+  const lat: number[] = [];
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    const t = performance.now();
+    const list = await store.listByUser(user, Date.now());
+    lat.push(performance.now() - t);
+    if (list.length !== 5) throw new Error(`expected 5 sessions, got ${list.length}`);
+  }
+  lat.sort((a, b) => a - b);
+  return Math.round(1000 / lat[Math.floor(lat.length / 2)]!);
+}
+
+async function storeRows(ctx: BenchContext, port: number, client: Client): Promise<void> {
+  const store = new RedisStore({ client, prefix: 'b:' });
+  const now = Date.now();
+
+  // commands per authenticated read, end to end: engine load + commit with a valid cookie
+  const manager = new SessionManager({ store, secrets: [SECRET] });
+  const s0 = await manager.load({});
+  await s0.login('reader');
+  const cookie = (await manager.commit(s0)).headers.find(([k]) => k === 'set-cookie')![1].split(';')[0]!;
+  const reads = 10_000;
+  const c0 = await commandCalls(port);
+  for (let i = 0; i < reads; i++) {
+    const s = await manager.load({ cookie });
+    if (s.isNew) throw new Error('session lost');
+    await manager.commit(s);
+  }
+  const c1 = await commandCalls(port);
+  ctx.report({ scenario: 'redis-commands-per-read', subject: 'sessionward', commands: round((c1 - c0) / reads) });
+
+  // bytes per fresh empty session (no data, no device metadata)
+  const empty = makeRecord(now, { meta: {} });
+  await store.create(empty);
+  const bytes = Number(await client.sendCommand(['MEMORY', 'USAGE', store.sessionKey(empty.id), 'SAMPLES', '0']));
+  ctx.report({ scenario: 'redis-bytes-per-session', subject: 'sessionward', bytes });
+  const withMeta = makeRecord(now, { meta: { userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36', ip: '203.0.113.7' } });
+  await store.create(withMeta);
+  const bytesUa = Number(await client.sendCommand(['MEMORY', 'USAGE', store.sessionKey(withMeta.id), 'SAMPLES', '0']));
+  ctx.report({ scenario: 'redis-bytes-per-session', subject: 'sessionward-with-user-agent', bytes: bytesUa });
+
+  // Listing one user's sessions must not depend on how many sessions Redis holds: two servers,
+  // one with 10k and one with 1M sessions, measured in interleaved rounds (median of 3).
+  const bigServer = await startRedis();
+  const bigClient = createClient({ url: `redis://127.0.0.1:${bigServer.port}`, disableOfflineQueue: true });
+  bigClient.on('error', (e) => ctx.log(`redis client: ${String(e)}`));
+  await bigClient.connect();
+  try {
+    const smallStore = new RedisStore({ client, prefix: 'l:' });
+    const bigStore = new RedisStore({ client: bigClient, prefix: 'l:' });
+    const target = 'target-user';
+    for (const st of [smallStore, bigStore]) {
+      for (let i = 0; i < 5; i++) await st.create(makeRecord(now, { userId: target, data: { i } }));
+    }
+    const t0 = performance.now();
+    await fill(client, 'l:', 0, 10_000);
+    await fill(bigClient, 'l:', 0, 1_000_000);
+    ctx.log(`redis: ${await client.dbSize()} and ${await bigClient.dbSize()} keys, filled in ${Math.round(performance.now() - t0)} ms`);
+    const ms = Math.max(1000, ctx.duration * 1000);
+    const rates = await sideBySide({
+      small: () => listRate(smallStore, target, ms),
+      big: () => listRate(bigStore, target, ms),
+    }, 5);
+    ctx.report({ scenario: 'redis-list-user-sessions', subject: 'sessionward-10k', opsPerSec: rates.small });
+    ctx.report({ scenario: 'redis-list-user-sessions', subject: 'sessionward-1m', opsPerSec: rates.big, ratio: round(rates.small! / rates.big!) });
+  } finally {
+    await bigClient.quit().catch(() => {});
+    await bigServer.stop();
+  }
+  await client.flushAll();
+}
+
+function bareServer(): http.Server {
+  return http.createServer((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(BODY);
+  });
+}
+
+function sessionServer(store: RedisStore, ctx: BenchContext): http.Server {
+  let logged = 0;
+  const manager = new SessionManager<{ n?: number }>({ store, secrets: [SECRET] });
+  const sessions = nodeSessions(manager);
+  return http.createServer(async (req, res) => {
+    try {
+      const session = await sessions.load(req);
+      if (req.url === '/login') await session.login('bench-user');
+      else if (req.url === '/write') await session.update((d) => { d.n = (d.n ?? 0) + 1; });
+      else if (session.isNew) res.statusCode = 401;
+      await sessions.commit(session, res);
+      res.setHeader('x-count', String(session.get('n') ?? 0));
+      res.setHeader('content-type', 'application/json');
+      res.end(session.isNew ? '{}' : BODY);
+    } catch (e) {
+      if (logged++ < 3) ctx.log(`http-*-redis: request failed: ${(e as { code?: string }).code ?? String(e)}`);
+      res.statusCode = 500;
+      res.end();
+    }
+  });
+}
+
+async function loginCookie(base: string): Promise<string> {
+  const r = await fetch(`${base}/login`, { method: 'POST' });
+  return r.headers.getSetCookie()[0]!.split(';')[0]!;
+}
+
+async function httpRows(ctx: BenchContext, client: Client): Promise<void> {
+  const store = new RedisStore({ client, prefix: 'h:' });
+  const bare = bareServer();
+  const sw = sessionServer(store, ctx);
+  const bareUrl = await listen(bare);
+  const swUrl = await listen(sw);
+  try {
+    const cookie = await loginCookie(swUrl);
+    const load = { duration: ctx.duration, connections: ctx.connections };
+    const read = await sideBySide({
+      bare: () => measureHttp(`${bareUrl}/read`, load),
+      sessionward: () => measureHttp(`${swUrl}/read`, { ...load, headers: { cookie } }),
+    });
+    ctx.report({ scenario: 'http-read-redis', subject: 'bare', opsPerSec: read.bare });
+    ctx.report({ scenario: 'http-read-redis', subject: 'sessionward', opsPerSec: read.sessionward, ratio: round(read.sessionward! / read.bare!) });
+
+    const write = await sideBySide({
+      bare: () => measureHttp(`${bareUrl}/write`, load),
+      sessionward: () => measureHttp(`${swUrl}/write`, { ...load, headers: { cookie } }),
+    });
+    ctx.report({ scenario: 'http-write-redis', subject: 'bare', opsPerSec: write.bare });
+    ctx.report({ scenario: 'http-write-redis', subject: 'sessionward', opsPerSec: write.sessionward, ratio: round(write.sessionward! / write.bare!) });
+
+    const c2 = await loginCookie(swUrl);
+    await Promise.all(Array.from({ length: 200 }, () => fetch(`${swUrl}/write`, { method: 'POST', headers: { cookie: c2 } }).then((r) => r.arrayBuffer())));
+    const r = await fetch(`${swUrl}/read`, { headers: { cookie: c2 } });
+    ctx.report({ scenario: 'lost-updates-redis', subject: 'sessionward', sent: 200, kept: Number(r.headers.get('x-count')) });
+  } finally {
+    await close(bare);
+    await close(sw);
+  }
+}
+
+const scenario: Scenario = async (ctx) => {
+  const server = await startRedis();
+  const client = createClient({ url: `redis://127.0.0.1:${server.port}`, disableOfflineQueue: true });
+  client.on('error', (e) => ctx.log(`redis client: ${String(e)}`));
+  await client.connect();
+  try {
+    await storeRows(ctx, server.port, client);
+    await httpRows(ctx, client);
+  } finally {
+    await client.quit().catch(() => {});
+    await server.stop();
+  }
+};
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+export default scenario;

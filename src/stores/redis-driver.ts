@@ -1,0 +1,122 @@
+/**
+ * Internal: one tiny shim over node-redis 5 and ioredis 5 (standalone and cluster), chosen once at
+ * construction so the hot path is a direct call with no per-call shape checks. Not exported from
+ * the package.
+ */
+import { ConfigError } from '../errors.js';
+
+export type DriverKind = 'node-redis' | 'node-redis-cluster' | 'ioredis' | 'ioredis-cluster';
+
+export interface RedisDriver {
+  readonly kind: DriverKind;
+  readonly cluster: boolean;
+  /** Send one command, routed by `key` in cluster mode. Resolves with the raw reply. */
+  send(key: string | undefined, args: string[]): Promise<unknown>;
+  /**
+   * WAIT on the connection that wrote `key` (WAIT counts the writes of its own connection, so it
+   * must go to the master owning the key's slot, over the same socket the write used).
+   */
+  wait(key: string, replicas: number, timeoutMs: number): Promise<number>;
+  /** False when the client knows it cannot reach Redis right now (fail fast, no queueing). */
+  ready(): boolean;
+}
+
+/**
+ * The structural minimum we need from a user's client. Typed loosely on purpose: we support two
+ * libraries whose generics are large and do not overlap.
+ */
+export type AnyRedisClient = object;
+
+export function detectDriver(client: AnyRedisClient): RedisDriver {
+  const c = client as any;
+  if (c == null || typeof c !== 'object') throw new ConfigError('RedisStore: `client` must be a node-redis or ioredis client');
+  // ioredis: Redis and Cluster both expose call() and an isCluster flag.
+  if (typeof c.call === 'function' && typeof c.isCluster === 'boolean') {
+    return c.isCluster ? ioredisCluster(c) : ioredisStandalone(c);
+  }
+  // node-redis 5: the cluster has getSlotMaster(); a client has sendCommand(args) and isReady.
+  if (typeof c.getSlotMaster === 'function' && typeof c.sendCommand === 'function') return nodeRedisCluster(c);
+  if (typeof c.sendCommand === 'function' && 'isReady' in c) return nodeRedisStandalone(c);
+  throw new ConfigError('RedisStore: unsupported client; pass a node-redis 5 (createClient/createCluster) or ioredis 5 (Redis/Cluster) instance');
+}
+
+function nodeRedisStandalone(c: any): RedisDriver {
+  return {
+    kind: 'node-redis',
+    cluster: false,
+    send: (_key, args) => c.sendCommand(args),
+    wait: (_key, n, t) => c.sendCommand(['WAIT', String(n), String(t)]) as Promise<number>,
+    ready: () => c.isReady === true,
+  };
+}
+
+function nodeRedisCluster(c: any): RedisDriver {
+  return {
+    kind: 'node-redis-cluster',
+    cluster: true,
+    // isReadonly=false: always the master, so a read never sees a replica lagging behind a logout.
+    send: (key, args) => c.sendCommand(key, false, args),
+    // WAIT has no key; passing the session key as firstKey routes it to that key's master client,
+    // i.e. the same socket the write used.
+    wait: (key, n, t) => c.sendCommand(key, false, ['WAIT', String(n), String(t)]) as Promise<number>,
+    ready: () => c.isOpen === true,
+  };
+}
+
+function ioredisReady(status: string): boolean {
+  // 'connecting'/'connect'/'wait' are allowed through (the command is queued briefly, bounded by
+  // our own timer); a client that lost its connection fails fast instead of queueing.
+  return status !== 'reconnecting' && status !== 'close' && status !== 'end';
+}
+
+function ioredisStandalone(c: any): RedisDriver {
+  return {
+    kind: 'ioredis',
+    cluster: false,
+    send: (_key, args) => c.call(args[0], ...args.slice(1)),
+    wait: (_key, n, t) => c.call('WAIT', String(n), String(t)) as Promise<number>,
+    ready: () => ioredisReady(c.status),
+  };
+}
+
+function ioredisCluster(c: any): RedisDriver {
+  return {
+    kind: 'ioredis-cluster',
+    cluster: true,
+    send: (_key, args) => c.call(args[0], ...args.slice(1)),
+    wait: async (key, n, t) => {
+      // ioredis routes keyless commands to a random node, so find the slot's master ourselves.
+      // nodes() returns the very connections ioredis uses for commands, hence the same socket.
+      const owner: string | undefined = c.slots?.[keySlot(key)]?.[0];
+      const node = owner ? (c.nodes('master') as any[]).find((r) => `${r.options.host}:${r.options.port}` === owner) : undefined;
+      if (!node) throw new Error('no master known for slot');
+      return node.call('WAIT', String(n), String(t)) as Promise<number>;
+    },
+    ready: () => ioredisReady(c.status),
+  };
+}
+
+// CRC16/XMODEM as specified by the Redis Cluster spec (https://redis.io/docs/reference/cluster-spec/).
+const CRC_TABLE = (() => {
+  const t = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let crc = i << 8;
+    for (let j = 0; j < 8; j++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    t[i] = crc;
+  }
+  return t;
+})();
+
+/** Cluster hash slot of a key, honouring `{hash tags}`. */
+export function keySlot(key: string): number {
+  let k = key;
+  const open = key.indexOf('{');
+  if (open !== -1) {
+    const close = key.indexOf('}', open + 1);
+    if (close > open + 1) k = key.slice(open + 1, close);
+  }
+  const bytes = Buffer.from(k, 'utf8');
+  let crc = 0;
+  for (const b of bytes) crc = ((crc << 8) & 0xffff) ^ CRC_TABLE[((crc >> 8) ^ b) & 0xff]!;
+  return crc & 16383;
+}

@@ -1,0 +1,290 @@
+/**
+ * Redis store for standalone Redis and Redis Cluster, on the client you already have:
+ * node-redis 5 (`createClient` / `createCluster`) or ioredis 5 (`Redis` / `Cluster`).
+ *
+ * - An authenticated read is one `GET`; `touch` is one `EVALSHA`. No SCAN anywhere.
+ * - Every key has a TTL (`PXAT expiresAt`, SEC-19); the store only ever sees token hashes (SEC-21).
+ * - `update` is a compare-and-set inside a Lua script; the per-user index is a sorted set.
+ * - Every command is bounded by `commandTimeoutMs`; failures reject with `StoreUnavailableError`
+ *   (fail closed), and recovery is the client's own reconnect.
+ *
+ * See docs/redis.md for the key layout, the cluster design and recommended client options.
+ *
+ * @example
+ * import { createClient } from 'redis'
+ * import { RedisStore } from 'sessionward/stores/redis'
+ * const client = createClient({ url: 'redis://127.0.0.1:6379', disableOfflineQueue: true })
+ * client.on('error', (err) => log.warn(err))
+ * await client.connect()
+ * const store = new RedisStore({ client })
+ *
+ * @example
+ * import { Cluster } from 'ioredis'
+ * const cluster = new Cluster([{ host: '10.0.0.1', port: 6379 }], { enableOfflineQueue: false })
+ * const store = new RedisStore({ client: cluster, waitForReplicas: { replicas: 1, timeoutMs: 100 } })
+ */
+import { createHash } from 'node:crypto';
+import { ConfigError, InvalidInputError, SessionwardError, StoreError, StoreUnavailableError } from '../errors.js';
+import type { SessionRecord, SessionStore } from './types.js';
+import { detectDriver, type AnyRedisClient, type RedisDriver } from './redis-driver.js';
+import { DELETE, INDEX_ADD, TOUCH, UPDATE, decodeRecord, encodeInt, encodeRecord } from './redis-codec.js';
+
+export interface RedisStoreOptions {
+  /** A connected node-redis 5 or ioredis 5 client or cluster. The store never closes it. */
+  client: AnyRedisClient;
+  /** Key prefix. Default `sw:`. Must not contain `{` or `}` on a cluster (it would pin every key to one slot). */
+  prefix?: string;
+  /** Upper bound of every command, on top of the client's own timeouts (ms). Default 1000. */
+  commandTimeoutMs?: number;
+  /**
+   * Durability: after create, delete, and updates that rotate (set `rotatedTo`) or change `userId`,
+   * send `WAIT replicas timeoutMs` to the master that took the write, and reject with
+   * `StoreUnavailableError` if fewer replicas acknowledged it. Off by default.
+   */
+  waitForReplicas?: { replicas: number; timeoutMs: number };
+}
+
+interface Script {
+  src: string;
+  sha: string;
+}
+
+function script(src: string): Script {
+  return { src, sha: createHash('sha1').update(src).digest('hex') };
+}
+
+const S_TOUCH = script(TOUCH);
+const S_UPDATE = script(UPDATE);
+const S_DELETE = script(DELETE);
+const S_INDEX_ADD = script(INDEX_ADD);
+
+/** Redis reply-error codes (first word) that mean "our command is wrong", not "Redis is away". */
+const BAD_COMMAND = /^(ERR|WRONGTYPE|NOSCRIPT|EXECABORT|NOPERM)\b/;
+
+function toStoreError(e: unknown): SessionwardError {
+  if (e instanceof SessionwardError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  // The first word of a Redis error reply is the protocol's error code, not free text.
+  if (BAD_COMMAND.test(msg)) return new StoreError('redis: command failed', { cause: e });
+  return new StoreUnavailableError('session store unavailable', { cause: e });
+}
+
+/**
+ * Session store on Redis or Redis Cluster. See the module comment and docs/redis.md.
+ *
+ * @example
+ * const store = new RedisStore({ client, prefix: 'myapp:sw:', commandTimeoutMs: 500 })
+ */
+export class RedisStore implements SessionStore {
+  readonly name = 'redis';
+  readonly #d: RedisDriver;
+  readonly #prefix: string;
+  readonly #timeout: number;
+  readonly #wait: { replicas: number; timeoutMs: number } | undefined;
+
+  constructor(options: RedisStoreOptions) {
+    if (!options || !options.client) throw new ConfigError('RedisStore: `client` is required');
+    this.#d = detectDriver(options.client);
+    this.#prefix = options.prefix ?? 'sw:';
+    this.#timeout = options.commandTimeoutMs ?? 1000;
+    if (!(this.#timeout > 0) || !Number.isFinite(this.#timeout)) throw new ConfigError('RedisStore: commandTimeoutMs must be a positive number');
+    if (this.#d.cluster && /[{}]/.test(this.#prefix)) {
+      throw new ConfigError('RedisStore: a cluster prefix must not contain { or } (a hash tag would put every key in one slot)');
+    }
+    const w = options.waitForReplicas;
+    if (w) {
+      if (!Number.isInteger(w.replicas) || w.replicas < 1) throw new ConfigError('RedisStore: waitForReplicas.replicas must be an integer >= 1');
+      // WAIT 0 blocks forever; a request must never hang on replication.
+      if (!Number.isInteger(w.timeoutMs) || w.timeoutMs < 1) throw new ConfigError('RedisStore: waitForReplicas.timeoutMs must be an integer >= 1');
+      this.#wait = { replicas: w.replicas, timeoutMs: w.timeoutMs };
+    }
+  }
+
+  /** Which client library and mode was detected, for diagnostics. */
+  get driver(): string {
+    return this.#d.kind;
+  }
+
+  /** The Redis key of a session id (useful for operators and tests). */
+  sessionKey(id: string): string {
+    return `${this.#prefix}s:${id}`;
+  }
+
+  /** The Redis key of a user's index (a sorted set of session ids scored by absoluteExpiresAt). */
+  userKey(userId: string): string {
+    return `${this.#prefix}u:${userId}`;
+  }
+
+  async get(id: string, now: number): Promise<SessionRecord | null> {
+    // Hot path: exactly one GET, no writes. Redis' TTL equals expiresAt, but `now` is the
+    // caller's clock, so compare it too (SEC-19).
+    const key = this.sessionKey(id);
+    const s = await this.#send(key, ['GET', key]);
+    if (s == null) return null;
+    const r = decodeRecord(id, String(s));
+    return r.expiresAt <= now ? null : r;
+  }
+
+  async create(record: SessionRecord): Promise<boolean> {
+    const value = encodeRecord(record);
+    // Index first: the index may over-approximate (stale ids are filtered on read), but a live
+    // session must never exist without its index entry, or deleteByUser could miss it (SEC-38).
+    if (record.userId !== null) await this.#indexAdd(record.userId, record.id, record.absoluteExpiresAt);
+    const key = this.sessionKey(record.id);
+    const ok = await this.#send(key, ['SET', key, value, 'NX', 'PXAT', String(record.expiresAt)]);
+    if (ok == null) return false;
+    await this.#durable(key);
+    return true;
+  }
+
+  async update(record: SessionRecord, expectedVersion: number, now: number): Promise<boolean> {
+    if (record.version !== expectedVersion + 1) throw new InvalidInputError('update: record.version must be expectedVersion + 1');
+    const value = encodeRecord(record);
+    const key = this.sessionKey(record.id);
+    const args = [
+      String(expectedVersion), String(now), value, String(record.expiresAt),
+      record.userId === null ? '0' : '1', record.userId ?? '', String(record.absoluteExpiresAt), '0',
+    ];
+    let res = (await this.#eval(S_UPDATE, key, args)) as unknown[];
+    if (Array.isArray(res) && Number(res[0]) === 2) {
+      // New owner (login) or later absolute end: index first, then write (see UPDATE).
+      await this.#indexAdd(record.userId!, record.id, record.absoluteExpiresAt);
+      args[7] = '1';
+      res = (await this.#eval(S_UPDATE, key, args)) as unknown[];
+    }
+    if (!Array.isArray(res) || Number(res[0]) !== 1) return false;
+    const oldUser = res[1] == null ? null : String(res[1]);
+    if (oldUser !== record.userId) {
+      await this.#durable(key);
+      // Hygiene only: a stale entry would be filtered on read anyway.
+      if (oldUser !== null) await this.#send(this.userKey(oldUser), ['ZREM', this.userKey(oldUser), record.id]);
+    } else if (record.rotatedTo) {
+      await this.#durable(key);
+    }
+    return true;
+  }
+
+  async touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {
+    const key = this.sessionKey(id);
+    const e36 = encodeInt(expiresAt, 'expiresAt');
+    const res = await this.#eval(S_TOUCH, key, [String(now), encodeInt(lastSeenAt, 'lastSeenAt'), String(expiresAt), e36]);
+    return Number(res) === 1;
+  }
+
+  async delete(id: string): Promise<void> {
+    const key = this.sessionKey(id);
+    const res = (await this.#eval(S_DELETE, key, [''])) as unknown[];
+    if (!Array.isArray(res) || Number(res[0]) !== 1) return;
+    await this.#durable(key);
+    if (res[1] != null) await this.#send(this.userKey(String(res[1])), ['ZREM', this.userKey(String(res[1])), id]);
+  }
+
+  async listByUser(userId: string, now: number): Promise<SessionRecord[]> {
+    const ukey = this.userKey(userId);
+    // O(log N + M) in the user's own set: independent of how many sessions Redis holds.
+    const ids = (await this.#send(ukey, ['ZRANGEBYSCORE', ukey, `(${now}`, '+inf'])) as string[];
+    if (!ids || ids.length === 0) return [];
+    const keys = ids.map((id) => this.sessionKey(id));
+    let values: unknown[];
+    if (this.#d.cluster) {
+      // Session keys live in different slots; the clients pipeline these per node.
+      values = await Promise.all(keys.map((k) => this.#send(k, ['GET', k])));
+    } else {
+      values = (await this.#send(keys[0], ['MGET', ...keys])) as unknown[];
+    }
+    const out: SessionRecord[] = [];
+    const stale: string[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const v = values[i];
+      if (v == null) {
+        stale.push(ids[i]!);
+        continue;
+      }
+      const r = decodeRecord(ids[i]!, String(v));
+      if (r.userId !== userId) stale.push(ids[i]!);
+      else if (r.expiresAt > now && !r.rotatedTo) out.push(r);
+    }
+    if (stale.length > 0) await this.#send(ukey, ['ZREM', ukey, ...stale]);
+    return out;
+  }
+
+  async deleteByUser(userId: string, exceptId?: string): Promise<number> {
+    const ukey = this.userKey(userId);
+    const ids = ((await this.#send(ukey, ['ZRANGE', ukey, '0', '-1'])) as string[]) ?? [];
+    const targets = ids.filter((id) => id !== exceptId);
+    if (targets.length === 0) return 0;
+    const results = await Promise.all(
+      targets.map(async (id) => {
+        const key = this.sessionKey(id);
+        const res = (await this.#eval(S_DELETE, key, [userId])) as unknown[];
+        const deleted = Array.isArray(res) && Number(res[0]) === 1;
+        if (deleted) await this.#durable(key);
+        // Count the user's live sessions, not their rotation tombstones or pending logins.
+        return deleted && res[1] != null && String(res[1]) === userId && Number(res[2]) !== 1 ? 1 : 0;
+      }),
+    );
+    // ZREM exactly what we handled, never DEL the key: a login racing with us may just have
+    // added its own entry.
+    await this.#send(ukey, ['ZREM', ukey, ...targets]);
+    return results.reduce<number>((a, b) => a + b, 0);
+  }
+
+  async #indexAdd(userId: string, id: string, absoluteExpiresAt: number): Promise<void> {
+    const ukey = this.userKey(userId);
+    await this.#eval(S_INDEX_ADD, ukey, [String(Date.now()), String(absoluteExpiresAt), id]);
+    await this.#durable(ukey);
+  }
+
+  async #durable(key: string): Promise<void> {
+    const w = this.#wait;
+    if (!w) return;
+    const acked = await this.#bounded(() => this.#d.wait(key, w.replicas, w.timeoutMs), this.#timeout + w.timeoutMs);
+    if (Number(acked) < w.replicas) throw new StoreUnavailableError('session store write not acknowledged by replicas');
+  }
+
+  async #eval(s: Script, key: string, args: string[]): Promise<unknown> {
+    try {
+      return await this.#send(key, ['EVALSHA', s.sha, '1', key, ...args]);
+    } catch (e) {
+      // First use on this node (or after SCRIPT FLUSH / failover): EVAL also caches the script.
+      if (e instanceof StoreError && /^NOSCRIPT\b/.test(errMessage(e.cause))) {
+        return this.#send(key, ['EVAL', s.src, '1', key, ...args]);
+      }
+      throw e;
+    }
+  }
+
+  #send(key: string | undefined, args: string[]): Promise<unknown> {
+    // Fail fast instead of letting a disconnected client queue commands behind a dead socket.
+    if (!this.#d.ready()) return Promise.reject(new StoreUnavailableError('session store unavailable'));
+    return this.#bounded(() => this.#d.send(key, args), this.#timeout);
+  }
+
+  #bounded<T>(fn: () => Promise<T>, ms: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new StoreUnavailableError('session store timed out')), ms);
+      let p: Promise<T>;
+      try {
+        p = fn();
+      } catch (e) {
+        clearTimeout(timer);
+        reject(toStoreError(e));
+        return;
+      }
+      p.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(toStoreError(e));
+        },
+      );
+    });
+  }
+}
+
+function errMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,419 @@
+/**
+ * In-process HTTP tests of the reference app (app/): real node:http server on port 0, real
+ * SQLite files in a temp dir, a fake clock where time matters. Each test proves one requirement
+ * the app relies on, seen from the outside (status codes, headers, bodies, the audit file).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { createApp, type App } from '../app/lib/app.js';
+import type { AppConfig } from '../app/lib/state.js';
+import { loadSecrets } from '../app/lib/config.js';
+import { MemoryStore } from '../src/stores/memory.js';
+import { SqliteStore } from '../src/stores/sqlite.js';
+import type { SessionStore } from '../src/stores/types.js';
+
+const PASSWORD = 'correct horse battery';
+const SECRET = 'app-test-secret-0123456789-abcdefghijkl';
+
+class FakeClock {
+  t = Date.UTC(2026, 0, 1, 12);
+  now = (): number => this.t;
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+/** Independent RFC 6238 implementation (SHA-1, 30 s, 6 digits), so the app's own is not used to test itself. */
+function totpAt(secretB32: string, ms: number): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secretB32.replace(/\s/g, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(ms / 30_000)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const o = mac[19]! & 0xf;
+  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+interface Harness {
+  app: App;
+  base: string;
+  dir: string;
+  clock: FakeClock;
+  store: SessionStore;
+  /** Every response body and every session cookie value seen, for the SEC-4 / SEC-41 scans. */
+  bodies: string[];
+  cookieValues: Set<string>;
+  close(): Promise<void>;
+}
+
+async function start(over: Partial<AppConfig> = {}, storeKind: 'memory' | 'sqlite' = 'memory'): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'sw-app-'));
+  const clock = new FakeClock();
+  const store: SessionStore = storeKind === 'sqlite' ? new SqliteStore({ filename: join(dir, 'sessions.db'), sweepIntervalMs: 0 }) : new MemoryStore({ clock: clock.now });
+  const app = await createApp({
+    dataDir: dir,
+    store,
+    storeLabel: storeKind,
+    secrets: [SECRET],
+    https: false,
+    idleMs: 30 * 60_000,
+    absoluteMs: 12 * 3_600_000,
+    warnMs: 60_000,
+    stepUpMs: 5 * 60_000,
+    rateLimit: { accountMax: 5, ipMax: 20, windowMs: 15 * 60_000 },
+    scryptLogN: 14,
+    demo: null,
+    demoRoles: true,
+    auditFile: join(dir, 'audit.jsonl'),
+    clock: clock.now,
+    log: () => undefined,
+    ...over,
+  });
+  const server = http.createServer(app.handle);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const base = `http://127.0.0.1:${port}`;
+  app.setOrigins([base, `http://localhost:${port}`]);
+  return {
+    app,
+    base,
+    dir,
+    clock,
+    store,
+    bodies: [],
+    cookieValues: new Set(),
+    async close() {
+      await app.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await store.close?.();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+interface Res {
+  status: number;
+  headers: Headers;
+  body: string;
+  location: string | null;
+}
+
+/** A cookie-keeping client that behaves like a same-origin browser page (Fetch Metadata + Origin). */
+class Client {
+  cookie = '';
+  csrf = '';
+  constructor(
+    readonly h: Harness,
+    readonly ua = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36',
+  ) {}
+
+  async req(method: string, path: string, opts: { form?: Record<string, string>; headers?: Record<string, string>; csrf?: string | null } = {}): Promise<Res> {
+    const headers: Record<string, string> = { 'user-agent': this.ua, ...(this.cookie ? { cookie: this.cookie } : {}) };
+    let body: string | undefined;
+    if (method !== 'GET') {
+      headers.origin = this.h.base;
+      headers['sec-fetch-site'] = 'same-origin';
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      const token = opts.csrf === undefined ? this.csrf : opts.csrf;
+      body = new URLSearchParams({ ...(token ? { _csrf: token } : {}), ...opts.form }).toString();
+    }
+    Object.assign(headers, opts.headers);
+    const r = await fetch(this.h.base + path, { method, headers, body, redirect: 'manual' });
+    const text = await r.text();
+    this.h.bodies.push(text);
+    for (const sc of r.headers.getSetCookie()) {
+      const [pair] = sc.split(';');
+      const [name, value] = pair!.split('=');
+      if (name !== 'sid') continue;
+      if (/max-age=0/i.test(sc)) this.cookie = '';
+      else {
+        this.cookie = `sid=${value}`;
+        this.h.cookieValues.add(value!);
+      }
+    }
+    const m = /name="_csrf" value="([^"]+)"/.exec(text) ?? /<meta name="csrf-token" content="([^"]+)"/.exec(text);
+    if (m) this.csrf = m[1]!;
+    return { status: r.status, headers: r.headers, body: text, location: r.headers.get('location') };
+  }
+
+  get(path: string, headers?: Record<string, string>): Promise<Res> {
+    return this.req('GET', path, { headers });
+  }
+
+  post(path: string, form: Record<string, string> = {}, opts: { headers?: Record<string, string>; csrf?: string | null } = {}): Promise<Res> {
+    return this.req('POST', path, { form, ...opts });
+  }
+
+  async signup(email: string): Promise<Res> {
+    await this.get('/signup');
+    return this.post('/signup', { email, password: PASSWORD, confirm: PASSWORD });
+  }
+
+  async signin(email: string, password = PASSWORD): Promise<Res> {
+    await this.get('/signin');
+    return this.post('/signin', { email, password });
+  }
+}
+
+function auditLines(h: Harness): Array<Record<string, unknown>> {
+  return readFileSync(join(h.dir, 'audit.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe('reference app over HTTP', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await start({}, 'sqlite');
+  });
+  afterAll(async () => h.close());
+
+  it('SEC-4: the session token appears only in Set-Cookie, never in any response body, and the cookie is HttpOnly + SameSite=Lax', async () => {
+    const a = new Client(h);
+    const first = await a.get('/signin');
+    const sc = first.headers.getSetCookie().find((c) => c.startsWith('sid='))!;
+    expect(sc).toMatch(/; HttpOnly/);
+    expect(sc).toMatch(/; SameSite=Lax/);
+    expect(sc).toMatch(/; Path=\//);
+    expect(sc).not.toMatch(/Max-Age|Expires/i);
+    expect(first.headers.get('cache-control')).toBe('no-store');
+    const anonymous = a.cookie;
+    expect((await a.post('/signup', { email: 'sec4@example.com', password: PASSWORD, confirm: PASSWORD })).location).toBe('/account');
+    // SEC-15: a new token at sign-up/sign-in.
+    expect(a.cookie).not.toBe(anonymous);
+    for (const p of ['/account', '/sessions', '/security', '/account/2fa', '/account/password', '/session/status']) expect((await a.get(p)).status).toBe(200);
+    await a.post('/account/role', { role: 'admin' });
+    for (const p of ['/admin', '/admin/stats.json', '/metrics', '/healthz', '/nope']) await a.get(p);
+    // The live feed too: read its first chunk (stats and recent events), then hang up.
+    const abort = new AbortController();
+    const feed = await fetch(`${h.base}/admin/feed`, { headers: { cookie: a.cookie, accept: 'text/event-stream', 'user-agent': a.ua }, signal: abort.signal });
+    expect(feed.headers.get('content-type')).toBe('text/event-stream');
+    const chunk = await feed.body!.getReader().read();
+    h.bodies.push(new TextDecoder().decode(chunk.value));
+    expect(h.bodies.at(-1)).toContain('event: stats');
+    abort.abort();
+    await a.post('/session/keepalive', {}, { headers: { accept: 'application/json' } });
+    await a.post('/signout');
+    await h.app.close();
+    const audit = readFileSync(join(h.dir, 'audit.jsonl'), 'utf8');
+
+    expect(h.cookieValues.size).toBeGreaterThanOrEqual(3);
+    for (const value of h.cookieValues) {
+      const token = value.split('.')[0]!;
+      expect(token).toHaveLength(43);
+      for (const body of h.bodies) expect(body.includes(token)).toBe(false);
+      expect(audit.includes(token)).toBe(false);
+    }
+  });
+});
+
+describe('reference app: authentication flows', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await start();
+  });
+  afterAll(async () => h.close());
+
+  it('SEC-17: a session with the password done but the second factor pending gets 401 (or the code page), never a protected page', async () => {
+    const a = new Client(h);
+    await a.signup('sec17@example.com');
+    const enrol = await a.get('/account/2fa');
+    const secret = /data-secret="([A-Z2-7]+)"/.exec(enrol.body)![1]!;
+    expect((await a.post('/account/2fa/enable', { code: totpAt(secret, h.clock.now()) })).location).toBe('/account');
+    await a.post('/signout');
+
+    const b = new Client(h);
+    const pw = await b.signin('sec17@example.com');
+    expect(pw.location).toBe('/signin/2fa');
+    expect((await b.get('/account')).location).toBe('/signin/2fa');
+    expect((await b.get('/sessions')).location).toBe('/signin/2fa');
+    expect((await b.get('/account', { accept: 'application/json' })).status).toBe(401);
+    expect((await b.get('/admin/stats.json')).status).toBe(401);
+    const code = await b.get('/signin/2fa');
+    expect(code.status).toBe(200);
+    expect((await b.post('/session/keepalive', {}, { headers: { accept: 'application/json' } })).status).toBe(401);
+    expect((await b.post('/sessions/revoke-others')).status).toBe(401);
+    // The code used at enrolment can never be used again; the next step's code completes sign-in.
+    expect((await b.post('/signin/2fa', { code: totpAt(secret, h.clock.now()) })).status).toBe(401);
+    const before = b.cookie;
+    expect((await b.post('/signin/2fa', { code: totpAt(secret, h.clock.now() + 30_000) })).location).toBe('/account');
+    // SEC-16: completing the second factor rotates the token.
+    expect(b.cookie).not.toBe(before);
+    expect((await b.get('/account')).status).toBe(200);
+  });
+
+  it('SEC-14: a sensitive change with a stale authentication is refused and needs the password again', async () => {
+    const a = new Client(h);
+    await a.signup('sec14@example.com');
+    expect((await a.get('/account/password')).status).toBe(200);
+    h.clock.advance(6 * 60_000);
+    const page = await a.get('/account/password');
+    expect(page.status).toBe(303);
+    expect(page.location).toBe('/reauth?next=%2Faccount%2Fpassword');
+    await a.get('/account');
+    const change = await a.post('/account/password', { password: 'a brand new password', confirm: 'a brand new password' });
+    expect(change.location).toMatch(/^\/reauth/);
+    expect((await a.post('/account/password', { password: 'x'.repeat(12), confirm: 'x'.repeat(12) }, { headers: { accept: 'application/json' } })).status).toBe(401);
+    // Unchanged: the old password still signs in.
+    expect((await new Client(h).signin('sec14@example.com')).location).toBe('/account');
+
+    await a.get('/reauth?next=/account/password');
+    expect((await a.post('/reauth', { password: 'wrong password!!', next: '/account/password' })).status).toBe(401);
+    const before = a.cookie;
+    const ok = await a.post('/reauth', { password: PASSWORD, next: '/account/password' });
+    expect(ok.location).toBe('/account/password');
+    expect(a.cookie).not.toBe(before);
+    await a.get('/account/password');
+    expect((await a.post('/account/password', { password: 'a brand new password', confirm: 'a brand new password', endOthers: '1' })).location).toBe('/account');
+    expect((await new Client(h).signin('sec14@example.com', 'a brand new password')).location).toBe('/account');
+  });
+
+  it('rate limit: 5 failed sign-ins for one account give 429 (even with the right password) until the window passes', async () => {
+    await new Client(h).signup('limited@example.com');
+    const c = new Client(h);
+    for (let i = 0; i < 5; i++) expect((await c.signin('limited@example.com', `wrong-password-${i}`)).status).toBe(401);
+    const blocked = await c.signin('limited@example.com');
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Another account from the same address is not locked by this one's failures.
+    await new Client(h).signup('other-limited@example.com');
+    expect((await c.signin('other-limited@example.com')).location).toBe('/account');
+    h.clock.advance(15 * 60_000 + 1);
+    expect((await new Client(h).signin('limited@example.com')).location).toBe('/account');
+  });
+
+  it('SEC-22/24: unsafe requests without a same-origin signal or without the form token are refused with 403', async () => {
+    const a = new Client(h);
+    await a.signup('csrf@example.com');
+    const other = new Client(h);
+    await other.signup('csrf-other@example.com');
+    const before = h.app.state.monitor.count('csrf.blocked');
+    expect((await a.post('/sessions/revoke-all', {}, { headers: { 'sec-fetch-site': 'cross-site', origin: 'http://127.0.0.1:9' } })).status).toBe(403);
+    expect((await a.post('/sessions/revoke-all', {}, { headers: { 'sec-fetch-site': '', origin: 'https://example.org.attacker.com' } })).status).toBe(403);
+    expect((await a.post('/sessions/revoke-all', {}, { csrf: null })).status).toBe(403);
+    expect((await a.post('/sessions/revoke-all', {}, { csrf: other.csrf })).status).toBe(403);
+    // Login CSRF (SEC-26): the sign-in form needs the anonymous session's token too.
+    expect((await new Client(h).post('/signin', { email: 'csrf@example.com', password: PASSWORD }, { csrf: null })).status).toBe(403);
+    expect(h.app.state.monitor.count('csrf.blocked')).toBe(before + 5);
+    // Still signed in: nothing above reached the handler.
+    expect((await a.get('/account')).status).toBe(200);
+  });
+
+  it('SEC-38/39: a user lists their sessions and signs one out; that device is signed out at once', async () => {
+    const a = new Client(h);
+    await a.signup('devices@example.com');
+    const b = new Client(h, 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) Gecko/20100101 Firefox/128.0');
+    await b.signin('devices@example.com');
+    const list = await a.get('/sessions');
+    expect(list.body).toContain('Firefox 128 on macOS');
+    expect(list.body).toContain('this device');
+    const rows = [...list.body.matchAll(/name="sid" value="([^"]+)"/g)].map((m) => m[1]!);
+    expect(rows).toHaveLength(2);
+    const otherHandle = /<tr data-testid="session-row">[\s\S]*?name="sid" value="([^"]+)"/.exec(list.body)![1]!;
+    expect((await a.post('/sessions/revoke', { sid: otherHandle })).location).toBe('/sessions');
+    expect((await b.get('/account')).location).toBe('/signin');
+    expect((await a.get('/account')).status).toBe(200);
+  });
+
+  it('SEC-35: a new browser on a live session raises one risk event, without signing the user out', async () => {
+    const a = new Client(h);
+    await a.signup('risk@example.com');
+    const thief = new Client(h, 'curl/8.5.0');
+    thief.cookie = a.cookie;
+    expect((await thief.get('/account')).status).toBe(200);
+    await thief.get('/account');
+    const risks = h.app.state.monitor.recent(200).filter((e) => e.type === 'risk.ua_change' && e.userAgent === 'curl/8.5.0');
+    expect(risks).toHaveLength(1);
+    expect((await a.get('/account')).body).toContain('changed since you signed in');
+  });
+
+  it('SEC-16: the demo role change rotates the token and raises the token generation', async () => {
+    const a = new Client(h);
+    await a.signup('role@example.com');
+    const page1 = await a.get('/account');
+    const fp1 = /data-testid="session-fingerprint">([^<]+)</.exec(page1.body)![1];
+    const cookie1 = a.cookie;
+    expect((await a.get('/admin')).status).toBe(403);
+    expect((await a.post('/account/role', { role: 'admin' })).location).toBe('/account');
+    expect(a.cookie).not.toBe(cookie1);
+    const page2 = await a.get('/account');
+    expect(/data-testid="session-fingerprint">([^<]+)</.exec(page2.body)![1]).not.toBe(fp1);
+    expect(/data-testid="token-generation">(\d+)</.exec(page2.body)![1]).toBe('2');
+    expect((await a.get('/admin')).status).toBe(200);
+  });
+
+  it('/metrics exposes the session, sign-in, CSRF and cookie-compliance counters in Prometheus format', async () => {
+    const r = await fetch(`${h.base}/metrics`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/text\/plain/);
+    const text = await r.text();
+    expect(text).toMatch(/^sessionward_events_total\{type="session\.created"\} [1-9]/m);
+    expect(text).toMatch(/^sessionward_events_total\{type="session\.rotated"\} [1-9]/m);
+    expect(text).toMatch(/^sessionward_events_total\{type="signin\.success"\} [1-9]/m);
+    expect(text).toMatch(/^sessionward_events_total\{type="csrf\.blocked"\} [1-9]/m);
+    expect(text).toMatch(/^sessionward_events_total\{type="signin\.rate_limited"\} [1-9]/m);
+    expect(text).toMatch(/^sessionward_active_sessions [1-9]/m);
+    expect(text).toMatch(/^sessionward_signin_success_ratio 0\.\d+/m);
+    expect(text).toMatch(/^sessionward_set_cookie_checks_total\{check="httpOnly",result="pass"\} [1-9]/m);
+    expect(text).not.toMatch(/check="httpOnly",result="fail"/);
+  });
+
+  it('SEC-41: audit lines are JSON with UTC timestamps and keyed hashes, and never hold a token or CSRF token', async () => {
+    await h.app.close();
+    const lines = auditLines(h);
+    expect(lines.length).toBeGreaterThan(20);
+    const types = new Set(lines.map((l) => l.type));
+    for (const t of ['session.created', 'session.rotated', 'signin.success', 'signin.failure', 'csrf.blocked', 'risk.ua_change', 'session.destroyed']) expect(types).toContain(t);
+    const raw = readFileSync(join(h.dir, 'audit.jsonl'), 'utf8');
+    for (const value of h.cookieValues) expect(raw.includes(value.split('.')[0]!)).toBe(false);
+    for (const body of h.bodies) {
+      for (const m of body.matchAll(/name="_csrf" value="([^"]+)"/g)) expect(raw.includes(m[1]!)).toBe(false);
+    }
+    expect(raw).not.toContain(PASSWORD);
+    expect(statSync(join(h.dir, 'audit.jsonl')).mode & 0o077).toBe(0);
+    for (const l of lines) {
+      expect(String(l.at)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      if (l.sid !== undefined) expect(String(l.sid)).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    }
+  });
+});
+
+describe('reference app: production cookie settings', () => {
+  it('SEC-6: in HTTPS mode the app issues __Host-sid with Secure, and drops the development banner', async () => {
+    const h = await start({ https: true });
+    try {
+      const r = await fetch(`${h.base}/signin`);
+      const body = await r.text();
+      const sc = r.headers.getSetCookie().find((c) => c.startsWith('__Host-sid='));
+      expect(sc).toBeDefined();
+      expect(sc).toMatch(/; Path=\/; Secure; HttpOnly; SameSite=Lax$/);
+      expect(sc).not.toMatch(/Domain=/i);
+      expect(body).not.toContain('data-testid="dev-banner"');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('reference app: secret key ring', () => {
+  it('generates secret.key once with mode 0600, reuses it, and refuses short SESSION_SECRETS', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sw-app-key-'));
+    try {
+      const first = loadSecrets({}, dir);
+      expect(first.secrets).toHaveLength(1);
+      expect(Buffer.byteLength(first.secrets[0]!)).toBeGreaterThanOrEqual(32);
+      expect(statSync(join(dir, 'secret.key')).mode & 0o777).toBe(0o600);
+      expect(loadSecrets({}, dir).secrets).toEqual(first.secrets);
+      expect(loadSecrets({ SESSION_SECRETS: `${'n'.repeat(32)},${'o'.repeat(32)}` }, dir).secrets).toEqual(['n'.repeat(32), 'o'.repeat(32)]);
+      expect(() => loadSecrets({ SESSION_SECRETS: 'too-short' }, dir)).toThrow(/32 bytes/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,287 @@
+/**
+ * End to end in headless Chromium (playwright-core, the system /usr/bin/chromium; no browser
+ * download). The tests start the real entry point (`tsx app/server.ts`, as `npm start` does) on
+ * free ports with temporary data directories, plus an attacker page on another site, and stop
+ * them all afterwards. The app is reached as `localhost`, the attacker as `127.0.0.1`: two sites.
+ *
+ * Screenshots of the main pages go to docs/screenshots/ and test-artifacts/.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const SHOTS = [join(ROOT, 'docs/screenshots'), join(ROOT, 'test-artifacts')];
+const PASSWORD = 'e2e password 0123';
+const DEMO_PASSWORD = 'demo-password-for-e2e';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
+const FIREFOX_UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:128.0) Gecko/20100101 Firefox/128.0';
+
+/** Independent RFC 6238 (SHA-1, 30 s, 6 digits) so the app's implementation is not used to test itself. */
+function totpAt(secretB32: string, ms: number): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secretB32.replace(/\s/g, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(ms / 30_000)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const o = mac[19]! & 0xf;
+  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+interface Running {
+  child: ChildProcess;
+  url: string;
+  port: number;
+  dir: string;
+  output: () => string;
+}
+
+/** Start `tsx app/server.ts` like `npm start` and wait for the URL it prints. */
+function startServer(env: Record<string, string>): Promise<Running> {
+  const dir = mkdtempSync(join(tmpdir(), 'sw-e2e-'));
+  const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['app/server.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, REDIS_URL: '', REDIS_CLUSTER_URLS: '', DATABASE_URL: '', SESSION_SECRETS: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  return new Promise((resolveStart, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /URL\s+(http:\/\/localhost:(\d+))/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolveStart({ child, url: m[1]!, port: Number(m[2]), dir, output: () => out });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${out}`)));
+  });
+}
+
+async function stopServer(r: Running | undefined): Promise<void> {
+  if (!r) return;
+  if (r.child.exitCode === null) {
+    const exited = new Promise((res) => r.child.once('exit', res));
+    r.child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((res) => setTimeout(res, 3000))]);
+    if (r.child.exitCode === null) r.child.kill('SIGKILL');
+  }
+  rmSync(r.dir, { recursive: true, force: true });
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  const first = join(SHOTS[0]!, `${name}.png`);
+  await page.screenshot({ path: first, fullPage: true });
+  for (const dir of SHOTS.slice(1)) copyFileSync(first, join(dir, `${name}.png`));
+}
+
+async function sid(ctx: BrowserContext): Promise<string | undefined> {
+  return (await ctx.cookies()).find((c) => c.name === 'sid')?.value;
+}
+
+describe('reference app in a real browser', () => {
+  let app: Running;
+  let idleApp: Running;
+  let attacker: http.Server;
+  let attackerUrl = '';
+  let browser: Browser;
+  let a: BrowserContext;
+  let pageA: Page;
+  const email = `e2e-${Date.now()}@example.com`;
+
+  beforeAll(async () => {
+    for (const d of SHOTS) mkdirSync(d, { recursive: true });
+    [app, idleApp, browser] = await Promise.all([
+      startServer({ DEMO_PASSWORD }),
+      startServer({ SW_IDLE_MS: '5000', SW_WARN_MS: '3000', SW_DEMO: '0' }),
+      chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS }),
+    ]);
+    // The attacker's site: another origin *and* another site (127.0.0.1 vs localhost).
+    attacker = http.createServer((_req, res) => {
+      res.setHeader('content-type', 'text/html');
+      res.end(`<!doctype html><title>Win a prize</title><h1>Claim your prize</h1>
+        <form id="f" method="post" action="${app.url}/sessions/revoke-all"><input type="hidden" name="_csrf" value="guess"></form>
+        <script>document.getElementById('f').submit()</script>`);
+    });
+    await new Promise<void>((r) => attacker.listen(0, '127.0.0.1', r));
+    attackerUrl = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}/`;
+    a = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    pageA = await a.newPage();
+  }, 40_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((r) => (attacker ? attacker.close(r) : r(undefined)));
+    await Promise.all([stopServer(app), stopServer(idleApp)]);
+  });
+
+  it('prints its URL, store and how to sign in', () => {
+    const out = app.output();
+    expect(out).toContain(`URL         ${app.url}`);
+    expect(out).toMatch(/Store\s+SQLite \(.*sessions\.db\)/);
+    expect(out).toContain(`demo@example.com / ${DEMO_PASSWORD}`);
+    expect(out).toContain('insecureDevelopmentCookies');
+  });
+
+  it('SEC-15: sign up, sign out, sign in — the session cookie changes at sign-in', async () => {
+    await pageA.goto(`${app.url}/signin`);
+    await expect(pageA.getByTestId('dev-banner').isVisible()).resolves.toBe(true);
+    await shot(pageA, 'signin');
+    await pageA.getByRole('link', { name: 'Create one' }).click();
+    await pageA.getByLabel('Email').fill(email);
+    await pageA.getByLabel('Password', { exact: false }).first().fill(PASSWORD);
+    await pageA.getByLabel('Repeat the password').fill(PASSWORD);
+    await pageA.getByRole('button', { name: 'Create account' }).click();
+    await pageA.waitForURL(`${app.url}/account`);
+    expect(await pageA.getByTestId('account-email').textContent()).toBe(email);
+
+    await pageA.getByTestId('signout').click();
+    await pageA.waitForURL(/\/signin\?reason=signed-out/);
+    const anonymous = await sid(a);
+    expect(anonymous).toBeTruthy();
+    await pageA.getByLabel('Email').fill(email);
+    await pageA.getByLabel('Password').fill(PASSWORD);
+    await pageA.getByRole('button', { name: 'Sign in' }).click();
+    await pageA.waitForURL(`${app.url}/account`);
+    const signedIn = await sid(a);
+    expect(signedIn).toBeTruthy();
+    expect(signedIn).not.toBe(anonymous);
+    // SEC-4: the page never contains the token.
+    expect(await pageA.content()).not.toContain(signedIn!.split('.')[0]);
+  });
+
+  it('SEC-39: a second browser signs in; the first signs it out from "Your sessions"', async () => {
+    const b = await browser.newContext({ userAgent: FIREFOX_UA, viewport: { width: 1100, height: 800 } });
+    const pageB = await b.newPage();
+    await pageB.goto(`${app.url}/signin`);
+    await pageB.getByLabel('Email').fill(email);
+    await pageB.getByLabel('Password').fill(PASSWORD);
+    await pageB.getByRole('button', { name: 'Sign in' }).click();
+    await pageB.waitForURL(`${app.url}/account`);
+
+    await pageA.goto(`${app.url}/sessions`);
+    await expect(pageA.getByTestId('session-row').count()).resolves.toBe(2);
+    expect(await pageA.getByTestId('sessions-table').textContent()).toContain('Firefox 128 on macOS');
+    await shot(pageA, 'sessions');
+    await pageA.getByTestId('revoke-other').click();
+    await pageA.waitForURL(`${app.url}/sessions`);
+    await expect(pageA.getByTestId('session-row').count()).resolves.toBe(1);
+
+    await pageB.goto(`${app.url}/account`);
+    expect(pageB.url()).toBe(`${app.url}/signin`);
+    await b.close();
+  });
+
+  it('SEC-16/17: enrol TOTP from the secret shown; sign-in then needs the code, and the token rotates after it', async () => {
+    await pageA.goto(`${app.url}/account/2fa`);
+    const secret = (await pageA.getByTestId('totp-secret').getAttribute('data-secret'))!;
+    expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+    await expect(pageA.getByRole('img', { name: /QR code/ }).isVisible()).resolves.toBe(true);
+    await shot(pageA, 'two-step-enrolment');
+    await pageA.getByLabel('6-digit code').fill(totpAt(secret, Date.now()));
+    await pageA.getByRole('button', { name: 'Turn on' }).click();
+    await pageA.waitForURL(`${app.url}/account`);
+    expect(await pageA.getByRole('status').first().textContent()).toContain('Two-step verification is on');
+
+    await pageA.getByTestId('signout').click();
+    await pageA.waitForURL(/\/signin/);
+    await pageA.getByLabel('Email').fill(email);
+    await pageA.getByLabel('Password').fill(PASSWORD);
+    await pageA.getByRole('button', { name: 'Sign in' }).click();
+    await pageA.waitForURL(`${app.url}/signin/2fa`);
+    // Half-authenticated: protected pages send the browser back to the code page.
+    await pageA.goto(`${app.url}/account`);
+    expect(pageA.url()).toBe(`${app.url}/signin/2fa`);
+    const pending = await sid(a);
+    // The enrolment code is spent; the next time step's code is inside the accepted window.
+    await pageA.getByLabel('Authentication code').fill(totpAt(secret, Date.now() + 30_000));
+    await pageA.getByRole('button', { name: 'Verify' }).click();
+    await pageA.waitForURL(`${app.url}/account`);
+    expect(await sid(a)).not.toBe(pending);
+  });
+
+  it('SEC-16: becoming admin rotates the token (fingerprint and generation change); the dashboard goes live', async () => {
+    const fp1 = await pageA.getByTestId('session-fingerprint').textContent();
+    const gen1 = Number(await pageA.getByTestId('token-generation').textContent());
+    const cookie1 = await sid(a);
+    await pageA.getByTestId('role-toggle').click();
+    await pageA.waitForURL(`${app.url}/account`);
+    expect(await pageA.getByTestId('session-fingerprint').textContent()).not.toBe(fp1);
+    expect(Number(await pageA.getByTestId('token-generation').textContent())).toBe(gen1 + 1);
+    expect(await sid(a)).not.toBe(cookie1);
+    await shot(pageA, 'account');
+
+    await pageA.getByRole('link', { name: 'Dashboard' }).click();
+    await pageA.waitForURL(`${app.url}/admin`);
+    await pageA.locator('#feed-status', { hasText: 'live' }).waitFor();
+    await pageA.locator('#chart-signins svg rect').first().waitFor();
+    expect(Number(await pageA.locator('[data-kpi="activeSessions"]').textContent())).toBeGreaterThanOrEqual(1);
+    expect(await pageA.getByTestId('feed').textContent()).toContain('session.rotated');
+  });
+
+  it('SEC-24: a form auto-submitted from another site is blocked with 403, and the user stays signed in', async () => {
+    const blocked = pageA.waitForResponse((r) => r.url() === `${app.url}/sessions/revoke-all` && r.request().method() === 'POST');
+    await pageA.goto(attackerUrl);
+    const response = await blocked;
+    expect(response.status()).toBe(403);
+    await pageA.getByRole('heading', { name: 'Request blocked' }).waitFor();
+    await pageA.goto(`${app.url}/account`);
+    expect(pageA.url()).toBe(`${app.url}/account`);
+    expect(await pageA.getByTestId('account-email').textContent()).toBe(email);
+    await pageA.goto(`${app.url}/admin`);
+    expect(Number(await pageA.locator('[data-kpi="csrfBlocked"]').textContent())).toBeGreaterThanOrEqual(1);
+    await pageA.locator('#feed-status', { hasText: 'live' }).waitFor();
+    await pageA.locator('#chart-lifecycle svg polyline').first().waitFor();
+    expect(await pageA.locator('#feed li.warn').first().textContent()).toContain('csrf.blocked');
+    await shot(pageA, 'dashboard');
+  });
+
+  it('explains each protection with the cookie attributes actually set', async () => {
+    await pageA.goto(`${app.url}/security`);
+    const header = await pageA.getByTestId('cookie-header').textContent();
+    expect(header).toMatch(/^sid=token; path=\/; httponly; samesite=Lax$/i);
+    await shot(pageA, 'security');
+  });
+
+  it('SEC-11: warns before the idle timeout, "stay signed in" extends it in every tab, then signs out all tabs', async () => {
+    const c = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+    const tab1 = await c.newPage();
+    await tab1.goto(`${idleApp.url}/signup`);
+    await tab1.getByLabel('Email').fill('idle@example.com');
+    await tab1.getByLabel('Password', { exact: false }).first().fill(PASSWORD);
+    await tab1.getByLabel('Repeat the password').fill(PASSWORD);
+    await tab1.getByRole('button', { name: 'Create account' }).click();
+    await tab1.waitForURL(`${idleApp.url}/account`);
+    const tab2 = await c.newPage();
+    await tab2.goto(`${idleApp.url}/sessions`);
+
+    const dialog1 = tab1.getByRole('alertdialog');
+    const dialog2 = tab2.getByRole('alertdialog');
+    await dialog1.waitFor({ state: 'visible', timeout: 6000 });
+    await dialog2.waitFor({ state: 'visible', timeout: 6000 });
+    await shot(tab1, 'idle-warning');
+    await tab1.getByRole('button', { name: 'Stay signed in' }).click();
+    await dialog1.waitFor({ state: 'hidden' });
+    // BroadcastChannel: the other tab follows the new deadline.
+    await dialog2.waitFor({ state: 'hidden', timeout: 3000 });
+
+    // No answer this time: both tabs end up on the sign-in page, and the server agrees.
+    await tab1.waitForURL(/\/signin\?reason=idle/, { timeout: 12_000 });
+    await tab2.waitForURL(/\/signin\?reason=idle/, { timeout: 5000 });
+    expect(await tab1.getByRole('status').first().textContent()).toContain('without activity');
+    await tab1.goto(`${idleApp.url}/account`);
+    expect(tab1.url()).toBe(`${idleApp.url}/signin`);
+    await c.close();
+  }, 30_000);
+});

@@ -1,0 +1,251 @@
+/**
+ * RedisStore on standalone Redis: the conformance suite on node-redis (shared 127.0.0.1:6379,
+ * unique prefix per run; the ioredis run is in redis-failure.test.ts), plus the hot-path command count (own redis-server),
+ * TTLs on every key (SEC-19) and no raw token at rest (SEC-21).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { createClient } from 'redis';
+import { Redis } from 'ioredis';
+import { testSessionStore, makeRecord } from '../src/testing/conformance.js';
+import { RedisStore } from '../src/stores/redis.js';
+import { sha256Sync } from '../src/crypto/node.js';
+import { ConfigError } from '../src/errors.js';
+import { SessionManager } from '../src/index.js';
+import { cli, startRedis, type RedisProcess } from './helpers/redis-server.js';
+
+const URL = 'redis://127.0.0.1:6379';
+const RUN = `swtest:${randomBytes(6).toString('hex')}:`;
+
+type NodeRedis = ReturnType<typeof createClient>;
+
+async function nodeRedis(url = URL): Promise<NodeRedis> {
+  const c = createClient({ url, disableOfflineQueue: true, socket: { connectTimeout: 1000, reconnectStrategy: () => 100 } });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+}
+
+function ioredis(port = 6379): Redis {
+  return new Redis({ host: '127.0.0.1', port, enableOfflineQueue: true, maxRetriesPerRequest: 1, connectTimeout: 1000, retryStrategy: () => 100 });
+}
+
+/** Every key under a prefix, via SCAN (fine in tests, never in the store). */
+async function keysUnder(c: NodeRedis, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const batch of c.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) out.push(...batch);
+  return out;
+}
+
+let admin: NodeRedis;
+beforeAll(async () => {
+  admin = await nodeRedis();
+});
+afterAll(async () => {
+  const keys = await keysUnder(admin, RUN);
+  for (let i = 0; i < keys.length; i += 500) await admin.del(keys.slice(i, i + 500));
+  expect(await keysUnder(admin, RUN)).toEqual([]);
+  await admin.quit();
+});
+
+let n = 0;
+testSessionStore('redis (node-redis)', async () => {
+  const client = await nodeRedis();
+  return { store: new RedisStore({ client, prefix: `${RUN}nr${n++}:` }), cleanup: async () => void (await client.quit()) };
+});
+
+// The ioredis run of the suite lives first in redis-failure.test.ts: the suite captures its `now`
+// when the file is collected, so a second suite in one file would start with a clock that lags
+// Redis' real clock by the first suite's duration (its 1-second expiry case would then flake).
+
+describe('RedisStore (standalone)', () => {
+  it('detects the client library once, at construction', async () => {
+    const io = ioredis();
+    try {
+      expect(new RedisStore({ client: admin }).driver).toBe('node-redis');
+      expect(new RedisStore({ client: io }).driver).toBe('ioredis');
+      expect(() => new RedisStore({ client: {} })).toThrow(ConfigError);
+      expect(() => new RedisStore({ client: admin, waitForReplicas: { replicas: 1, timeoutMs: 0 } })).toThrow(ConfigError);
+    } finally {
+      io.disconnect();
+    }
+  });
+
+  it('SEC-19: every key (session and user index) has a TTL after create, update and touch', async () => {
+    const store = new RedisStore({ client: admin, prefix: `${RUN}ttl:` });
+    const now = Date.now();
+    const r = makeRecord(now, { userId: 'ttl-user', expiresAt: now + 60_000, absoluteExpiresAt: now + 120_000 });
+    const check = async (maxSession: number, maxIndex: number): Promise<void> => {
+      const keys = await keysUnder(admin, `${RUN}ttl:`);
+      expect(keys.sort()).toEqual([store.sessionKey(r.id), store.userKey('ttl-user')].sort());
+      const ps = await admin.pTTL(store.sessionKey(r.id));
+      const pu = await admin.pTTL(store.userKey('ttl-user'));
+      expect(ps).toBeGreaterThan(0);
+      expect(ps).toBeLessThanOrEqual(maxSession - now);
+      expect(pu).toBeGreaterThan(0);
+      expect(pu).toBeLessThanOrEqual(maxIndex - now);
+      // the session TTL is exactly expiresAt, the index TTL exactly the highest absoluteExpiresAt
+      expect(Number(await admin.sendCommand(['PEXPIRETIME', store.sessionKey(r.id)]))).toBe(maxSession);
+      expect(Number(await admin.sendCommand(['PEXPIRETIME', store.userKey('ttl-user')]))).toBe(maxIndex);
+    };
+    expect(await store.create(r)).toBe(true);
+    await check(now + 60_000, now + 120_000);
+    expect(await store.update({ ...r, data: { a: 1 }, version: 2, expiresAt: now + 90_000 }, 1, now)).toBe(true);
+    await check(now + 90_000, now + 120_000);
+    expect(await store.touch(r.id, now + 5, now + 100_000, now + 5)).toBe(true);
+    await check(now + 100_000, now + 120_000);
+    // touch is capped at the absolute end, and so is the TTL
+    expect(await store.touch(r.id, now + 6, now + 999_999, now + 6)).toBe(true);
+    await check(now + 120_000, now + 120_000);
+  });
+
+  it('SEC-21: no raw token appears in any key or value', async () => {
+    const prefix = `${RUN}sec21:`;
+    const store = new RedisStore({ client: admin, prefix });
+    const now = Date.now();
+    const tokens = Array.from({ length: 5 }, () => randomBytes(32).toString('base64url'));
+    for (const [i, t] of tokens.entries()) {
+      const id = sha256Sync(t);
+      expect(id).not.toContain(t);
+      await store.create(makeRecord(now, { id, userId: `user-${i % 2}`, data: { cart: [i] } }));
+    }
+    const next = makeRecord(now, { id: sha256Sync(tokens[0]! + 'x'), userId: 'user-0' });
+    await store.create(next);
+    await store.update({ ...makeRecord(now, { id: sha256Sync(tokens[0]!) }), version: 2, rotatedTo: next.id, userId: null }, 1, now);
+    await store.touch(sha256Sync(tokens[1]!), now + 1, now + 700_000, now + 1);
+
+    const dump: string[] = [];
+    for (const k of await keysUnder(admin, prefix)) {
+      dump.push(k);
+      const type = await admin.type(k);
+      if (type === 'string') dump.push(String(await admin.get(k)));
+      else if (type === 'zset') dump.push(...(await admin.zRange(k, 0, -1)));
+      else throw new Error(`unexpected key type ${type}`);
+    }
+    expect(dump.length).toBeGreaterThan(7);
+    const all = dump.join('\n');
+    for (const t of tokens) {
+      expect(all).not.toContain(t);
+      expect(all).toContain(sha256Sync(t));
+    }
+  });
+
+  it('SEC-21: sessions made by the engine (login, rotation, update) leave no raw token in Redis', async () => {
+    const prefix = `${RUN}sec21e:`;
+    const manager = new SessionManager<{ n?: number }>({
+      store: new RedisStore({ client: admin, prefix }),
+      secrets: ['a secret of at least 32 bytes for the SEC-21 test'],
+      cookie: { insecureDevelopmentCookies: true },
+    });
+    const cookies: string[] = [];
+    const take = (headers: Array<[string, string]>): string => {
+      const c = headers.find(([k]) => k === 'set-cookie')![1].split(';')[0]!;
+      cookies.push(c.slice(c.indexOf('=') + 1));
+      return c;
+    };
+    const s1 = await manager.load({ userAgent: 'test' });
+    s1.set('n', 1);
+    let cookie = take((await manager.commit(s1)).headers);
+    const s2 = await manager.load({ cookie });
+    await s2.login('sec21-user');
+    cookie = take((await manager.commit(s2)).headers);
+    const s3 = await manager.load({ cookie });
+    await s3.update((d) => {
+      d.n = 2;
+    });
+    await manager.commit(s3);
+    expect((await manager.load({ cookie })).get('n')).toBe(2);
+
+    const dump: string[] = [];
+    for (const k of await keysUnder(admin, prefix)) {
+      dump.push(k, (await admin.type(k)) === 'string' ? String(await admin.get(k)) : (await admin.zRange(k, 0, -1)).join(' '));
+    }
+    const all = dump.join('\n');
+    expect(cookies).toHaveLength(2);
+    for (const c of cookies) {
+      const token = c.split('.')[0]!;
+      expect(token).toHaveLength(43);
+      expect(all).not.toContain(token);
+      expect(all).toContain(sha256Sync(token));
+    }
+  });
+
+  it('a fresh empty session takes <= 200 bytes (MEMORY USAGE)', async () => {
+    const store = new RedisStore({ client: admin, prefix: `${RUN}mem:` });
+    const r = makeRecord(Date.now(), { meta: {} });
+    await store.create(r);
+    const bytes = Number(await admin.sendCommand(['MEMORY', 'USAGE', store.sessionKey(r.id), 'SAMPLES', '0']));
+    expect(bytes).toBeGreaterThan(0);
+    expect(bytes).toBeLessThanOrEqual(200);
+  });
+
+  it('a corrupt record is a StoreError, never a crash or a valid session', async () => {
+    const store = new RedisStore({ client: admin, prefix: `${RUN}bad:` });
+    const r = makeRecord(Date.now());
+    await admin.set(store.sessionKey(r.id), '1|garbage', { PX: 60_000 });
+    await expect(store.get(r.id, Date.now())).rejects.toMatchObject({ code: 'ERR_STORE' });
+  });
+});
+
+describe('RedisStore hot path (own redis-server, INFO commandstats)', () => {
+  let server: RedisProcess;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  async function calls(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const line of (await cli(server.port, 'INFO', 'commandstats')).split('\n')) {
+      const m = /^cmdstat_([a-z|]+):calls=(\d+)/.exec(line.trim());
+      if (m) out[m[1]!] = Number(m[2]);
+    }
+    return out;
+  }
+  function diff(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(b)) if (v - (a[k] ?? 0) > 0) out[k] = v - (a[k] ?? 0);
+    delete out.info; // our own INFO calls
+    return out;
+  }
+
+  for (const lib of ['node-redis', 'ioredis'] as const) {
+    it(`${lib}: an authenticated read is exactly one GET and touch exactly one EVALSHA`, async () => {
+      const client = lib === 'node-redis' ? await nodeRedis(`redis://127.0.0.1:${server.port}`) : ioredis(server.port);
+      try {
+        const store = new RedisStore({ client, prefix: `cc:${lib}:` });
+        const now = Date.now();
+        const r = makeRecord(now, { userId: 'u' });
+        await store.create(r);
+        await store.touch(r.id, now, now + 600_000, now); // loads the script once (NOSCRIPT -> EVAL)
+
+        const before = await calls();
+        for (let i = 0; i < 100; i++) expect(await store.get(r.id, now)).not.toBeNull();
+        const reads = diff(before, await calls());
+        expect(reads).toEqual({ get: 100 });
+
+        const before2 = await calls();
+        for (let i = 0; i < 100; i++) expect(await store.touch(r.id, now + i, now + 600_000 + i, now + i)).toBe(true);
+        expect(diff(before2, await calls())).toEqual({ evalsha: 100, get: 100, set: 100 }); // get/set run inside the script
+
+        // end to end: an authenticated request through the engine (load + commit, nothing changed)
+        const manager = new SessionManager({ store, secrets: ['a secret of at least 32 bytes for the count test'] });
+        const s0 = await manager.load({});
+        await s0.login('counted-user');
+        const cookie = (await manager.commit(s0)).headers.find(([k]) => k === 'set-cookie')![1].split(';')[0]!;
+        const before3 = await calls();
+        for (let i = 0; i < 100; i++) {
+          const s = await manager.load({ cookie });
+          expect(s.isNew).toBe(false);
+          await manager.commit(s);
+        }
+        expect(diff(before3, await calls())).toEqual({ get: 100 });
+      } finally {
+        if (lib === 'node-redis') await (client as NodeRedis).quit();
+        else (client as Redis).disconnect();
+      }
+    });
+  }
+});
