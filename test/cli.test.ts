@@ -9,6 +9,7 @@ import pg from 'pg';
 import { SqliteStore } from '../src/stores/sqlite.js';
 import { PostgresStore, quoteIdent } from '../src/stores/postgres.js';
 import { makeRecord } from '../src/testing/conformance.js';
+import { RedisStore } from '../src/stores/redis.js';
 
 const root = join(import.meta.dirname, '..');
 const cli = join(root, 'src/cli/index.ts');
@@ -120,18 +121,19 @@ describe('sessionward cleanup', () => {
 
   it('exits 2 on usage errors', async () => {
     const file = join(dir, 'a.db');
-    for (const args of [
+    const cases = [
       ['cleanup'],
       ['cleanup', '--sqlite', file, '--postgres', PGURL],
       ['cleanup', '--sqlite', file, '--bogus'],
       ['cleanup', '--sqlite', file, '--batch', '0'],
       ['cleanup', '--sqlite', file, '--schema', 'x'],
       ['frobnicate'],
-    ]) {
-      const r = await run(args);
-      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+    ];
+    const results = await Promise.all(cases.map((args) => run(args)));
+    results.forEach((r, i) => {
+      expect({ args: cases[i], code: r.code }).toEqual({ args: cases[i], code: 2 });
       expect(r.stderr).not.toBe('');
-    }
+    });
     expect((await run(['--help'])).code).toBe(0);
   });
 
@@ -149,5 +151,20 @@ describe('sessionward cleanup', () => {
     const c = await run(['cleanup', '--postgres', PGURL, '--schema', `${schema}_absent`]);
     expect(c.code).toBe(1);
     expect(c.stderr).toContain('does not exist');
+  });
+
+  it('--redis calls the Redis store cleanup when it has one, and says so when it has not', async () => {
+    const prefix = `swcli-${randomBytes(4).toString('hex')}:`;
+    const r = await run(['cleanup', '--redis', 'redis://127.0.0.1:6379', '--prefix', prefix, '--json']);
+    if (typeof (RedisStore.prototype as { cleanup?: unknown }).cleanup === 'function') {
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ store: 'redis', removed: 0 });
+    } else {
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout).error).toContain('offers no cleanup');
+    }
+    const down = await run(['cleanup', '--redis', 'redis://127.0.0.1:1', '--json']);
+    expect(down.code).toBe(1);
+    expect(JSON.parse(down.stdout).error).toContain('ECONNREFUSED');
   });
 });

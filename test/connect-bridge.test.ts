@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import express from 'express';
 import session from 'express-session';
 import pg from 'pg';
@@ -12,13 +13,22 @@ import { PostgresStore, quoteIdent } from '../src/stores/postgres.js';
 import { MemoryStore } from '../src/stores/memory.js';
 import { ExpressSessionStore, toExpressSessionStore } from '../src/stores/connect.js';
 import type { SessionStore } from '../src/stores/types.js';
-import { listen, close } from '../bench/lib/http.js';
 
 declare module 'express-session' {
   interface SessionData {
     n: number;
     passport: { user: string };
   }
+}
+
+function listen(server: Server): Promise<string> {
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+  });
+}
+function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'sessionward-connect-'));

@@ -1,0 +1,106 @@
+/**
+ * `sessionward cleanup`: remove expired sessions from a store in bounded batches. Drivers are
+ * optional peer dependencies, so each is imported only when its flag is used.
+ */
+import { existsSync } from 'node:fs';
+import type { SessionStore } from '../stores/types.js';
+
+export interface CleanupArgs {
+  sqlite?: string;
+  postgres?: string;
+  redis?: string;
+  schema?: string;
+  table?: string;
+  prefix?: string;
+  batch: number;
+  json: boolean;
+}
+
+export interface CleanupIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  /** Progress line updated in place; only given when stdout is a terminal. */
+  progress?: (s: string) => void;
+}
+
+export interface CleanupSummary {
+  store: 'sqlite' | 'postgres' | 'redis';
+  removed: number;
+  ms: number;
+}
+
+/** Thrown for bad flags: exit code 2. */
+export class UsageError extends Error {}
+
+interface Opened {
+  kind: CleanupSummary['store'];
+  store: SessionStore;
+  close: () => Promise<void>;
+}
+
+async function open(a: CleanupArgs): Promise<Opened> {
+  if (a.sqlite !== undefined) {
+    // Never create a database (or its directory) for a mistyped path.
+    if (!existsSync(a.sqlite)) throw new Error(`no such SQLite file: ${a.sqlite}`);
+    const { SqliteStore } = await import('../stores/sqlite.js');
+    const store = new SqliteStore({ filename: a.sqlite, table: a.table, sweepIntervalMs: 0 });
+    return { kind: 'sqlite', store, close: () => store.close() };
+  }
+  if (a.postgres !== undefined) {
+    const pg = (await import('pg')).default;
+    const { PostgresStore } = await import('../stores/postgres.js');
+    const pool = new pg.Pool({ connectionString: a.postgres, max: 1, connectionTimeoutMillis: 10_000 });
+    // An idle client that errors (server restart) must not crash the CLI with an unhandled event.
+    pool.on('error', () => undefined);
+    const store = new PostgresStore({ pool, schema: a.schema, table: a.table, statementTimeoutMs: 30_000 });
+    return { kind: 'postgres', store, close: () => pool.end() };
+  }
+  const { createClient } = await import('redis');
+  const { RedisStore } = await import('../stores/redis.js');
+  // A one-shot tool: fail on the first refused connection instead of reconnecting forever.
+  const client = createClient({ url: a.redis, socket: { connectTimeout: 10_000, reconnectStrategy: false } });
+  client.on('error', () => undefined);
+  await client.connect();
+  const store = new RedisStore({ client, prefix: a.prefix } as ConstructorParameters<typeof RedisStore>[0]);
+  return { kind: 'redis', store, close: () => client.close() };
+}
+
+/**
+ * Run the cleanup; returns the summary or throws (UsageError -> exit 2, anything else -> exit 1).
+ *
+ * @example
+ * await runCleanup({ sqlite: 'data/sessions.db', batch: 1000, json: true }, { out: console.log, err: console.error })
+ */
+export async function runCleanup(a: CleanupArgs, io: CleanupIo): Promise<CleanupSummary> {
+  const chosen = [a.sqlite, a.postgres, a.redis].filter((x) => x !== undefined).length;
+  if (chosen !== 1) throw new UsageError('choose exactly one of --sqlite <file>, --postgres <url>, --redis <url>');
+  if (a.schema !== undefined && a.postgres === undefined) throw new UsageError('--schema applies to --postgres only');
+  if (a.prefix !== undefined && a.redis === undefined) throw new UsageError('--prefix applies to --redis only');
+  if (a.table !== undefined && a.redis !== undefined) throw new UsageError('--table does not apply to --redis');
+  if (!Number.isInteger(a.batch) || a.batch < 1 || a.batch > 100_000) {
+    throw new UsageError('--batch must be an integer between 1 and 100000');
+  }
+
+  const started = performance.now();
+  const o = await open(a);
+  try {
+    if (typeof o.store.cleanup !== 'function') {
+      throw new Error(`the ${o.kind} store offers no cleanup (its TTLs expire sessions on their own)`);
+    }
+    // One cut-off for the whole run, so it ends even while new sessions keep expiring.
+    const now = Date.now();
+    let removed = 0;
+    for (;;) {
+      const n = await o.store.cleanup(now, a.batch);
+      removed += n;
+      io.progress?.(`removed ${removed} expired sessions...`);
+      if (n < a.batch) break;
+    }
+    const summary: CleanupSummary = { store: o.kind, removed, ms: Math.round(performance.now() - started) };
+    if (a.json) io.out(JSON.stringify(summary));
+    else io.out(`removed ${removed} expired sessions from ${o.kind} in ${summary.ms} ms`);
+    return summary;
+  } finally {
+    await o.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,436 @@
+/**
+ * Embedded SQLite store on better-sqlite3 — the default store for a single-host app.
+ *
+ * better-sqlite3 is an optional peer dependency, loaded only when the store opens a file itself
+ * (a `filename`); passing your own `Database` never loads it from here.
+ *
+ * @example
+ * import { SqliteStore } from 'sessionward/stores/sqlite'
+ * const store = new SqliteStore()                              // ./data/sessions.db
+ * const store2 = new SqliteStore({ filename: '/var/lib/app/sessions.db' })
+ * const store3 = new SqliteStore({ database: new Database(':memory:') })
+ */
+import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { ConfigError, InvalidInputError, StoreError, StoreUnavailableError } from '../errors.js';
+import type { SessionMeta, SessionRecord, SessionStore } from './types.js';
+
+type Database = BetterSqlite3.Database;
+type Statement = BetterSqlite3.Statement;
+
+export interface SqliteStoreOptions {
+  /** An open better-sqlite3 database. The store never closes a database it did not open. */
+  database?: Database;
+  /** Path of the database file, used when `database` is absent. Default `./data/sessions.db`. */
+  filename?: string;
+  /** Table name. Default `sessionward_sessions`. */
+  table?: string;
+  /** How long a write waits for a lock held by another connection (ms). Default 5000. */
+  busyTimeoutMs?: number;
+  /** Period of the background sweep of expired rows (ms); 0 disables it. Default 60 000. */
+  sweepIntervalMs?: number;
+  /** Most rows one sweep deletes, so a sweep never stalls the event loop. Default 500. */
+  sweepBatchSize?: number;
+}
+
+/** One schema step. `sql` receives the quoted table name and a safe index-name prefix. */
+export interface SqliteMigration {
+  version: number;
+  up: (table: string, prefix: string) => string;
+}
+
+/**
+ * Ordered schema migrations. The applied version per table lives in `sessionward_meta`, so several
+ * sessionward tables (or the application's own PRAGMA user_version) can share one database file.
+ */
+export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
+  {
+    version: 1,
+    up: (t) => `
+      CREATE TABLE IF NOT EXISTS ${t} (
+        id TEXT PRIMARY KEY NOT NULL,
+        user_id TEXT,
+        data TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        auth_time INTEGER,
+        absolute_expires_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        meta TEXT NOT NULL,
+        rotated_to TEXT
+      ) WITHOUT ROWID;`,
+  },
+  {
+    version: 2,
+    // Indexes came in their own step so that a database created by version 1 shows the upgrade path.
+    up: (t, p) => `
+      CREATE INDEX IF NOT EXISTS ${quoteIdent(`${p}_expires_at_idx`)} ON ${t} (expires_at);
+      CREATE INDEX IF NOT EXISTS ${quoteIdent(`${p}_user_id_idx`)} ON ${t} (user_id) WHERE user_id IS NOT NULL;`,
+  },
+];
+
+export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]!.version;
+
+const DEFAULT_FILENAME = './data/sessions.db';
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+function validateTable(name: string): void {
+  // Any text is quoted safely; the limits only keep derived index names readable and unique.
+  if (name.length === 0 || name.length > 48 || name.includes('\0')) {
+    throw new ConfigError('SqliteStore: table must be 1..48 characters without NUL');
+  }
+}
+
+interface Row {
+  id: string;
+  user_id: string | null;
+  data: string;
+  version: number;
+  created_at: number;
+  last_seen_at: number;
+  auth_time: number | null;
+  absolute_expires_at: number;
+  expires_at: number;
+  meta: string;
+  rotated_to: string | null;
+}
+
+const COLUMNS =
+  'id, user_id, data, version, created_at, last_seen_at, auth_time, absolute_expires_at, expires_at, meta, rotated_to';
+
+function loadDriver(): typeof BetterSqlite3 {
+  try {
+    const require = createRequire(import.meta.url);
+    return require('better-sqlite3') as typeof BetterSqlite3;
+  } catch (cause) {
+    throw new ConfigError(
+      `SqliteStore needs the optional peer dependency better-sqlite3 (npm i better-sqlite3): ${String(cause)}`,
+    );
+  }
+}
+
+// SQLITE_BUSY/LOCKED mean "another connection holds the lock past busy_timeout": try again later.
+function mapError(e: unknown): Error {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))) {
+    return new StoreUnavailableError('session store unavailable', { cause: e });
+  }
+  if (e instanceof StoreError || e instanceof StoreUnavailableError || e instanceof InvalidInputError) return e;
+  return new StoreError('sqlite store failed', { cause: e });
+}
+
+function rowToRecord(row: Row): SessionRecord {
+  let data: Record<string, unknown>;
+  let meta: SessionMeta;
+  try {
+    data = JSON.parse(row.data) as Record<string, unknown>;
+    meta = JSON.parse(row.meta) as SessionMeta;
+  } catch (cause) {
+    throw new StoreError('corrupt session row', { cause });
+  }
+  return {
+    id: row.id,
+    userId: row.user_id,
+    data,
+    version: row.version,
+    createdAt: row.created_at,
+    lastSeenAt: row.last_seen_at,
+    authTime: row.auth_time,
+    absoluteExpiresAt: row.absolute_expires_at,
+    expiresAt: row.expires_at,
+    meta,
+    rotatedTo: row.rotated_to,
+  };
+}
+
+function toParams(r: SessionRecord): unknown[] {
+  return [
+    r.id,
+    r.userId,
+    JSON.stringify(r.data),
+    r.version,
+    r.createdAt,
+    r.lastSeenAt,
+    r.authTime,
+    r.absoluteExpiresAt,
+    r.expiresAt,
+    JSON.stringify(r.meta ?? {}),
+    r.rotatedTo ?? null,
+  ];
+}
+
+/**
+ * A `SessionStore` in one SQLite table: WAL journal, prepared statements compiled once,
+ * compare-and-set updates, and a bounded background sweep of expired rows.
+ *
+ * better-sqlite3 runs each statement synchronously; the methods stay async to fit the contract.
+ *
+ * @example
+ * const store = new SqliteStore({ filename: 'sessions.db', sweepIntervalMs: 30_000 })
+ * const manager = new SessionManager({ store, secrets: [process.env.SESSION_SECRET!] })
+ * process.on('SIGTERM', () => store.close())
+ */
+export class SqliteStore implements SessionStore {
+  readonly name = 'sqlite';
+  /** The underlying database (for inspection and tests). */
+  readonly database: Database;
+  private readonly ownsDatabase: boolean;
+  private readonly table: string;
+  private readonly sweepBatchSize: number;
+  private readonly timer: NodeJS.Timeout | undefined;
+  private readonly s: Record<
+    'get' | 'create' | 'update' | 'touch' | 'delete' | 'listByUser' | 'deleteByUser' | 'sweep' | 'all' | 'count' | 'clear',
+    Statement
+  >;
+  private closed = false;
+
+  constructor(options: SqliteStoreOptions = {}) {
+    const tableName = options.table ?? 'sessionward_sessions';
+    validateTable(tableName);
+    this.table = quoteIdent(tableName);
+    this.sweepBatchSize = options.sweepBatchSize ?? 500;
+    if (!Number.isInteger(this.sweepBatchSize) || this.sweepBatchSize < 1) {
+      throw new ConfigError('SqliteStore: sweepBatchSize must be a positive integer');
+    }
+    const sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
+    if (!(sweepIntervalMs >= 0)) throw new ConfigError('SqliteStore: sweepIntervalMs must be >= 0');
+
+    if (options.database) {
+      this.database = options.database;
+      this.ownsDatabase = false;
+    } else {
+      const Driver = loadDriver();
+      const file = options.filename ?? DEFAULT_FILENAME;
+      if (file !== ':memory:' && !file.startsWith('file:')) mkdirSync(dirname(resolve(file)), { recursive: true });
+      this.database = new Driver(file);
+      this.ownsDatabase = true;
+    }
+    const db = this.database;
+    try {
+      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+      // WAL lets readers run beside the writer; NORMAL is durable across app crashes (not power
+      // loss of the last commits), the usual trade for a session table.
+      if (!db.memory) db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      migrateSqlite(db, tableName);
+    } catch (e) {
+      if (this.ownsDatabase) db.close();
+      throw mapError(e);
+    }
+
+    const t = this.table;
+    this.s = {
+      get: db.prepare(`SELECT ${COLUMNS} FROM ${t} WHERE id = ? AND expires_at > ?`),
+      // An expired row with the same id may be replaced; a live one never is.
+      create: db.prepare(
+        `INSERT INTO ${t} (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET user_id = excluded.user_id, data = excluded.data,
+           version = excluded.version, created_at = excluded.created_at, last_seen_at = excluded.last_seen_at,
+           auth_time = excluded.auth_time, absolute_expires_at = excluded.absolute_expires_at,
+           expires_at = excluded.expires_at, meta = excluded.meta, rotated_to = excluded.rotated_to
+         WHERE ${t}.expires_at <= ?`,
+      ),
+      update: db.prepare(
+        `UPDATE ${t} SET user_id = ?, data = ?, version = ?, last_seen_at = ?, auth_time = ?,
+           absolute_expires_at = ?, expires_at = MIN(?, ?), meta = ?, rotated_to = ?
+         WHERE id = ? AND version = ? AND expires_at > ?`,
+      ),
+      // SEC-19: never past the absolute expiry, never on a dead row, never on a rotation tombstone
+      // (its grace window is fixed when it is written, SEC-18).
+      touch: db.prepare(
+        `UPDATE ${t} SET last_seen_at = ?, expires_at = MIN(?, absolute_expires_at)
+         WHERE id = ? AND expires_at > ? AND rotated_to IS NULL`,
+      ),
+      delete: db.prepare(`DELETE FROM ${t} WHERE id = ?`),
+      listByUser: db.prepare(
+        `SELECT ${COLUMNS} FROM ${t} WHERE user_id = ? AND expires_at > ? AND rotated_to IS NULL`,
+      ),
+      deleteByUser: db.prepare(`DELETE FROM ${t} WHERE user_id = ? AND id IS NOT ? RETURNING expires_at`),
+      sweep: db.prepare(
+        `DELETE FROM ${t} WHERE id IN (SELECT id FROM ${t} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`,
+      ),
+      all: db.prepare(`SELECT ${COLUMNS} FROM ${t} WHERE expires_at > ? AND rotated_to IS NULL`),
+      count: db.prepare(`SELECT COUNT(*) AS n FROM ${t} WHERE expires_at > ? AND rotated_to IS NULL`),
+      clear: db.prepare(`DELETE FROM ${t}`),
+    };
+
+    if (sweepIntervalMs > 0) {
+      this.timer = setInterval(() => {
+        try {
+          this.sweep(Date.now());
+        } catch {
+          // A busy database skips one sweep; the next one catches up.
+        }
+      }, sweepIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /**
+   * Async factory, for symmetry with stores that must connect first.
+   *
+   * @example
+   * const store = await SqliteStore.open({ filename: 'sessions.db' })
+   */
+  static open(options: SqliteStoreOptions = {}): Promise<SqliteStore> {
+    try {
+      return Promise.resolve(new SqliteStore(options));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private run<T>(fn: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError('session store closed'));
+    try {
+      return Promise.resolve(fn());
+    } catch (e) {
+      return Promise.reject(mapError(e));
+    }
+  }
+
+  get(id: string, now: number): Promise<SessionRecord | null> {
+    return this.run(() => {
+      const row = this.s.get.get(id, now) as Row | undefined;
+      return row ? rowToRecord(row) : null;
+    });
+  }
+
+  create(record: SessionRecord): Promise<boolean> {
+    return this.run(() => this.s.create.run(...toParams(record), Date.now()).changes === 1);
+  }
+
+  update(record: SessionRecord, expectedVersion: number, now: number): Promise<boolean> {
+    if (record.version !== expectedVersion + 1) {
+      return Promise.reject(new InvalidInputError('record.version must be expectedVersion + 1'));
+    }
+    return this.run(() => {
+      const r = record;
+      return (
+        this.s.update.run(
+          r.userId,
+          JSON.stringify(r.data),
+          r.version,
+          r.lastSeenAt,
+          r.authTime,
+          r.absoluteExpiresAt,
+          r.expiresAt,
+          r.absoluteExpiresAt,
+          JSON.stringify(r.meta ?? {}),
+          r.rotatedTo ?? null,
+          r.id,
+          expectedVersion,
+          now,
+        ).changes === 1
+      );
+    });
+  }
+
+  touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {
+    return this.run(() => this.s.touch.run(lastSeenAt, expiresAt, id, now).changes === 1);
+  }
+
+  delete(id: string): Promise<void> {
+    return this.run(() => {
+      this.s.delete.run(id);
+    });
+  }
+
+  listByUser(userId: string, now: number): Promise<SessionRecord[]> {
+    return this.run(() => (this.s.listByUser.all(userId, now) as Row[]).map(rowToRecord));
+  }
+
+  deleteByUser(userId: string, exceptId?: string): Promise<number> {
+    return this.run(() => {
+      // Expired rows of the user go too (hygiene) but only live ones are counted.
+      const now = Date.now();
+      const gone = this.s.deleteByUser.all(userId, exceptId ?? null) as Array<{ expires_at: number }>;
+      return gone.filter((g) => g.expires_at > now).length;
+    });
+  }
+
+  /**
+   * Delete at most `limit` expired rows (one bounded batch); returns how many went.
+   * Call it in a loop until it returns less than `limit` to empty the backlog.
+   *
+   * @example
+   * while ((await store.cleanup(Date.now(), 1000)) === 1000) {}
+   */
+  cleanup(now: number, limit = 1000): Promise<number> {
+    return this.run(() => this.sweep(now, limit));
+  }
+
+  /** One synchronous sweep batch (what the background timer runs). */
+  sweep(now: number = Date.now(), limit: number = this.sweepBatchSize): number {
+    if (this.closed) return 0;
+    const n = Math.max(1, Math.floor(limit));
+    return this.s.sweep.run(now, n).changes;
+  }
+
+  /** Every live, non-tombstone record (for admin views and the express-session bridge). */
+  all(now: number): Promise<SessionRecord[]> {
+    return this.run(() => (this.s.all.all(now) as Row[]).map(rowToRecord));
+  }
+
+  /** Number of live, non-tombstone records. */
+  count(now: number): Promise<number> {
+    return this.run(() => (this.s.count.get(now) as { n: number }).n);
+  }
+
+  /** Delete every record in the table. */
+  clear(): Promise<void> {
+    return this.run(() => {
+      this.s.clear.run();
+    });
+  }
+
+  /** Stop the sweep timer; closes the database only if the store opened it. */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.ownsDatabase) this.database.close();
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Create or upgrade the session table to the newest schema, in one IMMEDIATE transaction so two
+ * processes opening the same file at once apply each step exactly once. Idempotent.
+ * Refuses a database written by a newer sessionward (no silent downgrade).
+ *
+ * @example
+ * migrateSqlite(db, 'sessionward_sessions') // returns the schema version now in place
+ */
+export function migrateSqlite(db: Database, tableName = 'sessionward_sessions', target = SQLITE_SCHEMA_VERSION): number {
+  validateTable(tableName);
+  const table = quoteIdent(tableName);
+  const prefix = tableName.replace(/[^A-Za-z0-9_]/g, '_');
+  const step = db.transaction(() => {
+    db.exec('CREATE TABLE IF NOT EXISTS sessionward_meta (name TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL)');
+    const row = db.prepare('SELECT version FROM sessionward_meta WHERE name = ?').get(tableName) as
+      | { version: number }
+      | undefined;
+    const current = row?.version ?? 0;
+    if (current > SQLITE_SCHEMA_VERSION) {
+      throw new StoreError(
+        `table ${tableName} has schema version ${current}, newer than this sessionward (${SQLITE_SCHEMA_VERSION})`,
+      );
+    }
+    for (const m of SQLITE_MIGRATIONS) {
+      if (m.version > current && m.version <= target) db.exec(m.up(table, prefix));
+    }
+    const reached = Math.max(current, Math.min(target, SQLITE_SCHEMA_VERSION));
+    db.prepare(
+      'INSERT INTO sessionward_meta (name, version) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET version = excluded.version',
+    ).run(tableName, reached);
+    return reached;
+  });
+  return step.immediate();
+}
