@@ -64,3 +64,22 @@ describe('events and monitoring', () => {
     await expect(manager.commit(s)).resolves.toBeDefined();
   });
 });
+
+describe('risk signals', () => {
+  it('SEC-35: a new IP or browser raises one risk event per change and never ends the session', async () => {
+    const { manager, events } = setup();
+    const s = await manager.load({ ip: '10.0.0.1', userAgent: 'Firefox' });
+    await s.login('u');
+    const cookie = nextCookie((await manager.commit(s)).headers);
+    const same = await manager.load({ cookie, ip: '10.0.0.1', userAgent: 'Firefox' });
+    expect(same.riskSignals).toEqual([]);
+    for (let i = 0; i < 3; i++) {
+      const moved = await manager.load({ cookie, ip: '192.0.2.9', userAgent: 'curl/8' });
+      expect(moved.riskSignals).toEqual(['ip_change', 'ua_change']);
+      expect(moved.userId).toBe('u');
+    }
+    const anomalies = events.filter((e) => e.type === 'session.anomaly');
+    expect(anomalies.map((e) => e.reason).sort()).toEqual(['ip_change', 'ua_change']);
+    expect(anomalies[0]!.sid).toBeDefined();
+  });
+});

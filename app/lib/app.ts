@@ -261,20 +261,23 @@ export async function createApp(config: AppConfig): Promise<App> {
     return errorPage(ctx, 401, 'Sign in required', 'Sign in (and finish any second step) to continue.');
   }
 
-  /** SEC-35: a new network or browser for a live session is a risk signal (never the only control). */
+  /**
+   * SEC-35: the core compares this request's network and browser with the device the session was
+   * issued to; the app reports each new value once per session (a signal, never the only control).
+   */
   async function riskCheck(ctx: Ctx): Promise<void> {
     const s = ctx.session;
-    const bind = s.get('bind');
-    if (!bind) return;
+    const signals = s.riskSignals;
+    if (signals.length === 0) return;
     const info = state.sessions.requestInfo(ctx.req);
     const risk = { ...(s.get('risk') ?? {}) };
     let changed = false;
-    if (bind.ip && info.ip && info.ip !== bind.ip && risk.ip !== info.ip) {
+    if (signals.includes('ip_change') && info.ip && risk.ip !== info.ip) {
       risk.ip = info.ip;
       changed = true;
       await ctx.event('risk.ip_change', { reason: 'IP address differs from sign-in' });
     }
-    if (bind.ua && info.userAgent && info.userAgent !== bind.ua && risk.ua !== info.userAgent) {
+    if (signals.includes('ua_change') && info.userAgent && risk.ua !== info.userAgent) {
       risk.ua = info.userAgent;
       changed = true;
       await ctx.event('risk.ua_change', { reason: 'browser differs from sign-in' });

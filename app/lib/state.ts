@@ -18,8 +18,6 @@ export interface SessionData extends Record<string, unknown> {
   gen?: number;
   /** Recent rotations of this session, newest last (at most 8). */
   rotations?: Array<{ at: number; reason: string }>;
-  /** Network and browser at sign-in, for SEC-35 risk signals. */
-  bind?: { ip?: string; ua?: string };
   /** Values already reported as a risk, so each change is reported once. */
   risk?: { ip?: string; ua?: string };
   /** TOTP secret offered during enrolment, until the user confirms it with a code. */

@@ -15,12 +15,7 @@ function safeNext(v: string | null): string {
 }
 
 /** Data of the session that survives a re-authentication (login drops everything else). */
-const KEEP_ON_REAUTH = ['gen', 'rotations', 'bind', 'risk', 'totpPending'];
-
-function bind(ctx: Ctx): void {
-  const info = ctx.app.sessions.requestInfo(ctx.req);
-  ctx.session.set('bind', { ...(info.ip ? { ip: info.ip } : {}), ...(info.userAgent ? { ua: info.userAgent } : {}) });
-}
+const KEEP_ON_REAUTH = ['gen', 'rotations', 'risk', 'totpPending'];
 
 /** Seconds until both the account and the source may try again (0 = now). */
 function retryAfter(ctx: Ctx, accountKey: string): number {
@@ -90,14 +85,12 @@ export function authRoutes(r: AppRouter): void {
         // SEC-17: password done, second factor not — half-authenticated until completeStep().
         await ctx.session.login(user.id, { pending: 'mfa', amr: ['pwd'] });
         ctx.noteRotation('password accepted, code pending');
-        bind(ctx);
         await ctx.event('signin.password_ok', { userId: user.id });
         return ctx.redirect('/signin/2fa');
       }
       // SEC-15: a new token at sign-in; the pre-login token stops working.
       await ctx.session.login(user.id, { amr: ['pwd'] });
       ctx.noteRotation('sign-in');
-      bind(ctx);
       await ctx.event('signin.success', { userId: user.id, reason: 'password' });
       return ctx.redirect('/account');
     },
@@ -131,7 +124,6 @@ export function authRoutes(r: AppRouter): void {
       if (!user) return again('An account with this email exists already. Sign in instead.');
       await ctx.session.login(user.id, { amr: ['pwd'] });
       ctx.noteRotation('sign-up');
-      bind(ctx);
       await ctx.event('account.created', { userId: user.id });
       ctx.flash('ok', 'Welcome! Your account is ready. Consider turning on two-step verification.');
       return ctx.redirect('/account');

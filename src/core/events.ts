@@ -8,6 +8,7 @@ export type SessionEventType =
   | 'session.destroyed'
   | 'session.expired'
   | 'session.conflict'
+  | 'session.anomaly'
   | 'sessions.revoked'
   | 'token.invalid'
   | 'token.unknown'

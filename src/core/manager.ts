@@ -136,6 +136,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       return fresh();
     }
     const s = new Session<D>(this, rec, parsed.token, info);
+    if (this.onEvent && rec.userId !== null) await this.reportRisk(s);
     if (parsed.keyIndex > 0) {
       s.issueCookie = true;
       await this.emitId('token.reissued', rec.id, { reason: 'old_key' });
@@ -390,6 +391,18 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     session.record = fresh;
     return fresh;
   }
+
+  /** SEC-35: one `session.anomaly` event per session and new network/browser (bounded, in-process). */
+  private async reportRisk(s: Session<D>): Promise<void> {
+    for (const signal of s.riskSignals) {
+      const key = `${s.id}:${signal}:${signal === 'ip_change' ? s.ip : s.userAgent}`;
+      if (this.riskSeen.has(key)) continue;
+      if (this.riskSeen.size >= 10_000) this.riskSeen.delete(this.riskSeen.values().next().value as string);
+      this.riskSeen.add(key);
+      await this.emit('session.anomaly', s, { reason: signal });
+    }
+  }
+  private readonly riskSeen = new Set<string>();
 
   private live(r: SessionRecord, now: number): boolean {
     const o = this.options;

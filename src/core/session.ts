@@ -116,6 +116,20 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   get isAuthenticated(): boolean {
     return this.userId !== null && !this.auth().pending;
   }
+  /**
+   * SEC-35 risk signals: how this request's network and browser differ from the device the
+   * session was issued to (at creation or the last login/rotation). A signal is a reason for
+   * step-up or review, never on its own a reason to end the session: IPs change on mobile networks.
+   */
+  get riskSignals(): Array<'ip_change' | 'ua_change'> {
+    const meta = this.record?.meta;
+    if (!meta) return [];
+    const out: Array<'ip_change' | 'ua_change'> = [];
+    if (meta.ip && this.ip && meta.ip !== this.ip) out.push('ip_change');
+    if (meta.userAgent && this.userAgent && meta.userAgent !== this.userAgent) out.push('ua_change');
+    return out;
+  }
+
   /** The factor still pending (e.g. 'mfa'), or null. */
   get pendingStep(): string | null {
     return this.auth().pending ?? null;
