@@ -10,6 +10,9 @@ import { SqliteStore } from '../src/stores/sqlite.js';
 import { PostgresStore, quoteIdent } from '../src/stores/postgres.js';
 import { makeRecord } from '../src/testing/conformance.js';
 import { RedisStore } from '../src/stores/redis.js';
+import type { SessionRecord } from '../src/stores/types.js';
+import { createClient, createCluster } from 'redis';
+import { cli as redisCli, startCluster } from './helpers/redis-server.js';
 
 const root = join(import.meta.dirname, '..');
 const cli = join(root, 'src/cli/index.ts');
@@ -153,18 +156,98 @@ describe('sessionward cleanup', () => {
     expect(c.stderr).toContain('does not exist');
   });
 
-  it('--redis calls the Redis store cleanup when it has one, and says so when it has not', async () => {
+  it('--redis prunes stale per-user index entries of the chosen prefix and keeps live ones', async () => {
     const prefix = `swcli-${randomBytes(4).toString('hex')}:`;
-    const r = await run(['cleanup', '--redis', 'redis://127.0.0.1:6379', '--prefix', prefix, '--json']);
-    if (typeof (RedisStore.prototype as { cleanup?: unknown }).cleanup === 'function') {
+    const client = createClient({ url: 'redis://127.0.0.1:6379' });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      const store = new RedisStore({ client, prefix });
+      const now = Date.now();
+      const mk = async (userId: string | null, over: Partial<SessionRecord> = {}): Promise<SessionRecord> => {
+        const r = makeRecord(now, { userId, ...over });
+        expect(await store.create(r)).toBe(true);
+        return r;
+      };
+      // alice: two live sessions and one whose absolute end passes in a moment (stale by score)
+      const alive = [await mk('alice'), await mk('alice')];
+      await mk('alice', { absoluteExpiresAt: now + 300, expiresAt: now + 300 });
+      // bob: one live session, two whose session keys vanished (stale by existence)
+      const bobLive = await mk('bob');
+      for (const r of [await mk('bob'), await mk('bob')]) await client.del(store.sessionKey(r.id));
+      // carol: her only session vanished, so her index key must go too
+      const carol = await mk('carol');
+      await client.del(store.sessionKey(carol.id));
+      const anon = await mk(null);
+      // another prefix sharing the same start is not this run's business
+      const other = new RedisStore({ client, prefix: `${prefix}x:` });
+      const foreign = makeRecord(now, { userId: 'dave' });
+      await other.create(foreign);
+      await client.del(other.sessionKey(foreign.id));
+      while (Date.now() <= now + 300) await new Promise((r) => setTimeout(r, 50));
+
+      const r = await run(['cleanup', '--redis', 'redis://127.0.0.1:6379', '--prefix', prefix, '--json']);
+      expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      expect(JSON.parse(r.stdout)).toMatchObject({ store: 'redis', removed: 0 });
-    } else {
-      expect(r.code).toBe(1);
-      expect(JSON.parse(r.stdout).error).toContain('offers no cleanup');
+      const summary = JSON.parse(r.stdout);
+      expect(summary).toMatchObject({ store: 'redis', removed: 4 });
+      expect(Object.keys(summary).sort()).toEqual(['ms', 'removed', 'store']);
+
+      expect((await client.zRange(store.userKey('alice'), 0, -1)).sort()).toEqual(alive.map((x) => x.id).sort());
+      expect(await client.zRange(store.userKey('bob'), 0, -1)).toEqual([bobLive.id]);
+      expect(await client.exists(store.userKey('carol'))).toBe(0);
+      expect((await store.listByUser('alice', Date.now())).map((x) => x.id).sort()).toEqual(alive.map((x) => x.id).sort());
+      for (const x of [...alive, bobLive, anon]) expect(await store.get(x.id, Date.now())).not.toBeNull();
+      expect(await client.zRange(other.userKey('dave'), 0, -1)).toEqual([foreign.id]);
+
+      const again = await run(['cleanup', '--redis', 'redis://127.0.0.1:6379', '--prefix', prefix]);
+      expect(again.code).toBe(0);
+      expect(again.stdout).toMatch(/^removed 0 stale index entries from redis in \d+ ms\n$/);
+    } finally {
+      const keys: string[] = [];
+      for await (const batch of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) keys.push(...batch);
+      if (keys.length > 0) await client.del(keys);
+      await client.quit();
     }
+  });
+
+  it('--redis pointed at one cluster node prunes the indexes on every master', async () => {
+    const cluster = await startCluster();
+    const client = createCluster({ rootNodes: [{ url: `redis://127.0.0.1:${cluster.nodes[0]!.port}` }] });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      const prefix = 'swcli-cluster:';
+      const store = new RedisStore({ client, prefix });
+      const now = Date.now();
+      const live = new Map<string, string>();
+      for (let u = 0; u < 20; u++) {
+        const keep = makeRecord(now, { userId: `user${u}` });
+        const drop = makeRecord(now, { userId: `user${u}` });
+        await store.create(keep);
+        await store.create(drop);
+        await client.del(store.sessionKey(drop.id));
+        live.set(`user${u}`, keep.id);
+      }
+      // the user indexes really are spread over several masters
+      const holding = await Promise.all((await cluster.masters()).map(async (port) => Number(await redisCli(port, 'DBSIZE')) > 0));
+      expect(holding.filter(Boolean).length).toBeGreaterThan(1);
+
+      const r = await run(['cleanup', '--redis', `redis://127.0.0.1:${cluster.nodes[0]!.port}`, '--prefix', prefix, '--json']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ store: 'redis', removed: 20 });
+      for (const [user, id] of live) expect(await client.zRange(store.userKey(user), 0, -1)).toEqual([id]);
+    } finally {
+      await client.close().catch(() => undefined);
+      await cluster.stop();
+    }
+  }, 90_000);
+
+  it('--redis exits 1 when Redis is unreachable', async () => {
     const down = await run(['cleanup', '--redis', 'redis://127.0.0.1:1', '--json']);
     expect(down.code).toBe(1);
+    expect(JSON.parse(down.stdout)).toMatchObject({ store: 'redis' });
     expect(JSON.parse(down.stdout).error).toContain('ECONNREFUSED');
   });
 });

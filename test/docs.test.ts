@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 
 describe('docs and packaging stay true', () => {
-  it('docs/security.md maps every SEC-tagged test (regenerate with scripts/security-map.ts)', () => {
+  it('docs/security.md maps every SEC-tagged test (regenerate with scripts/regen-security.sh)', () => {
     const generated = execFileSync(process.execPath, ['--import', 'tsx', 'scripts/security-map.ts'], { encoding: 'utf8' });
     const doc = readFileSync('docs/security.md', 'utf8');
     for (const line of generated.trim().split('\n')) expect(doc).toContain(line);

@@ -187,6 +187,141 @@ describe('RedisStore (standalone)', () => {
   });
 });
 
+describe('RedisStore.cleanup (per-user index hygiene)', () => {
+  /** Index entries (user -> ids) under a prefix, read straight from Redis. */
+  async function indexes(prefix: string): Promise<Record<string, string[]>> {
+    const out: Record<string, string[]> = {};
+    for (const k of await keysUnder(admin, `${prefix}u:`)) out[k.slice(prefix.length + 2)] = (await admin.zRange(k, 0, -1)).sort();
+    return out;
+  }
+
+  it('removes entries past their absolute end and entries whose session is gone, and nothing else', async () => {
+    const prefix = `${RUN}cl1:`;
+    const store = new RedisStore({ client: admin, prefix, cleanupGraceMs: 0 });
+    const now = Date.now();
+    const live1 = makeRecord(now, { userId: 'u1' });
+    const live2 = makeRecord(now, { userId: 'u1', absoluteExpiresAt: now + 7_200_000 });
+    const ended = makeRecord(now, { userId: 'u1', absoluteExpiresAt: now + 60_000, expiresAt: now + 60_000 });
+    const gone = makeRecord(now, { userId: 'u2' });
+    const anon = makeRecord(now);
+    for (const r of [live1, live2, ended, gone, anon]) expect(await store.create(r)).toBe(true);
+    await admin.del(store.sessionKey(gone.id));
+
+    // A `now` two minutes ahead: `ended` is past its absolute end (get() treats it as absent
+    // too), the others are not. Its key still exists in Redis, so only the score can tell.
+    const later = now + 120_000;
+    expect(await store.cleanup(later, 1000)).toBe(2);
+    expect(await indexes(prefix)).toEqual({ u1: [live1.id, live2.id].sort() });
+    // u2's index emptied, so Redis dropped the key; sessions are never touched by cleanup
+    expect(await admin.exists(store.userKey('u2'))).toBe(0);
+    for (const r of [live1, live2, ended, anon]) expect(await admin.exists(store.sessionKey(r.id))).toBe(1);
+    // the index TTL still follows its highest score
+    expect(Number(await admin.sendCommand(['PEXPIRETIME', store.userKey('u1')]))).toBe(now + 7_200_000);
+    expect(await store.cleanup(later, 1000)).toBe(0);
+    expect((await store.listByUser('u1', later)).map((r) => r.id).sort()).toEqual([live1.id, live2.id].sort());
+  });
+
+  it('removes at most `limit` per call, resumes its SCAN across calls, and returns less only when a pass ends', async () => {
+    const prefix = `${RUN}cl2:`;
+    const store = new RedisStore({ client: admin, prefix, cleanupGraceMs: 0 });
+    const now = Date.now();
+    const keep: string[] = [];
+    let stale = 0;
+    for (let u = 0; u < 12; u++) {
+      const live = makeRecord(now, { userId: `user${u}` });
+      await store.create(live);
+      keep.push(live.id);
+      for (let i = 0; i < (u % 4) + 1; i++) {
+        const r = makeRecord(now, { userId: `user${u}` });
+        await store.create(r);
+        await admin.del(store.sessionKey(r.id));
+        stale++;
+      }
+    }
+    expect(stale).toBe(30);
+    const results: number[] = [];
+    for (;;) {
+      const n = await store.cleanup(Date.now(), 4);
+      results.push(n);
+      if (n < 4) break;
+    }
+    expect(results.slice(0, -1).every((n) => n === 4)).toBe(true);
+    expect(results.reduce((a, b) => a + b, 0)).toBe(30);
+    expect(results).toHaveLength(8);
+    expect(Object.values(await indexes(prefix)).flat().sort()).toEqual(keep.sort());
+    expect(await store.cleanup(Date.now(), 4)).toBe(0);
+  });
+
+  it('SEC-38: an entry whose session key appears during the grace (a login in flight) is kept', async () => {
+    const prefix = `${RUN}cl3:`;
+    const plain = new RedisStore({ client: admin, prefix });
+    const now = Date.now();
+    const r = makeRecord(now, { userId: 'racer' });
+    await plain.create(r);
+    // Index written, session key not yet: the state between a create's two writes.
+    const value = (await admin.get(plain.sessionKey(r.id)))!;
+    await admin.del(plain.sessionKey(r.id));
+    let landed = false;
+    // The create's SET lands right after cleanup first saw the key missing.
+    const hooked = {
+      isReady: true,
+      sendCommand: async (args: string[]): Promise<unknown> => {
+        const reply = await admin.sendCommand(args);
+        if (!landed && args[0] === 'EXISTS' && args[1] === plain.sessionKey(r.id) && Number(reply) === 0) {
+          landed = true;
+          await admin.sendCommand(['SET', args[1], value, 'PXAT', String(r.expiresAt)]);
+        }
+        return reply;
+      },
+    };
+    const store = new RedisStore({ client: hooked, prefix, cleanupGraceMs: 10 });
+    expect(await store.cleanup(Date.now(), 1000)).toBe(0);
+    expect(landed).toBe(true);
+    expect((await store.listByUser('racer', Date.now())).map((x) => x.id)).toEqual([r.id]);
+    expect(await store.deleteByUser('racer')).toBe(1);
+  });
+
+  it('SEC-38: listing a user while a login is in flight keeps its index entry, so log-out-everywhere still finds it', async () => {
+    const prefix = `${RUN}ls:`;
+    const store = new RedisStore({ client: admin, prefix });
+    const now = Date.now();
+    const r = makeRecord(now, { userId: 'inflight' });
+    await store.create(r);
+    // Index written, session key not yet: the state between a create's two writes.
+    const value = (await admin.get(store.sessionKey(r.id)))!;
+    await admin.del(store.sessionKey(r.id));
+    expect(await store.listByUser('inflight', now)).toEqual([]);
+    // The create's SET lands after the listing.
+    await admin.sendCommand(['SET', store.sessionKey(r.id), value, 'PXAT', String(r.expiresAt)]);
+    expect(await store.deleteByUser('inflight')).toBe(1);
+    expect(await store.get(r.id, now)).toBeNull();
+  });
+
+  it('glob characters in the prefix match only that prefix', async () => {
+    const globbed = `${RUN}g*:`;
+    const sibling = `${RUN}gX:`;
+    const a = new RedisStore({ client: admin, prefix: globbed, cleanupGraceMs: 0 });
+    const b = new RedisStore({ client: admin, prefix: sibling, cleanupGraceMs: 0 });
+    const now = Date.now();
+    const ra = makeRecord(now, { userId: 'u' });
+    const rb = makeRecord(now, { userId: 'u' });
+    await a.create(ra);
+    await b.create(rb);
+    await admin.del(a.sessionKey(ra.id));
+    // Unescaped, `<run>g*:u:*` would also match b's index, and a would prune b's live entry.
+    expect(await a.cleanup(Date.now(), 1000)).toBe(1);
+    expect(await admin.zRange(b.userKey('u'), 0, -1)).toEqual([rb.id]);
+    expect(await admin.exists(a.userKey('u'))).toBe(0);
+  });
+
+  it('rejects bad arguments and options with typed errors', async () => {
+    const store = new RedisStore({ client: admin, prefix: `${RUN}cl4:` });
+    await expect(store.cleanup(Number.NaN, 10)).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT' });
+    await expect(store.cleanup(Date.now(), 0)).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT' });
+    expect(() => new RedisStore({ client: admin, cleanupGraceMs: -1 })).toThrow(ConfigError);
+  });
+});
+
 describe('RedisStore hot path (own redis-server, INFO commandstats)', () => {
   let server: RedisProcess;
   beforeAll(async () => {

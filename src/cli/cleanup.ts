@@ -1,6 +1,7 @@
 /**
  * `sessionward cleanup`: remove expired sessions from a store in bounded batches. Drivers are
- * optional peer dependencies, so each is imported only when its flag is used.
+ * optional peer dependencies, so each is imported only when its flag is used. Redis expires
+ * session keys by TTL on its own; there the run prunes the per-user indexes (`RedisStore.cleanup`).
  */
 import { existsSync } from 'node:fs';
 import type { SessionStore } from '../stores/types.js';
@@ -55,14 +56,34 @@ async function open(a: CleanupArgs): Promise<Opened> {
     const store = new PostgresStore({ pool, schema: a.schema, table: a.table, statementTimeoutMs: 30_000 });
     return { kind: 'postgres', store, close: () => pool.end() };
   }
-  const { createClient } = await import('redis');
+  const { createClient, createCluster } = await import('redis');
   const { RedisStore } = await import('../stores/redis.js');
   // A one-shot tool: fail on the first refused connection instead of reconnecting forever.
-  const client = createClient({ url: a.redis, socket: { connectTimeout: 10_000, reconnectStrategy: false } });
+  const socket = { connectTimeout: 10_000, reconnectStrategy: false as const };
+  const client = createClient({ url: a.redis, socket });
   client.on('error', () => undefined);
   await client.connect();
-  const store = new RedisStore({ client, prefix: a.prefix } as ConstructorParameters<typeof RedisStore>[0]);
-  return { kind: 'redis', store, close: () => client.close() };
+  const info = String(await client.sendCommand(['INFO', 'cluster']).catch(() => ''));
+  if (!/^cluster_enabled:1\b/m.test(info)) {
+    const store = new RedisStore({ client, prefix: a.prefix });
+    return { kind: 'redis', store, close: () => client.close() };
+  }
+  // A cluster node: index keys live on every master, so reconnect as a cluster client and let
+  // the store scan each master. Credentials and TLS in the URL apply to every node.
+  await client.close();
+  const url = new URL(a.redis!);
+  const cluster = createCluster({
+    rootNodes: [{ url: a.redis }],
+    defaults: {
+      socket: url.protocol === 'rediss:' ? { ...socket, tls: true } : socket,
+      ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+      ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    },
+  });
+  cluster.on('error', () => undefined);
+  await cluster.connect();
+  const store = new RedisStore({ client: cluster, prefix: a.prefix });
+  return { kind: 'redis', store, close: () => cluster.close() };
 }
 
 /**
@@ -89,16 +110,19 @@ export async function runCleanup(a: CleanupArgs, io: CleanupIo): Promise<Cleanup
     }
     // One cut-off for the whole run, so it ends even while new sessions keep expiring.
     const now = Date.now();
+    // What `removed` counts: rows for the SQL stores, stale per-user index entries for Redis.
+    const what = o.kind === 'redis' ? 'stale index entries' : 'expired sessions';
     let removed = 0;
+    // A store returns less than the batch once nothing is left (Redis: once its SCAN pass ended).
     for (;;) {
       const n = await o.store.cleanup(now, a.batch);
       removed += n;
-      io.progress?.(`removed ${removed} expired sessions...`);
+      io.progress?.(`removed ${removed} ${what}...`);
       if (n < a.batch) break;
     }
     const summary: CleanupSummary = { store: o.kind, removed, ms: Math.round(performance.now() - started) };
     if (a.json) io.out(JSON.stringify(summary));
-    else io.out(`removed ${removed} expired sessions from ${o.kind} in ${summary.ms} ms`);
+    else io.out(`removed ${removed} ${what} from ${o.kind} in ${summary.ms} ms`);
     return summary;
   } finally {
     await o.close().catch(() => undefined);

@@ -181,6 +181,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       session.issueCookie = false;
     } else if (session.clearCookie) {
       headers.push(['set-cookie', this.clearCookieHeader]);
+      session.clearCookie = false;
     }
     // SEC-13: a response that sets a session cookie must never be cached.
     if (headers.length) headers.push(['cache-control', 'no-store']);

@@ -158,3 +158,27 @@ local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 if top[2] then redis.call('PEXPIREAT', KEYS[1], top[2]) end
 return 1
 `;
+
+/**
+ * KEYS[1]=user index. ARGV: now, budget. Removes at most `budget` entries whose absolute end has
+ * passed (score <= now). Those are the lowest ranks, so ZREMRANGEBYRANK removes exactly them; the
+ * count and the removal share one script so a concurrent prune cannot shift the ranks in between.
+ * Returns {removed, expiredLeft}. The key's TTL (its highest score) is unaffected.
+ */
+export const INDEX_PRUNE = `
+local n = redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[1])
+local take = math.min(n, tonumber(ARGV[2]))
+if take > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, take - 1) end
+return {take, n - take}
+`;
+
+/**
+ * KEYS[1]=user index. ARGV: ids. Removes them and moves the key's TTL to its (new) highest score,
+ * as INDEX_ADD keeps it. Redis deletes a sorted set when its last member goes.
+ */
+export const INDEX_REMOVE = `
+local n = redis.call('ZREM', KEYS[1], unpack(ARGV))
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if top[2] then redis.call('PEXPIREAT', KEYS[1], top[2]) end
+return n
+`;

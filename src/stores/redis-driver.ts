@@ -19,6 +19,17 @@ export interface RedisDriver {
   wait(key: string, replicas: number, timeoutMs: number): Promise<number>;
   /** False when the client knows it cannot reach Redis right now (fail fast, no queueing). */
   ready(): boolean;
+  /**
+   * One sender per master (standalone: the client itself), for keyless commands that must visit
+   * the whole keyspace (SCAN in `cleanup`). Read from the client's current view of the cluster.
+   */
+  masters(): Promise<MasterSender[]>;
+}
+
+export interface MasterSender {
+  /** `host:port`, for diagnostics. */
+  readonly address: string;
+  send(args: string[]): Promise<unknown>;
 }
 
 /**
@@ -47,6 +58,7 @@ function nodeRedisStandalone(c: any): RedisDriver {
     send: (_key, args) => c.sendCommand(args),
     wait: (_key, n, t) => c.sendCommand(['WAIT', String(n), String(t)]) as Promise<number>,
     ready: () => c.isReady === true,
+    masters: async () => [{ address: 'standalone', send: (args) => c.sendCommand(args) }],
   };
 }
 
@@ -60,6 +72,13 @@ function nodeRedisCluster(c: any): RedisDriver {
     // i.e. the same socket the write used.
     wait: (key, n, t) => c.sendCommand(key, false, ['WAIT', String(n), String(t)]) as Promise<number>,
     ready: () => c.isOpen === true,
+    masters: () =>
+      Promise.all(
+        (c.masters as any[]).map(async (m) => {
+          const node = await c.nodeClient(m);
+          return { address: String(m.address), send: (args: string[]) => node.sendCommand(args) as Promise<unknown> };
+        }),
+      ),
   };
 }
 
@@ -76,6 +95,7 @@ function ioredisStandalone(c: any): RedisDriver {
     send: (_key, args) => c.call(args[0], ...args.slice(1)),
     wait: (_key, n, t) => c.call('WAIT', String(n), String(t)) as Promise<number>,
     ready: () => ioredisReady(c.status),
+    masters: async () => [{ address: 'standalone', send: (args) => c.call(args[0], ...args.slice(1)) }],
   };
 }
 
@@ -93,6 +113,11 @@ function ioredisCluster(c: any): RedisDriver {
       return node.call('WAIT', String(n), String(t)) as Promise<number>;
     },
     ready: () => ioredisReady(c.status),
+    masters: async () =>
+      (c.nodes('master') as any[]).map((r) => ({
+        address: `${r.options.host}:${r.options.port}`,
+        send: (args: string[]) => r.call(args[0], ...args.slice(1)) as Promise<unknown>,
+      })),
   };
 }
 

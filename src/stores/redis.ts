@@ -2,7 +2,8 @@
  * Redis store for standalone Redis and Redis Cluster, on the client you already have:
  * node-redis 5 (`createClient` / `createCluster`) or ioredis 5 (`Redis` / `Cluster`).
  *
- * - An authenticated read is one `GET`; `touch` is one `EVALSHA`. No SCAN anywhere.
+ * - An authenticated read is one `GET`; `touch` is one `EVALSHA`. No SCAN on the request path
+ *   (only the optional `cleanup()`, which prunes the per-user indexes, scans).
  * - Every key has a TTL (`PXAT expiresAt`, SEC-19); the store only ever sees token hashes (SEC-21).
  * - `update` is a compare-and-set inside a Lua script; the per-user index is a sorted set.
  * - Every command is bounded by `commandTimeoutMs`; failures reject with `StoreUnavailableError`
@@ -24,10 +25,11 @@
  * const store = new RedisStore({ client: cluster, waitForReplicas: { replicas: 1, timeoutMs: 100 } })
  */
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, InvalidInputError, SessionwardError, StoreError, StoreUnavailableError } from '../errors.js';
 import type { SessionRecord, SessionStore } from './types.js';
-import { detectDriver, type AnyRedisClient, type RedisDriver } from './redis-driver.js';
-import { DELETE, INDEX_ADD, TOUCH, UPDATE, decodeRecord, encodeInt, encodeRecord } from './redis-codec.js';
+import { detectDriver, type AnyRedisClient, type MasterSender, type RedisDriver } from './redis-driver.js';
+import { DELETE, INDEX_ADD, INDEX_PRUNE, INDEX_REMOVE, TOUCH, UPDATE, decodeRecord, encodeInt, encodeRecord } from './redis-codec.js';
 
 export interface RedisStoreOptions {
   /** A connected node-redis 5 or ioredis 5 client or cluster. The store never closes it. */
@@ -42,6 +44,27 @@ export interface RedisStoreOptions {
    * `StoreUnavailableError` if fewer replicas acknowledged it. Off by default.
    */
   waitForReplicas?: { replicas: number; timeoutMs: number };
+  /**
+   * `cleanup` only: how long an index entry whose session key is missing must stay missing before
+   * it is removed (ms). A writer adds the index entry before the session key (see docs/redis.md),
+   * so a key that is missing for a moment may be a login in flight; the grace must exceed the
+   * longest gap between the two writes in every app instance: about 4 × their `commandTimeoutMs`
+   * plus their `waitForReplicas.timeoutMs`. Default: that figure for this store's own options,
+   * plus one second (5000 with the defaults).
+   */
+  cleanupGraceMs?: number;
+}
+
+/** A pass of `cleanup` over every master's keyspace, resumed by the next call. */
+interface CleanupPass {
+  nodes: Array<{ master: MasterSender; cursor: string; done: boolean }>;
+  /** Index keys scanned but not handled yet (also keys handed back when a call ran out of budget). */
+  keys: string[];
+}
+
+interface Suspect {
+  ukey: string;
+  id: string;
 }
 
 interface Script {
@@ -57,6 +80,11 @@ const S_TOUCH = script(TOUCH);
 const S_UPDATE = script(UPDATE);
 const S_DELETE = script(DELETE);
 const S_INDEX_ADD = script(INDEX_ADD);
+const S_INDEX_PRUNE = script(INDEX_PRUNE);
+const S_INDEX_REMOVE = script(INDEX_REMOVE);
+
+/** Lua's unpack() and the argument stack stay far below their limits with this many ids. */
+const REMOVE_CHUNK = 500;
 
 /** Redis reply-error codes (first word) that mean "our command is wrong", not "Redis is away". */
 const BAD_COMMAND = /^(ERR|WRONGTYPE|NOSCRIPT|EXECABORT|NOPERM)\b/;
@@ -81,6 +109,10 @@ export class RedisStore implements SessionStore {
   readonly #prefix: string;
   readonly #timeout: number;
   readonly #wait: { replicas: number; timeoutMs: number } | undefined;
+  readonly #grace: number;
+  #pass: CleanupPass | undefined;
+  /** Serialises cleanup calls: they share the pass (its SCAN cursors). */
+  #cleaning: Promise<unknown> = Promise.resolve();
 
   constructor(options: RedisStoreOptions) {
     if (!options || !options.client) throw new ConfigError('RedisStore: `client` is required');
@@ -98,6 +130,8 @@ export class RedisStore implements SessionStore {
       if (!Number.isInteger(w.timeoutMs) || w.timeoutMs < 1) throw new ConfigError('RedisStore: waitForReplicas.timeoutMs must be an integer >= 1');
       this.#wait = { replicas: w.replicas, timeoutMs: w.timeoutMs };
     }
+    this.#grace = options.cleanupGraceMs ?? 4 * this.#timeout + (this.#wait?.timeoutMs ?? 0) + 1000;
+    if (!(this.#grace >= 0) || !Number.isFinite(this.#grace)) throw new ConfigError('RedisStore: cleanupGraceMs must be a non-negative number');
   }
 
   /** Which client library and mode was detected, for diagnostics. */
@@ -182,7 +216,12 @@ export class RedisStore implements SessionStore {
   async listByUser(userId: string, now: number): Promise<SessionRecord[]> {
     const ukey = this.userKey(userId);
     // O(log N + M) in the user's own set: independent of how many sessions Redis holds.
-    const ids = (await this.#send(ukey, ['ZRANGEBYSCORE', ukey, `(${now}`, '+inf'])) as string[];
+    // Entries past their absolute expiry are dead for certain: prune them so an active user's
+    // index does not grow without bound between cleanup runs.
+    const [, ids] = (await Promise.all([
+      this.#send(ukey, ['ZREMRANGEBYSCORE', ukey, '-inf', String(now)]),
+      this.#send(ukey, ['ZRANGEBYSCORE', ukey, `(${now}`, '+inf']),
+    ])) as [unknown, string[]];
     if (!ids || ids.length === 0) return [];
     const keys = ids.map((id) => this.sessionKey(id));
     let values: unknown[];
@@ -193,18 +232,16 @@ export class RedisStore implements SessionStore {
       values = (await this.#send(keys[0], ['MGET', ...keys])) as unknown[];
     }
     const out: SessionRecord[] = [];
-    const stale: string[] = [];
     for (let i = 0; i < ids.length; i++) {
       const v = values[i];
-      if (v == null) {
-        stale.push(ids[i]!);
-        continue;
-      }
+      // A missing key or another owner is skipped but NOT removed from the index here: a login
+      // in flight writes its index entry before its session (or owner change), and removing the
+      // entry now would hide a live session from "log out everywhere" (SEC-38). Such entries
+      // are pruned by score as they expire, and by cleanup() after a grace re-check.
+      if (v == null) continue;
       const r = decodeRecord(ids[i]!, String(v));
-      if (r.userId !== userId) stale.push(ids[i]!);
-      else if (r.expiresAt > now && !r.rotatedTo) out.push(r);
+      if (r.userId === userId && r.expiresAt > now && !r.rotatedTo) out.push(r);
     }
-    if (stale.length > 0) await this.#send(ukey, ['ZREM', ukey, ...stale]);
     return out;
   }
 
@@ -227,6 +264,133 @@ export class RedisStore implements SessionStore {
     // added its own entry.
     await this.#send(ukey, ['ZREM', ukey, ...targets]);
     return results.reduce<number>((a, b) => a + b, 0);
+  }
+
+  /**
+   * Index hygiene: removes at most `limit` per-user index entries that can no longer name a live
+   * session — entries whose absolute end has passed (`score <= now`) and entries whose session key
+   * is gone (checked again after `cleanupGraceMs`, so a login in flight keeps its entry) — and
+   * returns how many it removed. Session keys themselves expire by TTL; this never touches them.
+   *
+   * One call walks the user indexes with `SCAN … MATCH <prefix>u:* TYPE zset` on every master,
+   * resuming where the previous call of this instance stopped; it returns less than `limit` only
+   * when it finished a full pass (the next call starts a new one). Calls on one instance run one
+   * at a time.
+   *
+   * @example
+   * // What `sessionward cleanup --redis <url>` does:
+   * const now = Date.now()
+   * while ((await store.cleanup(now, 1000)) === 1000) {}
+   */
+  cleanup(now: number, limit = 1000): Promise<number> {
+    if (!Number.isSafeInteger(now) || now < 0) return Promise.reject(new InvalidInputError('cleanup: now must be a non-negative integer'));
+    if (!(limit >= 1)) return Promise.reject(new InvalidInputError('cleanup: limit must be at least 1'));
+    const max = Number.isFinite(limit) ? Math.floor(limit) : Number.MAX_SAFE_INTEGER;
+    const run = this.#cleaning.then(() => this.#cleanup(now, max));
+    this.#cleaning = run.catch(() => undefined);
+    return run;
+  }
+
+  async #cleanup(now: number, max: number): Promise<number> {
+    let removed = 0;
+    try {
+      const pass = (this.#pass ??= await this.#newPass());
+      while (removed < max) {
+        const suspects: Suspect[] = [];
+        let done = false;
+        // Gather: prune by score at once, and collect ids whose session key is missing, until
+        // the budget could be spent or the pass ends; then verify those after one grace period.
+        while (removed + suspects.length < max) {
+          const ukey = await this.#nextIndexKey(pass, max);
+          if (ukey === undefined) {
+            done = true;
+            break;
+          }
+          const [n, left] = ((await this.#eval(S_INDEX_PRUNE, ukey, [String(now), String(max - removed - suspects.length)])) as unknown[]).map(Number);
+          removed += n!;
+          if (left! > 0 || removed + suspects.length >= max) {
+            // Out of budget with work left in this key: the next call starts with it.
+            pass.keys.unshift(ukey);
+            break;
+          }
+          const ids = ((await this.#send(ukey, ['ZRANGEBYSCORE', ukey, `(${now}`, '+inf'])) as unknown[]).map(String);
+          const missing = await this.#missing(ids);
+          const room = max - removed - suspects.length;
+          for (const id of missing.slice(0, room)) suspects.push({ ukey, id });
+          if (missing.length > room) pass.keys.unshift(ukey);
+        }
+        if (suspects.length > 0) removed += await this.#removeIfStillMissing(suspects);
+        if (done) {
+          this.#pass = undefined;
+          return removed;
+        }
+      }
+      return removed;
+    } catch (e) {
+      // Cursors may be stale after a failure or a topology change: the next call starts afresh.
+      this.#pass = undefined;
+      throw e;
+    }
+  }
+
+  async #newPass(): Promise<CleanupPass> {
+    if (!this.#d.ready()) throw new StoreUnavailableError('session store unavailable');
+    const masters = await this.#bounded(() => this.#d.masters(), this.#timeout);
+    return { nodes: masters.map((master) => ({ master, cursor: '0', done: false })), keys: [] };
+  }
+
+  async #nextIndexKey(pass: CleanupPass, max: number): Promise<string | undefined> {
+    // Glob-escape the prefix: a `*` or `[` in it must not match another store's keys.
+    const pattern = `${this.#prefix.replace(/[*?[\]\\]/g, '\\$&')}u:*`;
+    const count = String(Math.min(Math.max(max, 100), 1000));
+    for (;;) {
+      const key = pass.keys.shift();
+      if (key !== undefined) return key;
+      const node = pass.nodes.find((x) => !x.done);
+      if (!node) return undefined;
+      if (!this.#d.ready()) throw new StoreUnavailableError('session store unavailable');
+      const reply = (await this.#bounded(
+        () => node.master.send(['SCAN', node.cursor, 'MATCH', pattern, 'COUNT', count, 'TYPE', 'zset']),
+        this.#timeout,
+      )) as [unknown, unknown[]];
+      node.cursor = String(reply[0]);
+      node.done = node.cursor === '0';
+      pass.keys.push(...reply[1].map(String));
+    }
+  }
+
+  /** The ids among `ids` whose session key does not exist (one EXISTS each: keys differ in slot). */
+  async #missing(ids: string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < ids.length; i += REMOVE_CHUNK) {
+      const chunk = ids.slice(i, i + REMOVE_CHUNK);
+      const exists = await Promise.all(chunk.map((id) => this.#send(this.sessionKey(id), ['EXISTS', this.sessionKey(id)])));
+      chunk.forEach((id, j) => {
+        if (Number(exists[j]) === 0) out.push(id);
+      });
+    }
+    return out;
+  }
+
+  async #removeIfStillMissing(suspects: Suspect[]): Promise<number> {
+    // Index first, session second: a create or login writes its entry, then its key. An entry
+    // seen without its key may be such a write in flight, so look again after the grace.
+    if (this.#grace > 0) await sleep(this.#grace);
+    const gone = new Set(await this.#missing(suspects.map((s) => s.id)));
+    const byKey = new Map<string, string[]>();
+    for (const s of suspects) {
+      if (!gone.has(s.id)) continue;
+      const list = byKey.get(s.ukey);
+      if (list) list.push(s.id);
+      else byKey.set(s.ukey, [s.id]);
+    }
+    let removed = 0;
+    for (const [ukey, ids] of byKey) {
+      for (let i = 0; i < ids.length; i += REMOVE_CHUNK) {
+        removed += Number(await this.#eval(S_INDEX_REMOVE, ukey, ids.slice(i, i + REMOVE_CHUNK)));
+      }
+    }
+    return removed;
   }
 
   async #indexAdd(userId: string, id: string, absoluteExpiresAt: number): Promise<void> {

@@ -1,0 +1,563 @@
+/**
+ * Express adapter: a drop-in for express-session (`sessionward/express`). `req.session` behaves
+ * like express-session's (plain data properties, `regenerate`, `destroy`, `reload`, `save`,
+ * `touch`, `id`, `cookie`); every decision is the core's (SessionManager). The adapter only
+ * translates: data properties are synced into the core session, and the core's async commit runs
+ * before the first byte of the response goes out.
+ *
+ * Differences from express-session are listed in docs/migrating-from-express-session.md.
+ *
+ * @example
+ * import express from 'express'
+ * import { session } from 'sessionward/express'
+ * const app = express()
+ * app.use(session({ secret: process.env.SESSION_SECRET!, store: new RedisStore({ client }) }))
+ * app.get('/', (req, res) => {
+ *   req.session.views = (req.session.views ?? 0) + 1
+ *   res.json({ views: req.session.views })
+ * })
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SessionManager, type RequestInfo } from '../core/manager.js';
+import { AUTH_KEY, type Session } from '../core/session.js';
+import type { CookieOptions, SessionManagerOptions } from '../core/options.js';
+import type { SessionStore } from '../stores/types.js';
+import { MemoryStore } from '../stores/memory.js';
+import { ConfigError, InvalidInputError, isSessionwardError } from '../errors.js';
+import { parseCookieHeader, parseSetCookie } from '../cookie/index.js';
+import { createLegacy, type Legacy, type LegacyOptions } from './express-legacy.js';
+import { checkCsrf, compileGuard, emitCsrfEvent, getCsrfToken, mergeVary, tokenSources, type CsrfGuardOptions } from '../csrf/index.js';
+
+export type { LegacyOptions, LegacyStore, LegacyRedis } from './express-legacy.js';
+export { unsignLegacy } from './express-legacy.js';
+
+type Req = IncomingMessage & { session?: any; sessionID?: string; ip?: string; body?: any; csrfToken?: () => string };
+type Res = ServerResponse;
+type Next = (err?: unknown) => void;
+
+/** express-session's `cookie` option, as far as it maps onto secure defaults. */
+export interface ExpressCookieOptions {
+  /** Persistent cookie lifetime in ms (browser-session cookie when absent, SEC-8). */
+  maxAge?: number;
+  /** `true`/`'auto'`/absent: Secure. `false` is refused: use `insecureDevelopmentCookies`. */
+  secure?: boolean | 'auto';
+  /** Always HttpOnly; `false` is refused. */
+  httpOnly?: boolean;
+  /** `true` = Strict; `'lax'` (default), `'strict'`, `'none'` (needs Secure). `false` is refused (SEC-5). */
+  sameSite?: boolean | 'lax' | 'strict' | 'none' | 'Lax' | 'Strict' | 'None';
+  /** Only without the `__Host-` name prefix. */
+  domain?: string;
+  path?: string;
+  partitioned?: boolean;
+  /** Named opt-in for plain-HTTP local development (drops Secure and the `__Host-` prefix). */
+  insecureDevelopmentCookies?: boolean;
+  /** Refused: use `maxAge` (expiry is server-side anyway, SEC-13). */
+  expires?: Date;
+}
+
+/** Options: express-session's names where they make sense, plus the core's own. */
+export interface ExpressSessionOptions<D extends Record<string, unknown> = Record<string, unknown>>
+  extends Omit<SessionManagerOptions, 'store' | 'secrets' | 'cookie'> {
+  /** Cookie MAC key(s), newest first, each >= 32 bytes (express-session allowed any length). */
+  secret?: string | Uint8Array | ReadonlyArray<string | Uint8Array>;
+  /** A sessionward store (not an express-session store: see `legacy`). Default: MemoryStore. */
+  store?: SessionStore;
+  /** Cookie name. Default `__Host-sid` (express-session: `connect.sid`). */
+  name?: string;
+  cookie?: ExpressCookieOptions;
+  /** Accepted for compatibility. A persistent cookie is re-sent whenever activity is recorded. */
+  rolling?: boolean;
+  /** Accepted and ignored: only changed keys are written, merged per key (see docs). */
+  resave?: boolean;
+  /** Accepted; only `false` semantics exist: an untouched new session is never stored. */
+  saveUninitialized?: boolean;
+  /** What `req.session = null` means: 'keep' (default, changes dropped) or 'destroy'. */
+  unset?: 'keep' | 'destroy';
+  /** Accepted and ignored: the client IP comes from `req.ip`, which honours Express' `trust proxy`. */
+  proxy?: boolean;
+  /** Refused: tokens always come from the CSPRNG (SEC-1). */
+  genid?: (req: any) => string;
+  /** Use an existing manager instead of building one (then omit secret/store/name/cookie). */
+  manager?: SessionManager<D>;
+  /**
+   * Which user a session belongs to, read from the session data at commit. When it changes the
+   * token is rotated through `session.login()` (SEC-15). Default: Passport's `passport.user`
+   * when it is a string or number.
+   */
+  userId?: (data: Record<string, any>) => string | number | null | undefined;
+  /** Migrate express-session cookies and sessions on first contact (see express-legacy.ts). */
+  legacy?: LegacyOptions;
+  /** Called with every error turned into an error response (log it; the client sees a code only). */
+  onError?: (err: unknown, req: IncomingMessage) => void;
+}
+
+/** The methods and metadata of `req.session`; data keys sit beside them as plain properties. */
+export interface ExpressSessionMethods {
+  /** Store id of the session (a hash of the token); '' until the session is first saved. */
+  readonly id: string;
+  /** Description of the session cookie (read-only: configure cookies on the middleware). */
+  readonly cookie: Readonly<{ path: string; httpOnly: true; secure: boolean; sameSite: string; domain?: string; maxAge: number | null; originalMaxAge: number | null; expires: Date | null }>;
+  regenerate(cb: (err?: unknown) => void): this;
+  destroy(cb?: (err?: unknown) => void): this;
+  reload(cb: (err?: unknown) => void): this;
+  save(cb?: (err?: unknown) => void): this;
+  touch(): this;
+  resetMaxAge(): this;
+  /**
+   * Atomic read-modify-write (the core's `update`): `fn` runs on the latest stored data and is
+   * re-run if another request won the race. Use it for counters.
+   */
+  $update(fn: (data: Record<string, any>) => void): Promise<void>;
+}
+
+/** `req.session` under sessionward. */
+export type ExpressSession<D extends Record<string, unknown> = Record<string, any>> = ExpressSessionMethods & Partial<D> & Record<string, any>;
+
+const STATE = Symbol.for('sessionward.express.state');
+
+interface State<D extends Record<string, unknown>> {
+  manager: SessionManager<D>;
+  core: Session<D>;
+  view: View | null;
+  info: RequestInfo;
+  regenerated: boolean;
+  /** User id the view's data named when last reconciled; a change means login or logout. */
+  lastUid: string | null;
+  /** Destroyed sessions whose clearing headers must still go out. */
+  retired: Session<D>[];
+  legacyId: string | null;
+  legacyClear: boolean;
+  legacy: Legacy | null;
+  userIdOf: (d: Record<string, any>) => string | null;
+  res: Res;
+  req?: Req;
+  unsetDestroy?: boolean;
+  /** Tail of the serialised commits of this request. */
+  chain?: Promise<unknown>;
+}
+
+const METHOD_NAMES = new Set(['id', 'cookie', 'regenerate', 'destroy', 'reload', 'save', 'touch', 'resetMaxAge', '$update']);
+
+function internal(k: string): boolean {
+  return k.startsWith('__sw') || k === '__proto__' || METHOD_NAMES.has(k);
+}
+
+function cb(fn: ((err?: unknown) => void) | undefined, p: Promise<void>): void {
+  p.then(() => fn?.(), (err) => (fn ? fn(err) : undefined));
+}
+
+class View {
+  readonly #st: State<any>;
+  constructor(st: State<any>) {
+    this.#st = st;
+  }
+  get id(): string {
+    return this.#st.core.id ?? '';
+  }
+  get cookie(): ExpressSessionMethods['cookie'] {
+    const o = this.#st.manager.options;
+    const maxAge = o.cookieMaxAge ?? null;
+    const c = {
+      path: o.cookieAttrs.path,
+      httpOnly: true as const,
+      secure: o.cookieAttrs.secure,
+      sameSite: o.cookieAttrs.sameSite,
+      ...(o.cookieAttrs.domain ? { domain: o.cookieAttrs.domain } : {}),
+      originalMaxAge: maxAge,
+      maxAge,
+      expires: maxAge === null ? null : new Date(o.clock() + maxAge),
+    };
+    return new Proxy(Object.freeze(c), {
+      set() {
+        // A silent no-op would hide a broken "remember me"; say so at once.
+        throw new InvalidInputError('req.session.cookie is read-only: configure cookie.maxAge on the session middleware');
+      },
+    });
+  }
+  regenerate(fn: (err?: unknown) => void): this {
+    const st = this.#st;
+    const req = this.#req();
+    st.regenerated = true;
+    st.view = new View(st);
+    req.session = st.view;
+    // Async like express-session, so callers never rely on synchronous completion.
+    queueMicrotask(() => fn());
+    return this;
+  }
+  destroy(fn?: (err?: unknown) => void): this {
+    const st = this.#st;
+    cb(fn, (async () => {
+      st.view = null;
+      delete this.#req().session;
+      await st.core.destroy();
+    })());
+    return this;
+  }
+  reload(fn: (err?: unknown) => void): this {
+    const st = this.#st;
+    cb(fn, (async () => {
+      const core = st.core;
+      if (!core.record) throw new Error('failed to load session');
+      const rec = await st.manager.store.get(core.record.id, st.manager.options.clock());
+      if (!rec || rec.rotatedTo) throw new Error('failed to load session');
+      core.record = rec;
+      core.data = rec.data as any;
+      core.baseJson = JSON.stringify(rec.data);
+      for (const k of Object.keys(this)) delete (this as any)[k];
+      hydrate(this, core.data);
+    })());
+    return this;
+  }
+  save(fn?: (err?: unknown) => void): this {
+    const st = this.#st;
+    cb(fn, (async () => {
+      const headers = await finalize(st, this.#req());
+      applyHeaders(st.res, headers);
+    })());
+    return this;
+  }
+  touch(): this {
+    // Activity is recorded by the core at commit (throttled by touchAfter).
+    return this;
+  }
+  resetMaxAge(): this {
+    return this;
+  }
+  async $update(fn: (data: Record<string, any>) => void): Promise<void> {
+    const st = this.#st;
+    await reconcile(st);
+    await st.core.update(fn as any);
+    for (const k of Object.keys(this)) delete (this as any)[k];
+    hydrate(this, st.core.data);
+  }
+  #req(): Req {
+    return this.#st.req as Req;
+  }
+}
+
+function hydrate(view: View, data: Record<string, unknown>): void {
+  for (const k of Object.keys(data)) if (!internal(k)) (view as any)[k] = data[k];
+}
+
+/** Write the view's properties into the core session's data in place (key order kept, cheap diff). */
+function syncInto(view: View, core: Session<any>): void {
+  const d = core.data as Record<string, unknown>;
+  const v = view as unknown as Record<string, unknown>;
+  for (const k of Object.keys(d)) if (!k.startsWith('__sw') && !Object.prototype.hasOwnProperty.call(v, k)) delete d[k];
+  for (const k of Object.keys(v)) if (!internal(k) && d[k] !== v[k]) d[k] = v[k];
+}
+
+/** Apply regenerate/login/logout semantics, then sync the view's data into the core session. */
+async function reconcile<D extends Record<string, unknown>>(st: State<D>): Promise<void> {
+  const view = st.view;
+  if (!view || st.core.destroyed) return;
+  const data = view as unknown as Record<string, any>;
+  const uid = st.userIdOf(data);
+  if (st.regenerated || uid !== st.lastUid) {
+    st.regenerated = false;
+    st.lastUid = uid;
+    if (uid !== null) {
+      // Login (or a different user): a new token, timers restarted, only the view's data kept (SEC-15).
+      const keep = Object.keys(data).filter((k) => !internal(k));
+      const d = st.core.data as Record<string, unknown>;
+      for (const k of Object.keys(d)) if (k !== AUTH_KEY) delete d[k];
+      syncInto(view, st.core);
+      await st.core.login(uid, { keep });
+    } else if (st.core.record) {
+      // Regenerate without a user, or logout: the old record goes, a fresh session takes its place.
+      await st.core.destroy();
+      st.retired.push(st.core);
+      st.core = await st.manager.load(st.info);
+    } else {
+      const d = st.core.data as Record<string, unknown>;
+      for (const k of Object.keys(d)) delete d[k];
+    }
+  }
+  syncInto(view, st.core);
+}
+
+/**
+ * Everything the response needs: reconcile, commit retired + current sessions, finish a migration.
+ * Serialised per request, so a `save()` still in flight and the end of the response never commit
+ * the same session twice at once.
+ */
+function finalize<D extends Record<string, unknown>>(st: State<D>, req: Req): Promise<Array<[string, string]>> {
+  const prev = st.chain as Promise<unknown> | undefined;
+  const run = prev ? prev.then(() => finalizeNow(st, req), () => finalizeNow(st, req)) : finalizeNow(st, req);
+  st.chain = run;
+  return run;
+}
+
+async function finalizeNow<D extends Record<string, unknown>>(st: State<D>, req: Req): Promise<Array<[string, string]>> {
+  const headers: Array<[string, string]> = [];
+  if (req.session == null && st.view !== null && !st.core.destroyed) {
+    // `req.session = null`: express-session's `unset` option decides.
+    if (st.unsetDestroy) await st.core.destroy();
+    st.view = null;
+  }
+  await reconcile(st);
+  for (const r of st.retired.splice(0)) headers.push(...(await st.manager.commit(r)).headers);
+  headers.push(...(await st.manager.commit(st.core)).headers);
+  req.sessionID = st.core.destroyed ? undefined : (st.core.id ?? undefined);
+  if (st.legacy && (st.legacyId !== null || st.legacyClear)) {
+    // Only after the new session is safely stored: a failure above keeps the old one usable.
+    if (st.legacyId !== null) await st.legacy.remove(st.legacyId);
+    headers.push(['set-cookie', st.legacy.clearCookie]);
+    st.legacyId = null;
+    st.legacyClear = false;
+  }
+  return headers;
+}
+
+/** Set headers; a later Set-Cookie for the same cookie name replaces an earlier one. */
+function applyHeaders(res: Res, headers: Array<[string, string]>): void {
+  if (res.headersSent) return;
+  for (const [name, value] of headers) {
+    if (name !== 'set-cookie') {
+      res.setHeader(name, value);
+      continue;
+    }
+    const prev = res.getHeader('set-cookie');
+    const list = prev === undefined ? [] : Array.isArray(prev) ? prev.map(String) : [String(prev)];
+    const cname = parseSetCookie(value)?.name;
+    res.setHeader('set-cookie', [...list.filter((c) => parseSetCookie(c)?.name !== cname), value]);
+  }
+}
+
+/** Replace whatever the app prepared with a bare error response: status and stable code only. */
+function sendFailure(res: Res, err: unknown, end: (...a: any[]) => unknown, writeHead?: (...a: any[]) => unknown): void {
+  const status = isSessionwardError(err) ? err.status : 500;
+  const code = isSessionwardError(err) ? err.code : 'ERR_INTERNAL';
+  if (!res.headersSent) {
+    for (const h of res.getHeaderNames()) res.removeHeader(h);
+    res.statusCode = status;
+    res.setHeader('content-type', 'application/json');
+    res.setHeader('cache-control', 'no-store');
+    if (writeHead) writeHead.call(res, status);
+  }
+  end.call(res, JSON.stringify({ error: code }));
+}
+
+/**
+ * Defer the response until the session is committed: the first of writeHead/write/end/
+ * flushHeaders starts the (async) commit; that call and every later one are queued and replayed
+ * in order once the Set-Cookie headers are in place.
+ */
+function holdResponse(res: Res, commit: () => Promise<Array<[string, string]>>, onError: (err: unknown) => void): void {
+  let phase: 0 | 1 | 2 = 0;
+  const queue: Array<() => void> = [];
+  const orig = { writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders };
+  const start = (): void => {
+    phase = 1;
+    commit().then(
+      (headers) => {
+        applyHeaders(res, headers);
+        phase = 2;
+        for (const f of queue.splice(0)) f();
+      },
+      (err) => {
+        phase = 2;
+        queue.length = 0;
+        onError(err);
+        sendFailure(res, err, orig.end);
+      },
+    );
+  };
+  const hold = <K extends keyof typeof orig>(name: K, ret: (args: unknown[]) => unknown): void => {
+    const real = orig[name] as (...a: unknown[]) => unknown;
+    (res as any)[name] = function held(this: Res, ...args: unknown[]) {
+      if (phase === 2) return real.apply(res, args);
+      queue.push(() => real.apply(res, args));
+      if (phase === 0) start();
+      return ret(args);
+    };
+  };
+  hold('writeHead', () => res);
+  // Report "no backpressure" while held: the bytes sit in the queue until the commit is done.
+  hold('write', () => true);
+  hold('end', () => res);
+  hold('flushHeaders', () => undefined);
+}
+
+function defaultUserId(d: Record<string, any>): string | number | null | undefined {
+  const u = d?.passport?.user;
+  return typeof u === 'string' || typeof u === 'number' ? u : null;
+}
+
+function cookieOptions(name: string | undefined, c: ExpressCookieOptions = {}): CookieOptions {
+  if (typeof c !== 'object' || c === null) throw new ConfigError('cookie must be an object (cookie functions are not supported)');
+  if (c.secure === false && !c.insecureDevelopmentCookies) {
+    throw new ConfigError('cookie.secure: false is refused; for plain-HTTP local development set cookie.insecureDevelopmentCookies: true');
+  }
+  if (c.httpOnly === false) throw new ConfigError('cookie.httpOnly: false is refused: session cookies are always HttpOnly (SEC-4)');
+  if (c.expires !== undefined) throw new ConfigError('cookie.expires is refused: use cookie.maxAge (expiry is enforced server-side)');
+  let sameSite: CookieOptions['sameSite'];
+  if (c.sameSite === true) sameSite = 'Strict';
+  else if (c.sameSite === false) throw new ConfigError('cookie.sameSite: false is refused: SameSite is always explicit (SEC-5)');
+  else if (typeof c.sameSite === 'string') {
+    const s = c.sameSite.toLowerCase();
+    if (s !== 'lax' && s !== 'strict' && s !== 'none') throw new ConfigError(`cookie.sameSite ${JSON.stringify(c.sameSite)} is not supported`);
+    sameSite = s === 'lax' ? 'Lax' : s === 'strict' ? 'Strict' : 'None';
+  }
+  const out: CookieOptions = {};
+  if (name !== undefined) out.name = name;
+  if (sameSite) out.sameSite = sameSite;
+  if (c.domain !== undefined) out.domain = c.domain;
+  if (c.path !== undefined) out.path = c.path;
+  if (c.maxAge !== undefined && c.maxAge !== null) out.maxAge = c.maxAge;
+  if (c.partitioned) out.partitioned = true;
+  if (c.insecureDevelopmentCookies) out.insecureDevelopmentCookies = true;
+  return out;
+}
+
+function looksLikeExpressStore(s: any): boolean {
+  return !!s && typeof s.set === 'function' && typeof s.create !== 'function';
+}
+
+/** Build the SessionManager an `ExpressSessionOptions` describes (exported for tests and tools). */
+export function managerFromOptions<D extends Record<string, unknown>>(o: ExpressSessionOptions<D>): SessionManager<D> {
+  if (o.genid !== undefined) throw new ConfigError('genid is refused: session tokens always come from the CSPRNG (SEC-1)');
+  if (o.unset !== undefined && o.unset !== 'keep' && o.unset !== 'destroy') throw new ConfigError('unset must be "keep" or "destroy"');
+  if (o.manager) {
+    if (o.secret !== undefined || o.store !== undefined || o.cookie !== undefined || o.name !== undefined) {
+      throw new ConfigError('with `manager`, configure secret/store/cookie/name on the manager');
+    }
+    return o.manager;
+  }
+  if (looksLikeExpressStore(o.store)) {
+    throw new ConfigError('store must be a sessionward SessionStore; to read an express-session store use the `legacy` option');
+  }
+  const secrets = o.secret === undefined ? undefined : typeof o.secret === 'string' || o.secret instanceof Uint8Array ? [o.secret] : [...o.secret];
+  if (secrets && secrets.length === 0) throw new ConfigError('secret array must contain at least one secret');
+  const {
+    secret: _secret, store, name, cookie, rolling: _r, resave: _rs, saveUninitialized: _su, unset: _u, proxy: _p,
+    genid: _g, manager: _m, userId: _uid, legacy: _l, onError: _e, ...core
+  } = o;
+  return new SessionManager<D>({
+    ...core,
+    store: store ?? new MemoryStore(),
+    ...(secrets ? { secrets } : {}),
+    cookie: cookieOptions(name, cookie),
+  });
+}
+
+/**
+ * express-session-compatible middleware.
+ *
+ * @example
+ * app.use(session({ secret: [process.env.SESSION_SECRET!], store, cookie: { maxAge: 8 * 3600_000 } }))
+ * app.post('/login', passport.authenticate('local'), (req, res) => res.redirect('/'))
+ */
+export function session<D extends Record<string, unknown> = Record<string, any>>(options: ExpressSessionOptions<D> = {}): (req: any, res: any, next: Next) => void {
+  const manager = managerFromOptions(options);
+  const legacy = options.legacy ? createLegacy(options.legacy) : null;
+  const unsetDestroy = options.unset === 'destroy';
+  const pick = options.userId ?? defaultUserId;
+  const userIdOf = (d: Record<string, any>): string | null => {
+    const u = pick(d);
+    if (typeof u === 'number' && Number.isFinite(u)) return String(u);
+    return typeof u === 'string' && u.length > 0 && u.length <= 256 ? u : null;
+  };
+  const onError = options.onError ?? (() => undefined);
+
+  return function sessionward(req: Req, res: Res, next: Next): void {
+    if (req.session) return next();
+    const ua = req.headers['user-agent'];
+    const info: RequestInfo = { cookie: req.headers.cookie, userAgent: typeof ua === 'string' ? ua : undefined, ip: req.ip ?? req.socket?.remoteAddress };
+    (async () => {
+      let core = await manager.load(info);
+      const st: State<D> = {
+        manager, core, view: null, info, regenerated: false, lastUid: null, retired: [],
+        legacyId: null, legacyClear: false, legacy, userIdOf, res,
+      };
+      st.req = req;
+      st.unsetDestroy = unsetDestroy;
+      if (legacy && core.isNew && parseCookieHeader(req.headers.cookie, manager.cookieName)[manager.cookieName] === undefined) {
+        const hit = await legacy.read(req.headers.cookie);
+        if (hit !== null) {
+          st.legacyClear = true;
+          if (hit !== 'invalid') {
+            st.legacyId = hit.id;
+            if (hit.data) {
+              core = await manager.load({ ...info, cookie: undefined });
+              Object.assign(core.data, hit.data);
+              st.core = core;
+            }
+          }
+        }
+      }
+      st.view = new View(st);
+      hydrate(st.view, core.data);
+      // A migrated session has no sessionward user yet: leaving lastUid null makes commit log it in.
+      if (st.legacyId === null) st.lastUid = userIdOf(st.view as unknown as Record<string, any>);
+      // Log a migrated user in now, so the handler already sees the upgraded session.
+      else await reconcile(st);
+      // Plain assignments: defineProperty on a request object pushes it into slow dictionary mode.
+      (req as any)[STATE] = st;
+      req.sessionID = core.id ?? undefined;
+      req.session = st.view;
+      holdResponse(res, () => finalize(st, req), (err) => onError(err, req));
+    })().then(
+      () => next(),
+      (err) => {
+        onError(err, req);
+        sendFailure(res, err, res.end);
+      },
+    );
+  };
+}
+
+/** The core Session behind `req.session` (userId, listSessions, requireFreshAuth, ...). */
+export function coreSession<D extends Record<string, unknown> = Record<string, any>>(req: IncomingMessage): Session<D> | null {
+  const st = (req as any)[STATE] as State<D> | undefined;
+  return st ? st.core : null;
+}
+
+/**
+ * Error middleware: sessionward's typed errors (e.g. UnauthenticatedError from `requireAuth`)
+ * become their status and stable code; anything else goes to the next handler.
+ *
+ * @example
+ * app.use(sessionErrors())
+ */
+export function sessionErrors(): (err: unknown, req: any, res: any, next: Next) => void {
+  return (err, _req, res, next) => {
+    if (!isSessionwardError(err) || res.headersSent) return next(err);
+    sendFailure(res, err, res.end);
+  };
+}
+
+/**
+ * CSRF middleware (SEC-22..26): Fetch Metadata / Origin checks on unsafe methods, optionally the
+ * synchronizer token (`x-csrf-token` header or `_csrf` body field), `Vary` on every response, 403
+ * and an event on failure. Adds `req.csrfToken()`. Mount it after `session()` (and after a body
+ * parser when forms carry the token).
+ *
+ * @example
+ * app.use(session({ secret }))
+ * app.use(express.urlencoded({ extended: false }))
+ * app.use(csrfProtection({ origin: 'https://app.example.com', token: true, onEvent: log }))
+ */
+export function csrfProtection(options: CsrfGuardOptions): (req: any, res: any, next: Next) => void {
+  const o = compileGuard(options);
+  const src = tokenSources(o);
+  return (req: Req, res: Res, next: Next) => {
+    res.setHeader('vary', mergeVary(res.getHeader('vary')));
+    const st = (req as any)[STATE] as State<any> | undefined;
+    req.csrfToken = () => {
+      if (!st) throw new ConfigError('csrfProtection needs the sessionward session() middleware before it');
+      return getCsrfToken(st.core);
+    };
+    const body = req.body && typeof req.body === 'object' && src ? req.body[src.field] : undefined;
+    const reason = checkCsrf(req as any, st?.core ?? null, o, body);
+    if (!reason) return next();
+    void emitCsrfEvent(o, reason, req.method ?? '', {
+      ip: req.ip ?? req.socket?.remoteAddress,
+      sid: async () => (st?.core.id ? st.manager.sid(st.core.id) : undefined),
+    });
+    res.statusCode = 403;
+    res.setHeader('content-type', 'application/json');
+    res.setHeader('cache-control', 'no-store');
+    res.end(JSON.stringify({ error: 'ERR_CSRF' }));
+  };
+}
