@@ -10,11 +10,8 @@ import type { SessionCrypto } from './types.js';
 
 const enc = new TextEncoder();
 
-export function toBase64Url(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
+import { toBase64Url } from '../lib/base64url.js';
+export { toBase64Url };
 
 const keyCache = new WeakMap<Uint8Array, Promise<CryptoKey>>();
 function hmacKey(key: Uint8Array): Promise<CryptoKey> {

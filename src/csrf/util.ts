@@ -1,5 +1,5 @@
 /** @internal Portable helpers (Node and edge runtimes): WebCrypto randomness, base64url, constant-time compare. */
-import { toBase64Url } from '../crypto/web.js';
+import { toBase64Url, fromBase64Url as decode } from '../lib/base64url.js';
 
 export { toBase64Url };
 
@@ -14,15 +14,9 @@ const B64URL = /^[A-Za-z0-9_-]*$/;
 /** Decode base64url; null for anything that is not strictly base64url. Never throws. */
 export function fromBase64Url(s: string): Uint8Array | null {
   if (!B64URL.test(s) || s.length % 4 === 1) return null;
-  try {
-    const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4));
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    // Refuse non-canonical encodings (stray low bits in the last character): one value, one spelling.
-    return toBase64Url(out) === s ? out : null;
-  } catch {
-    return null;
-  }
+  const out = decode(s);
+  // Refuse non-canonical encodings (stray low bits in the last character): one value, one spelling.
+  return out && toBase64Url(out) === s ? out : null;
 }
 
 /** Constant-time string comparison (length is not secret: our tokens have fixed lengths). */

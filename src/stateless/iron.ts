@@ -11,6 +11,7 @@
  * WebCrypto is used so the same reader runs on edge runtimes.
  */
 import { parseJsonObject } from './util.js';
+import { fromBase64Url } from '../lib/base64url.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
@@ -25,17 +26,6 @@ export interface IronReadOptions {
   now?: number;
 }
 
-function fromB64Url(s: string): Uint8Array | null {
-  try {
-    const pad = s.length % 4 === 0 ? '' : '='.repeat(4 - (s.length % 4));
-    const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/') + pad);
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
-  } catch {
-    return null;
-  }
-}
 
 async function pbkdf2(password: string, salt: string, usage: 'hmac' | 'aes'): Promise<CryptoKey> {
   const base = await crypto.subtle.importKey('raw', enc.encode(password), 'PBKDF2', false, ['deriveBits']);
@@ -77,9 +67,9 @@ export async function readIronSeal(value: string, o: IronReadOptions): Promise<R
     const passwords = typeof o.password === 'string' ? { [pid || 'default']: o.password } : o.password;
     const password = Object.prototype.hasOwnProperty.call(passwords, pid || 'default') ? passwords[pid || 'default'] : undefined;
     if (typeof password !== 'string' || password.length < 32) return null;
-    const macBytes = fromB64Url(mac);
-    const iv = fromB64Url(ivB64);
-    const ct = fromB64Url(ctB64);
+    const macBytes = fromBase64Url(mac);
+    const iv = fromBase64Url(ivB64);
+    const ct = fromBase64Url(ctB64);
     if (!macBytes || !iv || !ct || iv.length !== 16 || ct.length === 0 || ct.length % 16 !== 0) return null;
     const base = parts.slice(0, 6).join('*');
     // crypto.subtle.verify compares in constant time.

@@ -11,26 +11,11 @@ import {
   type OpenFailure, type Opened, type SealKey, type Sealer,
 } from './keys-common.js';
 
+import { toBase64Url, fromBase64Url } from '../lib/base64url.js';
+
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
 
-function toB64Url(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-function fromB64Url(s: string): Uint8Array | null {
-  try {
-    const pad = s.length % 4 === 0 ? '' : '='.repeat(4 - (s.length % 4));
-    const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/') + pad);
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
-  } catch {
-    return null;
-  }
-}
 
 interface WebKey {
   id: string;
@@ -79,7 +64,7 @@ export class WebSealer implements Sealer {
       k.key,
       enc.encode(payload),
     );
-    return `${SEAL_VERSION}.${k.id}.${toB64Url(iv)}.${toB64Url(new Uint8Array(ct))}`;
+    return `${SEAL_VERSION}.${k.id}.${toBase64Url(iv)}.${toBase64Url(new Uint8Array(ct))}`;
   }
 
   async open(name: string, sealed: string): Promise<Opened | OpenFailure> {
@@ -87,8 +72,8 @@ export class WebSealer implements Sealer {
     if (!p) return 'malformed';
     const k = this.#byId.get(p.kid);
     if (!k) return 'unknown-key';
-    const iv = fromB64Url(p.iv);
-    const ct = fromB64Url(p.ct);
+    const iv = fromBase64Url(p.iv);
+    const ct = fromBase64Url(p.ct);
     if (!iv || !ct || iv.length !== 12 || ct.length < 16 || !isCanonicalB64Url(p.ct) || !isCanonicalB64Url(p.iv)) return 'malformed';
     try {
       const pt = await crypto.subtle.decrypt(
