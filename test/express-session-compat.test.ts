@@ -59,11 +59,16 @@ function build(unset: 'keep' | 'destroy') {
     const c = req.session.cookie;
     let code = null;
     try {
-      c.maxAge = 1000;
+      c.secure = false;
     } catch (e: any) {
       code = e.code;
     }
     res.json({ httpOnly: c.httpOnly, secure: c.secure, sameSite: c.sameSite, path: c.path, code, touch: req.session.touch() === req.session });
+  });
+  app.post('/remember', (req: any, res) => {
+    req.session.who = 'remembered';
+    req.session.cookie.maxAge = 7 * 86400_000;
+    res.json({ maxAge: req.session.cookie.maxAge });
   });
   app.get('/stream', (req: any, res) => {
     req.session.streamed = true;
@@ -183,8 +188,20 @@ describe('express-session compatibility', () => {
     }
   });
 
-  it('cookie is a read-only description; setting maxAge per session fails loudly; touch() chains', async () => {
+  it('cookie security attributes cannot be changed per request (fails loudly); touch() chains', async () => {
     expect(await (await fetch(url + '/cookie')).json()).toEqual({ httpOnly: true, secure: true, sameSite: 'Lax', path: '/', code: 'ERR_INVALID_INPUT', touch: true });
+  });
+
+  it('SEC-8: req.session.cookie.maxAge makes a "remember me" cookie, capped by the absolute lifetime', async () => {
+    const r = await fetch(url + '/remember', { method: 'POST', headers: { origin: new URL(url).origin } });
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as any).maxAge).toBe(7 * 86400_000);
+    const set = r.headers.getSetCookie().find((c) => c.startsWith('__Host-'))!;
+    const maxAge = Number(/Max-Age=(\d+)/.exec(set)![1]);
+    expect(maxAge).toBeGreaterThan(0);
+    expect(maxAge).toBeLessThanOrEqual(7 * 86400);
+    const c = set.split(';')[0]!;
+    expect(((await (await fetch(url + '/peek', { headers: { cookie: c } })).json()) as any).data).toMatchObject({ who: 'remembered' });
   });
 
   it('streamed and header-first responses still carry the cookie, body intact and in order', async () => {

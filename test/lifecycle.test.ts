@@ -208,3 +208,40 @@ describe('explicit touch', () => {
     expect(s.absoluteExpiresAt).toBeLessThan(clock.t + HOUR);
   });
 });
+
+describe('per-session cookie lifetime and reload', () => {
+  it('SEC-8: "remember me" makes this session\'s cookie persistent, capped by the absolute lifetime, and survives login', async () => {
+    const { manager, clock } = setup({ absoluteTimeout: 12 * HOUR, idleTimeout: HOUR, touchAfter: 1000 });
+    const s = await manager.load({});
+    s.setCookieMaxAge(30 * 24 * HOUR);
+    await s.login('u');
+    let [c] = setCookies((await manager.commit(s)).headers);
+    expect(Number(c!.attributes['max-age'])).toBe(12 * 3600);
+    clock.advance(50 * MIN);
+    // a touch re-issues the persistent cookie with the remaining absolute lifetime
+    const again = await manager.load({ cookie: `${c!.name}=${c!.value}` });
+    expect(again.cookieMaxAge).toBe(30 * 24 * HOUR);
+    [c] = setCookies((await manager.commit(again)).headers);
+    expect(Number(c!.attributes['max-age'])).toBe(12 * 3600 - 50 * 60);
+    expect(() => again.setCookieMaxAge(401 * 24 * HOUR)).toThrow(/400 days/);
+    // back to a browser-session cookie
+    again.setCookieMaxAge(null);
+    [c] = setCookies((await manager.commit(again)).headers);
+    expect(c!.attributes['max-age']).toBeUndefined();
+  });
+
+  it('reload() discards unsaved changes and reads what other requests wrote', async () => {
+    const { manager } = setup();
+    const s0 = await manager.load({});
+    s0.set('a', 1);
+    const cookie = nextCookie((await manager.commit(s0)).headers);
+    const mine = await manager.load({ cookie });
+    const other = await manager.load({ cookie });
+    other.set('b', 2);
+    await manager.commit(other);
+    mine.set('a', 99);
+    await mine.reload();
+    expect(mine.data).toEqual({ a: 1, b: 2 });
+    expect((await manager.commit(mine)).headers).toEqual([]);
+  });
+});

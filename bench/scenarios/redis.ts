@@ -186,9 +186,11 @@ async function httpRows(ctx: BenchContext, client: Client): Promise<void> {
     ctx.report({ scenario: 'http-read-redis', subject: 'bare', opsPerSec: read.bare });
     ctx.report({ scenario: 'http-read-redis', subject: 'sessionward', opsPerSec: read.sessionward, ratio: round(read.sessionward! / read.bare!) });
 
+    // Writes: one session per connection, as many users would be (contention has its own row).
+    const cookies = await Promise.all(Array.from({ length: ctx.connections }, () => loginCookie(swUrl)));
     const write = await sideBySide({
       bare: () => measureHttp(`${bareUrl}/write`, load),
-      sessionward: () => measureHttp(`${swUrl}/write`, { ...load, headers: { cookie } }),
+      sessionward: () => measureHttp(`${swUrl}/write`, { ...load, cookiePerConnection: cookies }),
     });
     ctx.report({ scenario: 'http-write-redis', subject: 'bare', opsPerSec: write.bare });
     ctx.report({ scenario: 'http-write-redis', subject: 'sessionward', opsPerSec: write.sessionward, ratio: round(write.sessionward! / write.bare!) });

@@ -155,8 +155,9 @@ class View {
     return this.#st.core.id ?? '';
   }
   get cookie(): ExpressSessionMethods['cookie'] {
-    const o = this.#st.manager.options;
-    const maxAge = o.cookieMaxAge ?? null;
+    const st = this.#st;
+    const o = st.manager.options;
+    const maxAge = st.core.cookieMaxAge;
     const c = {
       path: o.cookieAttrs.path,
       httpOnly: true as const,
@@ -167,10 +168,20 @@ class View {
       maxAge,
       expires: maxAge === null ? null : new Date(o.clock() + maxAge),
     };
-    return new Proxy(Object.freeze(c), {
-      set() {
-        // A silent no-op would hide a broken "remember me"; say so at once.
-        throw new InvalidInputError('req.session.cookie is read-only: configure cookie.maxAge on the session middleware');
+    // Not frozen: a Proxy may not report a successful set on a frozen target's property.
+    return new Proxy(c, {
+      set(_t, prop, value) {
+        // "Remember me": express-session apps set cookie.maxAge (or expires) per session.
+        if (prop === 'maxAge' || prop === 'originalMaxAge') {
+          st.core.setCookieMaxAge(value === null || value === undefined || value === false ? null : Number(value));
+          return true;
+        }
+        if (prop === 'expires') {
+          st.core.setCookieMaxAge(value instanceof Date ? value.getTime() - o.clock() : null);
+          return true;
+        }
+        // Security attributes are the middleware's, not a request's: a silent no-op would hide it.
+        throw new InvalidInputError(`req.session.cookie.${String(prop)} is set on the session middleware, not per request`);
       },
     });
   }
@@ -196,15 +207,10 @@ class View {
   reload(fn: (err?: unknown) => void): this {
     const st = this.#st;
     cb(fn, (async () => {
-      const core = st.core;
-      if (!core.record) throw new Error('failed to load session');
-      const rec = await st.manager.store.get(core.record.id, st.manager.options.clock());
-      if (!rec || rec.rotatedTo) throw new Error('failed to load session');
-      core.record = rec;
-      core.data = rec.data as any;
-      core.baseJson = JSON.stringify(rec.data);
+      if (st.core.isNew) throw new Error('failed to load session');
+      await st.core.reload();
       for (const k of Object.keys(this)) delete (this as any)[k];
-      hydrate(this, core.data);
+      hydrate(this, st.core.data);
     })());
     return this;
   }
@@ -217,7 +223,8 @@ class View {
     return this;
   }
   touch(): this {
-    // Activity is recorded by the core at commit (throttled by touchAfter).
+    // As in express-session: renew the idle deadline at the end of this request.
+    if (!this.#st.core.destroyed) this.#st.core.touch();
     return this;
   }
   resetMaxAge(): this {

@@ -28,7 +28,7 @@ export interface NodeSessions<D extends Record<string, unknown>> {
   /** Persist and set `Set-Cookie` / `Cache-Control` on `res`. Call before the headers are sent. */
   commit(session: Session<D>, res: ServerResponse): Promise<void>;
   /** Strings the core needs from a request (exposed for other Node adapters). */
-  requestInfo(req: IncomingMessage): RequestInfo;
+  requestInfo(req: IncomingMessage): RequestInfo & { ip?: string };
 }
 
 export function applyHeaders(res: ServerResponse, headers: Array<[string, string]>): void {
@@ -45,13 +45,17 @@ export function applyHeaders(res: ServerResponse, headers: Array<[string, string
 
 export function nodeSessions<D extends Record<string, unknown>>(manager: SessionManager<D>, options: NodeSessionsOptions = {}): NodeSessions<D> {
   const getIp = options.getIp ?? ((req: IncomingMessage) => req.socket?.remoteAddress);
-  const requestInfo = (req: IncomingMessage): RequestInfo => {
+  const requestInfo = (req: IncomingMessage): RequestInfo & { ip?: string } => {
     const ua = req.headers['user-agent'];
     return { cookie: req.headers.cookie, userAgent: typeof ua === 'string' ? ua : undefined, ip: getIp(req) };
   };
   return {
     requestInfo,
-    load: (req) => manager.load(requestInfo(req)),
+    load(req) {
+      const ua = req.headers['user-agent'];
+      // The IP is read lazily: the socket's peer address costs a syscall most requests never need.
+      return manager.load({ cookie: req.headers.cookie, userAgent: typeof ua === 'string' ? ua : undefined, ip: () => getIp(req) });
+    },
     async commit(session, res) {
       const { headers } = await manager.commit(session);
       applyHeaders(res, headers);

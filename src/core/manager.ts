@@ -14,7 +14,8 @@ export interface RequestInfo {
   /** The raw `Cookie` header. */
   cookie?: string | null;
   userAgent?: string | null;
-  ip?: string | null;
+  /** The client IP, or a function that reads it: it is only read when needed (creation, events). */
+  ip?: string | null | (() => string | null | undefined);
 }
 
 /** What an adapter must apply to the response: header name/value pairs (Set-Cookie may repeat). */
@@ -35,6 +36,10 @@ function backoff(attempt: number): Promise<void> | void {
   const cap = Math.min(1 << attempt, 32);
   const r = globalThis.crypto.getRandomValues(new Uint8Array(1))[0]! / 255;
   return new Promise((resolve) => setTimeout(resolve, Math.floor(r * cap)));
+}
+
+function resolveIp<T extends { ip?: string | (() => string | undefined) }>(info: T): Omit<T, 'ip'> & { ip?: string } {
+  return { ...info, ip: typeof info.ip === 'function' ? info.ip() : info.ip };
 }
 
 function clip(v: string | null | undefined): string | undefined {
@@ -90,7 +95,11 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
    */
   async load(req: RequestInfo = {}): Promise<Session<D>> {
     const o = this.options;
-    const info = { ip: clip(req.ip), userAgent: clip(req.userAgent) };
+    const rawIp = req.ip;
+    const info = {
+      ip: typeof rawIp === 'function' ? () => clip(rawIp()) : clip(rawIp),
+      userAgent: clip(req.userAgent),
+    };
     const raw = parseCookieHeader(req.cookie ?? undefined, o.cookieName)[o.cookieName];
     if (raw === undefined) return new Session<D>(this, null, null, info);
 
@@ -103,7 +112,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     if (!parsed) {
       const v = await verifyCookieValue(raw, o.keys, this.crypto);
       if (!v) {
-        await this.invalid(info, o.keys.length ? 'bad_signature_or_malformed' : 'malformed');
+        await this.invalid(resolveIp(info), o.keys.length ? 'bad_signature_or_malformed' : 'malformed');
         return fresh();
       }
       parsed = { ...v, id: await this.crypto.sha256(v.token) };
@@ -116,8 +125,8 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     const rec = await this.store.get(id, now);
     if (!rec) {
       // With a key ring the token was ours once: it expired or was destroyed. Without one it may be a guess.
-      if (o.keys.length) await this.emitId('token.unknown', id, { ...info, reason: 'unknown_or_expired' });
-      else await this.invalid(info, 'unknown');
+      if (o.keys.length) await this.emitId('token.unknown', id, { ...resolveIp(info), reason: 'unknown_or_expired' });
+      else await this.invalid(resolveIp(info), 'unknown');
       return fresh();
     }
     if (rec.rotatedTo) {
@@ -169,14 +178,15 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
         rec.lastSeenAt = now;
         rec.expiresAt = expiresAt;
         // A persistent cookie rolls with the session; a browser-session cookie needs no resend.
-        if (o.cookieMaxAge !== undefined && session.token) session.issueCookie = true;
+        if (session.cookieMaxAge !== null && session.token) session.issueCookie = true;
       }
     }
     if (session.issueCookie && session.token && session.record) {
       const value = await signToken(session.token, o.keys, this.crypto);
-      const maxAge = o.cookieMaxAge === undefined
+      const persist = session.cookieMaxAge;
+      const maxAge = persist === null
         ? undefined
-        : Math.max(0, Math.floor(Math.min(o.cookieMaxAge, session.record.absoluteExpiresAt - now) / 1000));
+        : Math.max(0, Math.floor(Math.min(persist, session.record.absoluteExpiresAt - now) / 1000));
       headers.push(['set-cookie', serializeCookie(o.cookieName, value, { ...o.cookieAttrs, maxAge })]);
       session.issueCookie = false;
     } else if (session.clearCookie) {
@@ -237,6 +247,13 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     session.clearCookie = true;
   }
 
+  /** @internal Re-read the record, discarding this request's unsaved changes. */
+  async reloadSession(session: Session<D>): Promise<void> {
+    if (!session.record) return;
+    const fresh = await this.latestOf(session, session.record.id, this.options.clock());
+    session.sync(fresh.data);
+  }
+
   /** @internal Atomic read-modify-write with compare-and-set retries. */
   async atomicUpdate(session: Session<D>, fn: (d: Record<string, unknown>) => void | Record<string, unknown>): Promise<void> {
     const o = this.options;
@@ -258,18 +275,18 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       const next: SessionRecord = { ...latest, data, version: latest.version + 1, lastSeenAt: now, expiresAt: Math.min(now + o.idleTimeout, latest.absoluteExpiresAt) };
       if (await this.store.update(next, latest.version, now)) {
         session.record = next;
-        session.baseJson = JSON.stringify(data);
+        const json = JSON.stringify(data);
         // Re-apply this request's own unsaved changes on top of the new state.
-        const view = JSON.parse(session.baseJson) as Record<string, unknown>;
+        const view = JSON.parse(json) as Record<string, unknown>;
         for (const [k, v] of pending) {
           if (typeof v === 'symbol') delete view[k];
           else view[k] = v;
         }
-        session.data = view as D;
+        session.sync(view, json);
         return;
       }
       await backoff(attempt);
-      latest = await this.reload(session, latest.id, now);
+      latest = await this.latestOf(session, latest.id, now);
     }
     throw new SessionConflictError('too many concurrent updates');
   }
@@ -312,8 +329,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     if (!(await this.store.create(record))) throw new StoreError('session id collision');
     session.record = record;
     session.token = token;
-    session.data = JSON.parse(JSON.stringify(snapshot)) as D;
-    session.baseJson = JSON.stringify(snapshot);
+    session.sync(JSON.parse(JSON.stringify(snapshot)) as Record<string, unknown>);
     session.issueCookie = true;
     session.clearCookie = false;
     session.viaGrace = false;
@@ -360,12 +376,13 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       const next: SessionRecord = { ...latest, data, version: latest.version + 1, lastSeenAt: now, expiresAt: Math.min(now + o.idleTimeout, latest.absoluteExpiresAt) };
       if (await this.store.update(next, latest.version, now)) {
         session.record = next;
-        session.baseJson = JSON.stringify(data);
+        // The view now includes what concurrent writers added, so a second commit sees no change.
+        session.sync(JSON.parse(JSON.stringify(data)) as Record<string, unknown>);
         return;
       }
       await backoff(attempt);
       try {
-        latest = await this.reload(session, latest.id, now);
+        latest = await this.latestOf(session, latest.id, now);
       } catch (e) {
         if (e instanceof SessionDestroyedError) {
           // Logged out while this request was in flight: write nothing, so nothing is resurrected.
@@ -381,7 +398,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
   }
 
   /** Latest live version of a record, following one rotation; throws if it is gone. */
-  private async reload(session: Session<D>, id: string, now: number): Promise<SessionRecord> {
+  private async latestOf(session: Session<D>, id: string, now: number): Promise<SessionRecord> {
     let fresh = await this.store.get(id, now);
     if (fresh?.rotatedTo) {
       fresh = await this.store.get(fresh.rotatedTo, now);

@@ -16,7 +16,11 @@ interface AuthState {
   pending?: string;
   /** Authentication methods completed, e.g. ['pwd', 'otp']. */
   amr?: string[];
+  /** Per-session persistent-cookie lifetime in ms ("remember me"); overrides `cookie.maxAge`. */
+  maxAge?: number | null;
 }
+
+const MAX_COOKIE_AGE_MS = 400 * 24 * 3600_000;
 
 export interface LoginOptions {
   /** Keys of pre-login data to keep in addition to the manager's `preLoginKeys`. */
@@ -54,8 +58,6 @@ function clone<T>(v: T): T {
  */
 export class Session<D extends Record<string, unknown> = Record<string, unknown>> {
   /** @internal */ record: SessionRecord | null;
-  /** @internal JSON of `data` as last synchronised with the store; '' for none. */
-  baseJson: string;
   /** @internal raw token of this request's cookie (never stored or logged). */
   token: string | null;
   /** @internal set when the response must carry a (new) cookie. */
@@ -68,24 +70,58 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   destroyed = false;
   /** @internal renew activity at commit even if `touchAfter` has not elapsed. */
   touchRequested = false;
-  /** @internal */ readonly ip: string | undefined;
   /** @internal */ readonly userAgent: string | undefined;
-  /** Application data. Mutations are detected at commit. */
-  data: D;
+  #data: D;
+  /**
+   * JSON of `data` as last synchronised with the store, taken when the application first reaches
+   * `data`; null while it has not, which means "unchanged": a request that never looks at the
+   * data pays for no serialisation at all (the hot read path).
+   */
+  #base: string | null = null;
+  #ip: string | undefined | (() => string | undefined);
 
   /** @internal */
   constructor(
     private readonly engine: Engine,
     record: SessionRecord | null,
     token: string | null,
-    req: { ip?: string; userAgent?: string },
+    req: { ip?: string | (() => string | undefined); userAgent?: string },
   ) {
     this.record = record;
     this.token = token;
-    this.data = (record ? record.data : {}) as D;
-    this.baseJson = record ? JSON.stringify(record.data) : '{}';
-    this.ip = req.ip;
+    this.#data = (record ? record.data : {}) as D;
+    this.#ip = req.ip;
     this.userAgent = req.userAgent;
+  }
+
+  /** Application data. Mutations (also deep ones) are detected at commit. */
+  get data(): D {
+    if (this.#base === null) this.#base = JSON.stringify(this.#data);
+    return this.#data;
+  }
+  set data(value: D) {
+    if (this.#base === null) this.#base = JSON.stringify(this.#data);
+    this.#data = value;
+  }
+
+  /** @internal Client IP, resolved on first use (reading it costs a syscall on Node). */
+  get ip(): string | undefined {
+    if (typeof this.#ip === 'function') this.#ip = this.#ip();
+    return this.#ip;
+  }
+
+  /** @internal JSON of the data as last synchronised with the store. */
+  get baseJson(): string {
+    return this.#base ?? JSON.stringify(this.#data);
+  }
+
+  /**
+   * @internal Replace the data with what the store now holds. Without `json` the data counts as
+   * untouched until the application reaches it again.
+   */
+  sync(data: Record<string, unknown>, json: string | null = null): void {
+    this.#data = data as D;
+    this.#base = json;
   }
 
   /** Store id (SHA-256 of the token), or null while the session is not persisted. */
@@ -166,6 +202,36 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   }
 
   /**
+   * Lifetime of the persistent cookie in ms for this session ("remember me"), or null for a
+   * browser-session cookie. Defaults to the manager's `cookie.maxAge`.
+   */
+  get cookieMaxAge(): number | null {
+    const own = this.auth().maxAge;
+    if (own !== undefined) return own;
+    return this.engine.options.cookieMaxAge ?? null;
+  }
+
+  /**
+   * Make this session's cookie persistent for `ms` (capped by the absolute deadline, SEC-8), or a
+   * browser-session cookie with null. The cookie is re-issued at commit.
+   */
+  setCookieMaxAge(ms: number | null): void {
+    this.assertLive();
+    if (ms !== null && (!Number.isFinite(ms) || ms <= 0 || ms > MAX_COOKIE_AGE_MS)) {
+      throw new InvalidInputError('cookie max age must be a positive number of ms, at most 400 days, or null');
+    }
+    const data = this.data as Record<string, unknown>;
+    data[AUTH_KEY] = { ...this.auth(), maxAge: ms };
+    this.issueCookie = true;
+  }
+
+  /** Discard this request's unsaved changes and read the session again from the store. */
+  async reload(): Promise<void> {
+    this.assertLive();
+    await this.engine.reloadSession(this);
+  }
+
+  /**
    * Record activity now ("stay signed in"): commit renews the idle deadline even when the
    * `touchAfter` throttle would skip it. Never extends the absolute deadline.
    */
@@ -190,7 +256,10 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
     const auth: AuthState = {};
     if (options.pending) auth.pending = options.pending;
     if (options.amr) auth.amr = [...options.amr];
-    if (options.pending || options.amr) data[AUTH_KEY] = auth;
+    // "Remember me" chosen on the login form survives the rotation that login performs.
+    const persist = this.auth().maxAge;
+    if (persist !== undefined) auth.maxAge = persist;
+    if (Object.keys(auth).length) data[AUTH_KEY] = auth;
     await this.engine.rotate(this, { userId, data, reauthenticated: true });
   }
 
@@ -202,6 +271,7 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
     this.assertLive();
     const a = this.auth();
     const next: AuthState = { amr: [...(a.amr ?? []), ...(method ? [method] : [])] };
+    if (a.maxAge !== undefined) next.maxAge = a.maxAge;
     const data = { ...(this.data as Record<string, unknown>), [AUTH_KEY]: next };
     await this.engine.rotate(this, { userId: this.userId, data, reauthenticated: true });
   }
@@ -277,10 +347,11 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
    */
   changes(): Map<string, unknown> {
     const out = new Map<string, unknown>();
-    const json = JSON.stringify(this.data);
-    if (json === this.baseJson) return out;
-    const base = JSON.parse(this.baseJson) as Record<string, unknown>;
-    const cur = this.data as Record<string, unknown>;
+    if (this.#base === null) return out;
+    const json = JSON.stringify(this.#data);
+    if (json === this.#base) return out;
+    const base = JSON.parse(this.#base) as Record<string, unknown>;
+    const cur = this.#data as Record<string, unknown>;
     for (const k of Object.keys(cur)) {
       if (JSON.stringify(cur[k]) !== JSON.stringify(base[k])) out.set(k, clone(cur[k]));
     }
