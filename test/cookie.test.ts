@@ -139,3 +139,17 @@ describe('cookie attributes', () => {
     expect(p).toEqual({ name: 'a', value: 'b', attributes: Object.assign(Object.create(null), { 'max-age': '5', path: '/', secure: true, samesite: 'Strict' }) });
   });
 });
+
+describe('single-cookie lookup', () => {
+  it('finds the same value as the full parse for any header (property)', () => {
+    const part = fc.oneof(fc.constantFrom('sid', 'xsid', 'sid2', ' sid', 'sid ', '__Host-sid', 'a'), fc.string({ maxLength: 6 }));
+    const header = fc.array(fc.tuple(part, fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('"q"', '%41', '%zz', ''))), { maxLength: 6 })
+      .map((pairs) => pairs.map(([k, v]) => `${k}=${v}`).join(fc.sample(fc.constantFrom('; ', ';', ' ; '), 1)[0]!));
+    fc.assert(
+      fc.property(header, fc.constantFrom('sid', '__Host-sid', 'a'), (h, name) => {
+        expect(parseCookieHeader(h, name)[name]).toBe(parseCookieHeader(h)[name]);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

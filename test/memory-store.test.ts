@@ -6,12 +6,13 @@ testSessionStore('memory', () => ({ store: new MemoryStore() }));
 
 describe('MemoryStore bounds', () => {
   it('evicts the least recently used record past maxEntries', async () => {
-    const store = new MemoryStore({ maxEntries: 3 });
-    const now = Date.now();
+    let now = Date.now();
+    const store = new MemoryStore({ maxEntries: 3, clock: () => now });
     const [a, b, c, d] = [0, 1, 2, 3].map(() => makeRecord(now));
     await store.create(a!);
     await store.create(b!);
     await store.create(c!);
+    now += 1500; // LRU order is refreshed at most once a second per entry
     await store.get(a!.id, now); // a becomes most recent
     await store.create(d!);
     expect(store.size).toBe(3);

@@ -54,7 +54,7 @@ export function nodeSessions<D extends Record<string, unknown>>(manager: Session
     load(req) {
       const ua = req.headers['user-agent'];
       // The IP is read lazily: the socket's peer address costs a syscall most requests never need.
-      return manager.load({ cookie: req.headers.cookie, userAgent: typeof ua === 'string' ? ua : undefined, ip: () => getIp(req) });
+      return manager.load({ cookie: req.headers.cookie, userAgent: typeof ua === 'string' ? ua : undefined, ip: getIp.bind(undefined, req) });
     },
     async commit(session, res) {
       const { headers } = await manager.commit(session);

@@ -54,6 +54,11 @@ function safeDecode(v: string): string {
 export function parseCookieHeader(header: string | null | undefined, only?: string): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
   if (typeof header !== 'string' || header.length === 0 || header.length > MAX_HEADER_LENGTH) return out;
+  if (only !== undefined) {
+    const v = findCookie(header, only);
+    if (v !== undefined) out[only] = v;
+    return out;
+  }
   let pos = 0;
   const len = header.length;
   while (pos < len) {
@@ -74,6 +79,32 @@ export function parseCookieHeader(header: string | null | undefined, only?: stri
     pos = end + 1;
   }
   return out;
+}
+
+function isWs(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+/**
+ * The value of the first cookie called `name`, without splitting the whole header: this runs on
+ * every request, and most headers carry other cookies too. Same rules as the full parse.
+ */
+function findCookie(header: string, name: string): string | undefined {
+  const len = header.length;
+  for (let i = header.indexOf(name); i !== -1; i = header.indexOf(name, i + 1)) {
+    let j = i - 1;
+    while (j >= 0 && isWs(header.charCodeAt(j))) j--;
+    if (j >= 0 && header.charCodeAt(j) !== 0x3b) continue; // not at the start of a pair
+    let k = i + name.length;
+    while (k < len && isWs(header.charCodeAt(k))) k++;
+    if (header.charCodeAt(k) !== 0x3d) continue; // a longer name that starts the same way
+    let end = header.indexOf(';', k + 1);
+    if (end === -1) end = len;
+    let value = header.slice(k + 1, end).trim();
+    if (value.length >= 2 && value.charCodeAt(0) === 0x22 && value.charCodeAt(value.length - 1) === 0x22) value = value.slice(1, -1);
+    return safeDecode(value);
+  }
+  return undefined;
 }
 
 /**

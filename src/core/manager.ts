@@ -6,7 +6,7 @@ import type { SessionCrypto } from '../crypto/types.js';
 import type { SessionRecord, SessionStore } from '../stores/types.js';
 import { resolveOptions, type ResolvedOptions, type SessionManagerOptions } from './options.js';
 import { signToken, verifyCookieValue, TOKEN_BYTES } from './token.js';
-import { Session, mergeChanges, type DeviceSession } from './session.js';
+import { Session, mergeChanges, clip, type DeviceSession } from './session.js';
 import type { SessionEvent, SessionEventType } from './events.js';
 
 /** What an adapter knows about the incoming request. Strings only: the core sees no framework objects. */
@@ -25,7 +25,6 @@ export interface CommitResult {
 
 const MAX_CAS_ATTEMPTS = 1000;
 const VERIFIED_CACHE_SIZE = 10_000;
-const MAX_META_LENGTH = 512;
 
 /**
  * Jittered exponential backoff between compare-and-set retries: under contention an immediate
@@ -38,12 +37,8 @@ function backoff(attempt: number): Promise<void> | void {
   return new Promise((resolve) => setTimeout(resolve, Math.floor(r * cap)));
 }
 
-function resolveIp<T extends { ip?: string | (() => string | undefined) }>(info: T): Omit<T, 'ip'> & { ip?: string } {
-  return { ...info, ip: typeof info.ip === 'function' ? info.ip() : info.ip };
-}
-
-function clip(v: string | null | undefined): string | undefined {
-  return typeof v === 'string' && v.length > 0 ? v.slice(0, MAX_META_LENGTH) : undefined;
+function resolveIp<T extends { ip?: RequestInfo['ip'] }>(info: T): Omit<T, 'ip'> & { ip?: string } {
+  return { ...info, ip: clip(typeof info.ip === 'function' ? info.ip() : info.ip) };
 }
 
 /** @internal The Session's view of the manager. */
@@ -95,25 +90,16 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
    */
   async load(req: RequestInfo = {}): Promise<Session<D>> {
     const o = this.options;
-    const rawIp = req.ip;
-    const info = {
-      ip: typeof rawIp === 'function' ? () => clip(rawIp()) : clip(rawIp),
-      userAgent: clip(req.userAgent),
-    };
+    const info = { ip: req.ip, userAgent: clip(req.userAgent) };
     const raw = parseCookieHeader(req.cookie ?? undefined, o.cookieName)[o.cookieName];
     if (raw === undefined) return new Session<D>(this, null, null, info);
 
-    const fresh = (): Session<D> => {
-      const s = new Session<D>(this, null, null, info);
-      s.clearCookie = true;
-      return s;
-    };
     let parsed = this.verified.get(raw);
     if (!parsed) {
       const v = await verifyCookieValue(raw, o.keys, this.crypto);
       if (!v) {
         await this.invalid(resolveIp(info), o.keys.length ? 'bad_signature_or_malformed' : 'malformed');
-        return fresh();
+        return this.fresh(info);
       }
       parsed = { ...v, id: await this.crypto.sha256(v.token) };
       // Only values that verified are cached, so forged cookies cannot fill it; FIFO-bounded.
@@ -127,12 +113,12 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       // With a key ring the token was ours once: it expired or was destroyed. Without one it may be a guess.
       if (o.keys.length) await this.emitId('token.unknown', id, { ...resolveIp(info), reason: 'unknown_or_expired' });
       else await this.invalid(resolveIp(info), 'unknown');
-      return fresh();
+      return this.fresh(info);
     }
     if (rec.rotatedTo) {
       // SEC-18: within the grace window an in-flight request with the old token reaches the new session.
       const next = await this.store.get(rec.rotatedTo, now);
-      if (!next || next.rotatedTo || !this.live(next, now)) return fresh();
+      if (!next || next.rotatedTo || !this.live(next, now)) return this.fresh(info);
       const s = new Session<D>(this, next, null, info);
       s.viaGrace = true;
       await this.emitId('token.grace', id, { newSid: await this.sid(next.id), userId: next.userId });
@@ -142,7 +128,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       // The policy may be stricter than when the record was written: enforce it now (SEC-11).
       await this.store.delete(rec.id);
       await this.emitId('session.expired', rec.id, { userId: rec.userId });
-      return fresh();
+      return this.fresh(info);
     }
     const s = new Session<D>(this, rec, parsed.token, info);
     if (this.onEvent && rec.userId !== null) await this.reportRisk(s);
@@ -150,6 +136,13 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       s.issueCookie = true;
       await this.emitId('token.reissued', rec.id, { reason: 'old_key' });
     }
+    return s;
+  }
+
+  /** A new, unsaved session whose response clears the cookie the client sent. */
+  private fresh(info: { ip?: RequestInfo['ip']; userAgent?: string }): Session<D> {
+    const s = new Session<D>(this, null, null, info);
+    s.clearCookie = true;
     return s;
   }
 
@@ -360,7 +353,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     }
   }
 
-  private async writeMerged(session: Session<D>, changes: Map<string, unknown>, now0: number): Promise<void> {
+  private async writeMerged(session: Session<D>, changes: ReadonlyMap<string, unknown>, now0: number): Promise<void> {
     const o = this.options;
     const base = JSON.parse(session.baseJson) as Record<string, unknown>;
     let latest: SessionRecord = { ...session.record!, data: base };

@@ -44,6 +44,14 @@ export interface DeviceSession {
 }
 
 const DELETED = Symbol('deleted');
+const MAX_META_LENGTH = 512;
+/** No changes: shared, never mutated. */
+const NO_CHANGES: ReadonlyMap<string, unknown> = new Map();
+
+/** @internal Device metadata is bounded: a client picks its User-Agent. */
+export function clip(v: string | null | undefined): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v.slice(0, MAX_META_LENGTH) : undefined;
+}
 
 function clone<T>(v: T): T {
   return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
@@ -78,14 +86,15 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
    * data pays for no serialisation at all (the hot read path).
    */
   #base: string | null = null;
-  #ip: string | undefined | (() => string | undefined);
+  #ip: string | null | undefined | (() => string | null | undefined);
+  #ipResolved = false;
 
   /** @internal */
   constructor(
     private readonly engine: Engine,
     record: SessionRecord | null,
     token: string | null,
-    req: { ip?: string | (() => string | undefined); userAgent?: string },
+    req: { ip?: string | null | (() => string | null | undefined); userAgent?: string },
   ) {
     this.record = record;
     this.token = token;
@@ -106,8 +115,11 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
 
   /** @internal Client IP, resolved on first use (reading it costs a syscall on Node). */
   get ip(): string | undefined {
-    if (typeof this.#ip === 'function') this.#ip = this.#ip();
-    return this.#ip;
+    if (!this.#ipResolved) {
+      this.#ipResolved = true;
+      this.#ip = clip(typeof this.#ip === 'function' ? this.#ip() : this.#ip);
+    }
+    return this.#ip as string | undefined;
   }
 
   /** @internal JSON of the data as last synchronised with the store. */
@@ -345,11 +357,11 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
    * @internal Keys whose value differs from the last synchronised state, with their new value or
    * DELETED. Empty when nothing changed (the common, read-only case costs one stringify).
    */
-  changes(): Map<string, unknown> {
-    const out = new Map<string, unknown>();
-    if (this.#base === null) return out;
+  changes(): ReadonlyMap<string, unknown> {
+    if (this.#base === null) return NO_CHANGES;
     const json = JSON.stringify(this.#data);
-    if (json === this.#base) return out;
+    if (json === this.#base) return NO_CHANGES;
+    const out = new Map<string, unknown>();
     const base = JSON.parse(this.#base) as Record<string, unknown>;
     const cur = this.#data as Record<string, unknown>;
     for (const k of Object.keys(cur)) {
@@ -364,7 +376,7 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
 export function mergeChanges(
   latest: Record<string, unknown>,
   base: Record<string, unknown>,
-  changes: Map<string, unknown>,
+  changes: ReadonlyMap<string, unknown>,
   onConflict: 'error' | 'last-write-wins',
 ): Record<string, unknown> {
   const out = { ...latest };

@@ -11,10 +11,21 @@
 import type { SessionRecord, SessionStore } from './types.js';
 
 interface Entry {
-  /** Serialised record: callers never share objects with the store. */
-  json: string;
+  /** The record without its data; never handed out (callers get copies). */
+  rec: SessionRecord;
+  /** Serialised data: callers never share objects with the store. */
+  dataJson: string;
   expiresAt: number;
   userId: string | null;
+  /** Last time (store clock) the entry moved to the young end of the LRU order. */
+  refreshedAt: number;
+}
+
+/** LRU order is refreshed at most this often per entry: re-inserting on every read costs more than it buys. */
+const LRU_REFRESH_MS = 1000;
+
+function copyOut(e: Entry): SessionRecord {
+  return { ...e.rec, meta: { ...e.rec.meta }, data: JSON.parse(e.dataJson) as Record<string, unknown> };
 }
 
 export interface MemoryStoreOptions {
@@ -50,9 +61,13 @@ export class MemoryStore implements SessionStore {
     if (!e) return null;
     if (e.expiresAt <= now) return null;
     // LRU: re-inserting moves the entry to the young end of the Map's order.
-    this.map.delete(id);
-    this.map.set(id, e);
-    return JSON.parse(e.json) as SessionRecord;
+    const t = this.clock();
+    if (t - e.refreshedAt >= LRU_REFRESH_MS) {
+      e.refreshedAt = t;
+      this.map.delete(id);
+      this.map.set(id, e);
+    }
+    return copyOut(e);
   }
 
   async create(record: SessionRecord): Promise<boolean> {
@@ -66,8 +81,7 @@ export class MemoryStore implements SessionStore {
   async update(record: SessionRecord, expectedVersion: number, now: number): Promise<boolean> {
     const cur = this.map.get(record.id);
     if (!cur || cur.expiresAt <= now) return false;
-    const stored = JSON.parse(cur.json) as SessionRecord;
-    if (stored.version !== expectedVersion) return false;
+    if (cur.rec.version !== expectedVersion) return false;
     this.remove(record.id);
     this.put({ ...record, version: expectedVersion + 1 });
     return true;
@@ -76,11 +90,8 @@ export class MemoryStore implements SessionStore {
   async touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {
     const cur = this.map.get(id);
     if (!cur || cur.expiresAt <= now) return false;
-    const r = JSON.parse(cur.json) as SessionRecord;
-    r.lastSeenAt = lastSeenAt;
-    r.expiresAt = Math.min(expiresAt, r.absoluteExpiresAt);
-    cur.json = JSON.stringify(r);
-    cur.expiresAt = r.expiresAt;
+    cur.rec = { ...cur.rec, lastSeenAt, expiresAt: Math.min(expiresAt, cur.rec.absoluteExpiresAt) };
+    cur.expiresAt = cur.rec.expiresAt;
     return true;
   }
 
@@ -94,7 +105,7 @@ export class MemoryStore implements SessionStore {
     const out: SessionRecord[] = [];
     for (const id of ids) {
       const e = this.map.get(id);
-      if (e && e.expiresAt > now) out.push(JSON.parse(e.json) as SessionRecord);
+      if (e && e.expiresAt > now) out.push(copyOut(e));
     }
     return out;
   }
@@ -126,7 +137,9 @@ export class MemoryStore implements SessionStore {
   }
 
   private put(r: SessionRecord): void {
-    this.map.set(r.id, { json: JSON.stringify(r), expiresAt: r.expiresAt, userId: r.userId });
+    const { data, ...rest } = r;
+    const rec = { ...rest, meta: { ...r.meta }, data: {} } as SessionRecord;
+    this.map.set(r.id, { rec, dataJson: JSON.stringify(data), expiresAt: r.expiresAt, userId: r.userId, refreshedAt: this.clock() });
     if (r.userId !== null) {
       let s = this.byUser.get(r.userId);
       if (!s) this.byUser.set(r.userId, (s = new Set()));
