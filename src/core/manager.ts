@@ -26,6 +26,16 @@ export interface CommitResult {
 const MAX_CAS_ATTEMPTS = 1000;
 const VERIFIED_CACHE_SIZE = 10_000;
 
+/** Run an update function on a private deep copy; it may mutate the copy or return a new object. */
+function applyUpdate(
+  fn: (d: Record<string, unknown>) => void | Record<string, unknown>,
+  base: Record<string, unknown>,
+): Record<string, unknown> {
+  const d = JSON.parse(JSON.stringify(base)) as Record<string, unknown>;
+  const r = fn(d);
+  return r && typeof r === 'object' ? r : d;
+}
+
 /**
  * Jittered exponential backoff between compare-and-set retries: under contention an immediate
  * retry mostly loses again and costs a store round trip; spreading retries lets one writer win per round.
@@ -251,25 +261,25 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
   async atomicUpdate(session: Session<D>, fn: (d: Record<string, unknown>) => void | Record<string, unknown>): Promise<void> {
     const o = this.options;
     const pending = session.changes();
-    const apply = (base: Record<string, unknown>): Record<string, unknown> => {
-      const d = JSON.parse(JSON.stringify(base)) as Record<string, unknown>;
-      const r = fn(d);
-      return r && typeof r === 'object' ? r : d;
-    };
     if (session.record === null) {
       // Not persisted yet: nobody else can see it, so apply locally; commit creates it.
-      session.data = apply(session.data) as D;
+      session.data = applyUpdate(fn, session.data) as D;
       return;
     }
-    let latest: SessionRecord = { ...session.record, data: JSON.parse(session.baseJson) as Record<string, unknown> };
+    let latest: SessionRecord = { ...session.record, data: session.baseData() };
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const now = o.clock();
-      const data = apply(latest.data);
+      const data = applyUpdate(fn, latest.data);
       const next: SessionRecord = { ...latest, data, version: latest.version + 1, lastSeenAt: now, expiresAt: Math.min(now + o.idleTimeout, latest.absoluteExpiresAt) };
       if (await this.store.update(next, latest.version, now)) {
         session.record = next;
-        const json = JSON.stringify(data);
+        if (pending.size === 0) {
+          // The store holds exactly `data` (stores keep no references): the view is in sync.
+          session.sync(data);
+          return;
+        }
         // Re-apply this request's own unsaved changes on top of the new state.
+        const json = JSON.stringify(data);
         const view = JSON.parse(json) as Record<string, unknown>;
         for (const [k, v] of pending) {
           if (typeof v === 'symbol') delete view[k];

@@ -122,6 +122,14 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
     return this.#ip as string | undefined;
   }
 
+  /**
+   * @internal The data as last synchronised with the store, as an object the caller must not
+   * mutate (it may be the live data object when the application has not touched it).
+   */
+  baseData(): Record<string, unknown> {
+    return this.#base === null ? (this.#data as Record<string, unknown>) : (JSON.parse(this.#base) as Record<string, unknown>);
+  }
+
   /** @internal JSON of the data as last synchronised with the store. */
   get baseJson(): string {
     return this.#base ?? JSON.stringify(this.#data);

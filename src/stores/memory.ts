@@ -82,8 +82,16 @@ export class MemoryStore implements SessionStore {
     const cur = this.map.get(record.id);
     if (!cur || cur.expiresAt <= now) return false;
     if (cur.rec.version !== expectedVersion) return false;
-    this.remove(record.id);
-    this.put({ ...record, version: expectedVersion + 1 });
+    if (cur.userId !== record.userId) {
+      this.remove(record.id);
+      this.put({ ...record, version: expectedVersion + 1 });
+      return true;
+    }
+    // Same owner: replace in place, no index churn (the common write).
+    const { data, ...rest } = record;
+    cur.rec = { ...rest, meta: { ...record.meta }, data: {}, version: expectedVersion + 1 } as SessionRecord;
+    cur.dataJson = JSON.stringify(data);
+    cur.expiresAt = record.expiresAt;
     return true;
   }
 

@@ -21,6 +21,7 @@
  * - The per-user index (`listByUser`, `deleteByUser`) reflects create/update/delete at once
  *   (read-your-writes for the same store instance) and never lists expired records.
  * - Failures to reach the backend reject with `StoreUnavailableError` within a bounded time.
+ * - A store keeps no reference to the objects it is given or returns: callers may mutate them.
  */
 export interface SessionRecord {
   /** base64url SHA-256 of the token. */
