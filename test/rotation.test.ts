@@ -78,13 +78,16 @@ describe('rotation and fixation', () => {
 
   it('SEC-18: during the grace window the old token resolves to the new session, then stops', async () => {
     const { manager, clock, events } = setup({ rotationGrace: 10_000 });
-    const anon = await manager.load({});
-    anon.set('n', 1);
-    const old = nextCookie((await manager.commit(anon)).headers);
-    const inflight = await manager.load({ cookie: old }); // request started before login
+    const s0 = await manager.load({});
+    await s0.login('dave');
+    s0.set('n', 1);
+    const old = nextCookie((await manager.commit(s0)).headers);
+    const inflight = await manager.load({ cookie: old }); // request started before the rotation
     const s = await manager.load({ cookie: old });
-    await s.login('dave', { keep: ['n'] });
+    s.set('role', 'admin');
+    await s.rotate(); // privilege change of a signed-in user (SEC-16)
     const fresh = nextCookie((await manager.commit(s)).headers, old);
+    expect(fresh).not.toBe(old);
 
     clock.advance(2000);
     const viaOld = await manager.load({ cookie: old });
@@ -101,6 +104,73 @@ describe('rotation and fixation', () => {
     clock.advance(8001);
     expect((await manager.load({ cookie: old })).isNew).toBe(true);
     expect((await manager.load({ cookie: fresh })).userId).toBe('dave');
+  });
+
+  it('SEC-15: after login the pre-login token never reaches the signed-in session, even within the grace window', async () => {
+    const { manager } = setup({ rotationGrace: 10_000, preLoginKeys: ['cart'] });
+    const anon = await manager.load({});
+    anon.set('cart', ['sku']);
+    const pre = nextCookie((await manager.commit(anon)).headers);
+    const inflight = await manager.load({ cookie: pre }); // an anonymous request still running
+    const s = await manager.load({ cookie: pre });
+    await s.login('victim');
+    const post = nextCookie((await manager.commit(s)).headers, pre);
+
+    // an attacker who fixated or stole the pre-login token gets nothing
+    const attacker = await manager.load({ cookie: pre });
+    expect(attacker.isNew).toBe(true);
+    expect(attacker.userId).toBeNull();
+    // the in-flight anonymous request neither writes into the signed-in session nor clears its cookie
+    inflight.set('planted', true);
+    const { headers } = await manager.commit(inflight);
+    expect(headers).toEqual([]);
+    const victim = await manager.load({ cookie: post });
+    expect(victim.userId).toBe('victim');
+    expect(victim.get('planted')).toBeUndefined();
+    expect(victim.get('cart')).toEqual(['sku']);
+  });
+
+  it('SEC-16: a half-authenticated token never reaches the session after the second factor', async () => {
+    const { manager } = setup({ rotationGrace: 10_000 });
+    const s = await manager.load({});
+    await s.login('mfa-user', { pending: 'mfa' });
+    const half = nextCookie((await manager.commit(s)).headers);
+    const s2 = await manager.load({ cookie: half });
+    await s2.completeStep('otp');
+    await manager.commit(s2);
+    const replay = await manager.load({ cookie: half });
+    expect(replay.isAuthenticated).toBe(false);
+    expect(replay.userId).toBeNull();
+  });
+
+  it('a rotation racing with logout does not bring the session back', async () => {
+    const { manager } = setup();
+    const s0 = await manager.load({});
+    await s0.login('eve');
+    const cookie = nextCookie((await manager.commit(s0)).headers);
+    const rotating = await manager.load({ cookie });
+    const loggingOut = await manager.load({ cookie });
+    await loggingOut.destroy();
+    await manager.commit(loggingOut);
+    await expect(rotating.rotate()).rejects.toMatchObject({ code: 'ERR_SESSION_DESTROYED' });
+    const { headers } = await manager.commit(rotating);
+    expect(nextCookie(headers, 'x')).toBe('');
+    expect(await manager.listUserSessions('eve')).toEqual([]);
+  });
+
+  it('SEC-36: a logout racing with a rotation ends the successor too', async () => {
+    const { manager } = setup();
+    const s0 = await manager.load({});
+    await s0.login('finn');
+    const cookie = nextCookie((await manager.commit(s0)).headers);
+    const loggingOut = await manager.load({ cookie });
+    const rotating = await manager.load({ cookie });
+    await rotating.rotate();
+    const rotated = nextCookie((await manager.commit(rotating)).headers, cookie);
+    await loggingOut.destroy();
+    await manager.commit(loggingOut);
+    expect((await manager.load({ cookie: rotated })).isNew).toBe(true);
+    expect(await manager.listUserSessions('finn')).toEqual([]);
   });
 
   it('SEC-18: no session cookie is set over plain HTTP unless the named opt-in is used', async () => {

@@ -274,7 +274,8 @@ async function reconcile<D extends Record<string, unknown>>(st: State<D>): Promi
       // Regenerate without a user, or logout: the old record goes, a fresh session takes its place.
       await st.core.destroy();
       st.retired.push(st.core);
-      st.core = await st.manager.load(st.info);
+      // Without the old cookie: it names the session just ended (no spurious unknown-token event).
+      st.core = await st.manager.load({ ...st.info, cookie: undefined });
     } else {
       const d = st.core.data as Record<string, unknown>;
       for (const k of Object.keys(d)) delete d[k];

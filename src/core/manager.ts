@@ -24,6 +24,8 @@ export interface CommitResult {
 }
 
 const MAX_CAS_ATTEMPTS = 1000;
+/** Tombstone marker (in `meta.rotation`) of a rotation that raised privilege. */
+const ELEVATED = 'elevated';
 const VERIFIED_CACHE_SIZE = 10_000;
 
 /** Run an update function on a private deep copy; it may mutate the copy or return a new object. */
@@ -126,12 +128,18 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       return this.fresh(info);
     }
     if (rec.rotatedTo) {
+      // SEC-15/CWE-384: after a rotation that raised privilege (login, second factor) the old token
+      // never reaches the new session — it was anonymous or half-authenticated, so an in-flight
+      // request with it loses nothing by staying so. Its cookie is left alone: the login response
+      // has replaced it in the browser.
+      if (rec.meta.rotation === ELEVATED) return new Session<D>(this, null, null, info);
       // SEC-18: within the grace window an in-flight request with the old token reaches the new session.
       const next = await this.store.get(rec.rotatedTo, now);
       if (!next || next.rotatedTo || !this.live(next, now)) return this.fresh(info);
       const s = new Session<D>(this, next, null, info);
       s.viaGrace = true;
       await this.emitId('token.grace', id, { newSid: await this.sid(next.id), userId: next.userId });
+      if (this.onEvent && next.userId !== null) await this.reportRisk(s);
       return s;
     }
     if (!this.live(rec, now)) {
@@ -243,7 +251,11 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
   /** @internal */
   async destroy(session: Session<D>): Promise<void> {
     if (session.record) {
-      await this.store.delete(session.record.id);
+      const id = session.record.id;
+      // A concurrent request may have rotated this session: end its successor too (SEC-36).
+      const cur = await this.store.get(id, this.options.clock());
+      await this.store.delete(id);
+      if (cur?.rotatedTo) await this.store.delete(cur.rotatedTo);
       await this.emit('session.destroyed', session, { userId: session.record.userId });
     }
     session.destroyed = true;
@@ -297,8 +309,17 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
   /** @internal Issue a new token and record; tombstone the old one for the grace window. */
   async rotate(session: Session<D>, next: { userId: string | null; data: Record<string, unknown>; reauthenticated: boolean }): Promise<void> {
     const old = session.record;
+    // Privilege rises when an anonymous or half-authenticated session (or another user's) logs in.
+    const elevated = next.reauthenticated && (!session.isAuthenticated || session.userId !== next.userId);
     await this.createFor(session, next.userId, next.data, next.reauthenticated, old);
-    if (old) await this.retire(old, session.record!.id);
+    if (old && !(await this.retire(old, session.record!.id, elevated)) && old.userId !== null) {
+      // The signed-in session was ended (logout, "log out everywhere") while this request ran:
+      // the rotation must not bring it back under a new token.
+      await this.store.delete(session.record!.id);
+      session.destroyed = true;
+      session.clearCookie = true;
+      throw new SessionDestroyedError();
+    }
     await this.emitIds('session.rotated', old?.id ?? null, session.record!.id, { userId: next.userId });
   }
 
@@ -340,11 +361,16 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
   }
 
   /** Turn the old record into a short-lived pointer to its successor (or delete it when grace is 0). */
-  private async retire(old: SessionRecord, successor: string): Promise<void> {
+  /**
+   * Turn the old record into a short-lived pointer to its successor (or delete it when grace is 0).
+   * Returns false when the old record was already gone (ended concurrently).
+   */
+  private async retire(old: SessionRecord, successor: string, elevated: boolean): Promise<boolean> {
     const o = this.options;
     if (o.rotationGrace === 0) {
+      const live = await this.store.get(old.id, o.clock());
       await this.store.delete(old.id);
-      return;
+      return live !== null;
     }
     let latest: SessionRecord | null = old;
     for (let attempt = 0; latest && attempt < MAX_CAS_ATTEMPTS; attempt++) {
@@ -356,11 +382,13 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
         version: latest.version + 1,
         rotatedTo: successor,
         expiresAt: Math.min(now + o.rotationGrace, latest.expiresAt),
+        meta: { ...latest.meta, rotation: elevated ? ELEVATED : 'renewal' },
       };
-      if (await this.store.update(tomb, latest.version, now)) return;
+      if (await this.store.update(tomb, latest.version, now)) return true;
       latest = await this.store.get(old.id, now);
-      if (latest?.rotatedTo) return;
+      if (latest?.rotatedTo) return true;
     }
+    return false;
   }
 
   private async writeMerged(session: Session<D>, changes: ReadonlyMap<string, unknown>, now0: number): Promise<void> {
@@ -388,9 +416,11 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
         latest = await this.latestOf(session, latest.id, now);
       } catch (e) {
         if (e instanceof SessionDestroyedError) {
-          // Logged out while this request was in flight: write nothing, so nothing is resurrected.
+          // Ended (logout) or superseded (login) while this request was in flight: write nothing,
+          // so nothing is resurrected, and leave the cookie to the request that ended it — a
+          // clearing header here could arrive after the login response and sign the user out.
           session.destroyed = true;
-          session.clearCookie = true;
+          session.clearCookie = false;
           return;
         }
         throw e;
@@ -403,6 +433,8 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
   /** Latest live version of a record, following one rotation; throws if it is gone. */
   private async latestOf(session: Session<D>, id: string, now: number): Promise<SessionRecord> {
     let fresh = await this.store.get(id, now);
+    // A write from before a privilege-raising rotation never lands in the raised session.
+    if (fresh?.rotatedTo && fresh.meta.rotation === ELEVATED) throw new SessionDestroyedError();
     if (fresh?.rotatedTo) {
       fresh = await this.store.get(fresh.rotatedTo, now);
       // The request now writes to the successor; its cookie is already with the client.

@@ -66,8 +66,9 @@ function clone<T>(v: T): T {
  */
 export class Session<D extends Record<string, unknown> = Record<string, unknown>> {
   /** @internal */ record: SessionRecord | null;
-  /** @internal raw token of this request's cookie (never stored or logged). */
-  token: string | null;
+  /** Raw token of this request's cookie: private, so it never shows up when a session is logged or inspected. */
+  #token: string | null;
+  readonly #engine: Engine;
   /** @internal set when the response must carry a (new) cookie. */
   issueCookie = false;
   /** @internal set when the response must clear the cookie. */
@@ -91,13 +92,14 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
 
   /** @internal */
   constructor(
-    private readonly engine: Engine,
+    engine: Engine,
     record: SessionRecord | null,
     token: string | null,
     req: { ip?: string | null | (() => string | null | undefined); userAgent?: string },
   ) {
+    this.#engine = engine;
     this.record = record;
-    this.token = token;
+    this.#token = token;
     this.#data = (record ? record.data : {}) as D;
     this.#ip = req.ip;
     this.userAgent = req.userAgent;
@@ -111,6 +113,22 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   set data(value: D) {
     if (this.#base === null) this.#base = JSON.stringify(this.#data);
     this.#data = value;
+  }
+
+  /** @internal The raw token (only the engine reads it, to sign the cookie). */
+  get token(): string | null {
+    return this.#token;
+  }
+  set token(value: string | null) {
+    this.#token = value;
+  }
+
+  /** What a log line may show of a session: never the token, the store id or the data. */
+  toJSON(): Record<string, unknown> {
+    return { userId: this.userId, isNew: this.isNew, authenticated: this.isAuthenticated, expiresAt: this.expiresAt };
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `Session ${JSON.stringify(this.toJSON())}`;
   }
 
   /** @internal Client IP, resolved on first use (reading it costs a syscall on Node). */
@@ -218,7 +236,7 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
    */
   async update(fn: (data: D) => void | D): Promise<void> {
     this.assertLive();
-    await this.engine.atomicUpdate(this, fn as (d: Record<string, unknown>) => void | Record<string, unknown>);
+    await this.#engine.atomicUpdate(this, fn as (d: Record<string, unknown>) => void | Record<string, unknown>);
   }
 
   /**
@@ -228,7 +246,7 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   get cookieMaxAge(): number | null {
     const own = this.auth().maxAge;
     if (own !== undefined) return own;
-    return this.engine.options.cookieMaxAge ?? null;
+    return this.#engine.options.cookieMaxAge ?? null;
   }
 
   /**
@@ -248,7 +266,7 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   /** Discard this request's unsaved changes and read the session again from the store. */
   async reload(): Promise<void> {
     this.assertLive();
-    await this.engine.reloadSession(this);
+    await this.#engine.reloadSession(this);
   }
 
   /**
@@ -270,7 +288,7 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
     if (typeof userId !== 'string' || userId.length === 0 || userId.length > 256) {
       throw new InvalidInputError('userId must be a non-empty string of at most 256 characters');
     }
-    const keep = new Set([...this.engine.options.preLoginKeys, ...(options.keep ?? [])]);
+    const keep = new Set([...this.#engine.options.preLoginKeys, ...(options.keep ?? [])]);
     const data: Record<string, unknown> = {};
     for (const k of Object.keys(this.data)) if (keep.has(k)) data[k] = (this.data as Record<string, unknown>)[k];
     const auth: AuthState = {};
@@ -280,7 +298,7 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
     const persist = this.auth().maxAge;
     if (persist !== undefined) auth.maxAge = persist;
     if (Object.keys(auth).length) data[AUTH_KEY] = auth;
-    await this.engine.rotate(this, { userId, data, reauthenticated: true });
+    await this.#engine.rotate(this, { userId, data, reauthenticated: true });
   }
 
   /**
@@ -293,7 +311,7 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
     const next: AuthState = { amr: [...(a.amr ?? []), ...(method ? [method] : [])] };
     if (a.maxAge !== undefined) next.maxAge = a.maxAge;
     const data = { ...(this.data as Record<string, unknown>), [AUTH_KEY]: next };
-    await this.engine.rotate(this, { userId: this.userId, data, reauthenticated: true });
+    await this.#engine.rotate(this, { userId: this.userId, data, reauthenticated: true });
   }
 
   /**
@@ -302,12 +320,12 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
    */
   async rotate(): Promise<void> {
     this.assertLive();
-    await this.engine.rotate(this, { userId: this.userId, data: { ...(this.data as Record<string, unknown>) }, reauthenticated: false });
+    await this.#engine.rotate(this, { userId: this.userId, data: { ...(this.data as Record<string, unknown>) }, reauthenticated: false });
   }
 
   /** Log out: delete the record now; commit clears the cookie with Max-Age=0 (SEC-36). */
   async destroy(): Promise<void> {
-    await this.engine.destroy(this);
+    await this.#engine.destroy(this);
   }
 
   /** Require a full login (SEC-17); throws UnauthenticatedError (401) otherwise. */
@@ -323,8 +341,8 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   requireFreshAuth(maxAgeMs: number): void {
     this.requireAuth();
     const t = this.authTime;
-    if (t === null || this.engine.options.clock() - t > maxAgeMs) {
-      this.engine.emit('auth.reauth_required', this, {});
+    if (t === null || this.#engine.options.clock() - t > maxAgeMs) {
+      this.#engine.emit('auth.reauth_required', this, {});
       throw new ReauthRequiredError();
     }
   }
@@ -332,7 +350,7 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   /** This user's live sessions with device metadata (SEC-39). */
   async listSessions(): Promise<DeviceSession[]> {
     const uid = this.requireAuth();
-    return this.engine.listUserSessions(uid, this.id);
+    return this.#engine.listUserSessions(uid, this.id);
   }
 
   /** End one of this user's sessions by id; false if it is not theirs or gone. */
@@ -342,13 +360,13 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
       await this.destroy();
       return true;
     }
-    return this.engine.destroyOwnedSession(uid, id);
+    return this.#engine.destroyOwnedSession(uid, id);
   }
 
   /** "Log out my other devices" (SEC-38). Returns how many sessions ended. */
   async destroyOtherSessions(): Promise<number> {
     const uid = this.requireAuth();
-    return this.engine.destroyUserSessions(uid, this.id ?? undefined);
+    return this.#engine.destroyUserSessions(uid, this.id ?? undefined);
   }
 
   private auth(): AuthState {

@@ -97,7 +97,8 @@ export class MemoryStore implements SessionStore {
 
   async touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {
     const cur = this.map.get(id);
-    if (!cur || cur.expiresAt <= now) return false;
+    // A rotation tombstone is never renewed: its grace window must stay short.
+    if (!cur || cur.expiresAt <= now || cur.rec.rotatedTo) return false;
     cur.rec = { ...cur.rec, lastSeenAt, expiresAt: Math.min(expiresAt, cur.rec.absoluteExpiresAt) };
     cur.expiresAt = cur.rec.expiresAt;
     return true;

@@ -103,6 +103,9 @@ if not s then return 0 end
 local ver, e, l, a, rest = head(s)
 if type(ver) == 'table' then return ver end
 if tonumber(e, 36) <= tonumber(ARGV[1]) then return 0 end
+-- A rotation tombstone is never renewed: its grace window must stay short.
+local _, tomb = owner(rest)
+if tomb then return 0 end
 local ne, ne36 = tonumber(ARGV[3]), ARGV[4]
 local an = tonumber(a, 36)
 if ne > an then ne = an; ne36 = a end

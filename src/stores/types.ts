@@ -14,8 +14,8 @@
  *   `version = expectedVersion + 1`. It never inserts, so a request in flight during logout can
  *   never resurrect a destroyed session. Atomic with respect to every other method.
  * - `touch` moves `lastSeenAt`/`expiresAt` of a live record without changing `version` or data;
- *   it never creates and never revives an expired or deleted record (SEC-19), and never moves
- *   `expiresAt` past `absoluteExpiresAt`.
+ *   it never creates and never revives an expired or deleted record (SEC-19), never moves
+ *   `expiresAt` past `absoluteExpiresAt`, and never renews a rotation tombstone (`rotatedTo`).
  * - `delete` is idempotent.
  * - Stores keep records for at least until `expiresAt` and SHOULD drop them soon after (TTL).
  * - The per-user index (`listByUser`, `deleteByUser`) reflects create/update/delete at once

@@ -178,6 +178,18 @@ export function testSessionStore(
       expect(await store.get(b.id, now + 1)).toBeNull();
     });
 
+    it('touch never renews a rotation tombstone (its grace window stays short)', async () => {
+      const r = makeRecord(now);
+      await store.create(r);
+      const next = makeRecord(now);
+      await store.create(next);
+      const tomb = { ...r, data: {}, version: 2, rotatedTo: next.id, expiresAt: now + 5000 };
+      expect(await store.update(tomb, 1, now)).toBe(true);
+      expect(await store.touch(r.id, now + 1, now + 600_000, now + 1)).toBe(false);
+      expect((await store.get(r.id, now + 1))!.expiresAt).toBe(now + 5000);
+      expect(await store.get(r.id, now + 5000)).toBeNull();
+    });
+
     it('delete is idempotent', async () => {
       const r = makeRecord(now);
       await store.create(r);
