@@ -10,7 +10,7 @@ import { MemoryStore } from '../src/stores/memory.js';
 import { RedisStore } from '../src/stores/redis.js';
 import type { SessionStore } from '../src/stores/types.js';
 import { createSealedSessions, Revocation } from '../src/stateless/index-sealed.js';
-import { JwtSigner, JwtVerifier } from '../src/stateless/index-jwt.js';
+import { JwtSigner, JwtVerifier, RefreshTokens } from '../src/stateless/index-jwt.js';
 
 function clock(start = Date.UTC(2026, 2, 1)) {
   let now = start;
@@ -86,6 +86,23 @@ describe('SEC-37: sealed sessions', () => {
 describe('SEC-37: JWT access tokens', () => {
   const secret = randomBytes(32);
   const common = { keys: [{ kid: 'k', secret }], issuer: 'https://id.example', audience: 'api' };
+
+  it('SEC-33: refresh-token theft also kills the access tokens of that session (sid)', async () => {
+    const store = new MemoryStore();
+    const revocation = new Revocation({ store });
+    const refresh = new RefreshTokens({ store, revocation });
+    const signer = new JwtSigner(common);
+    const verifier = new JwtVerifier({ ...common, revocation });
+    const first = await refresh.issue({ userId: 'u1', sid: 'sess-1' });
+    const access = signer.sign({ sub: 'u1', sid: 'sess-1' });
+    const other = signer.sign({ sub: 'u1', sid: 'sess-2' });
+    const second = await refresh.rotate(first.refreshToken);
+    await refresh.rotate(second.refreshToken);
+    // a token two generations old is reuse (theft), whatever the grace window
+    await expect(refresh.rotate(first.refreshToken)).rejects.toMatchObject({ code: 'ERR_TOKEN_REUSED' });
+    await expect(verifier.verify(access)).rejects.toMatchObject({ code: 'ERR_TOKEN_REVOKED' });
+    await expect(verifier.verify(other)).resolves.toMatchObject({ sid: 'sess-2' });
+  });
 
   it('SEC-37: a revoked jti is refused with ERR_TOKEN_REVOKED; others pass', async () => {
     const store = new MemoryStore();

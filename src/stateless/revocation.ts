@@ -42,6 +42,11 @@ export interface RevocationSubject {
   userId?: string | null;
   /** When the credential was issued, ms since the epoch. */
   issuedAt: number;
+  /**
+   * Further ids denylisted for the same user that also revoke this credential — e.g. the `sid`
+   * of a JWT, denied when its refresh family is revoked for theft. Same record: no extra read.
+   */
+  alsoIds?: readonly string[];
 }
 
 interface UserRevocation {
@@ -94,8 +99,11 @@ export class Revocation {
     if (!rec) return false;
     if (!s.userId) return true; // an anonymous deny record exists for this id
     if (typeof rec.validAfter === 'number' && s.issuedAt < rec.validAfter) return true;
-    const exp = rec.deny?.[sha256Sync(s.id)];
-    return typeof exp === 'number' && exp > now;
+    for (const id of s.alsoIds ? [s.id, ...s.alsoIds] : [s.id]) {
+      const exp = rec.deny?.[sha256Sync(id)];
+      if (typeof exp === 'number' && exp > now) return true;
+    }
+    return false;
   }
 
   /** Deny one credential until `expiresAt` (its own expiry: afterwards it is dead anyway). */

@@ -245,7 +245,10 @@ export class JwtVerifier {
       // JWT iat has one-second resolution: count a token as issued at the END of its second, so a
       // token minted right after a cut-off in the same second is not refused.
       const issuedAt = typeof c.iat === 'number' ? c.iat * 1000 + 999 : 0;
-      if (await this.#revocation.isRevoked({ id: `${c.iss}|${c.jti}`, userId: c.sub, issuedAt })) {
+      // A refresh family revoked for theft denylists its session id: its access tokens die too (SEC-33).
+      const sid = (c as { sid?: unknown }).sid;
+      const alsoIds = typeof sid === 'string' ? [sid] : undefined;
+      if (await this.#revocation.isRevoked({ id: `${c.iss}|${c.jti}`, userId: c.sub, issuedAt, alsoIds })) {
         emit(this.#onEvent, { type: 'token.revoked', tokenHash: sha256Sync(token), subHash: sha256Sync(c.sub) });
         throw new TokenRevokedError();
       }
