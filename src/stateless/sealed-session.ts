@@ -18,6 +18,9 @@ import type { OpenFailure, Opened, SealKey, Sealer } from './keys-common.js';
 import type { Revocation } from './revocation.js';
 import { emit, parseJsonObject } from './util.js';
 
+
+const OPEN_CACHE_ENTRIES = 5_000;
+const OPEN_CACHE_MAX_SEAL = 4_096;
 export interface SealedSessionOptions {
   /** Newest first: the first key seals, every key opens; old-key cookies are re-sealed. */
   keys: SealKey[];
@@ -133,6 +136,8 @@ export class SealedSessions<T extends object = Record<string, unknown>> {
   readonly #ironAttrs: CookieAttributes | null;
 
   readonly #openSync: ((name: string, sealed: string) => Opened | OpenFailure) | undefined;
+  /** Seal text -> opened payload, FIFO-bounded: AES-GCM setup per request dominated the read path. */
+  readonly #opened = new Map<string, Opened>();
 
   constructor(sealer: Sealer, o: SealedSessionOptions) {
     this.#sealer = sealer;
@@ -184,7 +189,16 @@ export class SealedSessions<T extends object = Record<string, unknown>> {
     if (read.tooLarge) emit(this.#o.onEvent, { type: 'sealed.invalid', cookie: name, reason: 'too-large' });
     if (read.value !== null) {
       // The node sealer opens synchronously: skip a promise on the hot path.
-      const opened = this.#openSync ? this.#openSync(name, read.value) : await this.#sealer.open(name, read.value);
+      let opened: Opened | OpenFailure | undefined = this.#opened.get(read.value);
+      if (opened === undefined) {
+        opened = this.#openSync ? this.#openSync(name, read.value) : await this.#sealer.open(name, read.value);
+        // Opening is deterministic: remember successful opens of small seals (a forged value can
+        // never enter, and the bound keeps memory small). Expiry and revocation are still checked below.
+        if (typeof opened !== 'string' && read.value.length <= OPEN_CACHE_MAX_SEAL) {
+          if (this.#opened.size >= OPEN_CACHE_ENTRIES) this.#opened.delete(this.#opened.keys().next().value as string);
+          this.#opened.set(read.value, opened);
+        }
+      }
       if (typeof opened === 'string') {
         emit(this.#o.onEvent, { type: 'sealed.invalid', cookie: name, reason: opened });
       } else {
