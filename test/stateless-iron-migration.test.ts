@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { getIronSession, sealData } from 'iron-session';
-import { createSealedSessions, getSealedSession, readIronSeal, type StatelessEvent } from '../src/stateless/index-sealed.js';
+import { createSealedSessions, getSealedSession, readIronSeal, Revocation, type StatelessEvent } from '../src/stateless/index-sealed.js';
+import { MemoryStore } from '../src/stores/memory.js';
 import { listen, close } from '../bench/lib/http.js';
 
 const IRON_PASSWORD = 'iron-session-password-at-least-32-chars!';
@@ -90,6 +91,15 @@ describe('iron-session migration', () => {
     expect(s.user).toBe('bob');
     expect(s.setCookieHeaders).toContainEqual(expect.stringMatching(/^old_iron=; Max-Age=0; Path=\//));
     expect(s.setCookieHeaders).toContainEqual(expect.stringMatching(/^__Host-session=v1\.k1\./));
+  });
+
+  it('with revocation configured the migration is one-time: a replayed iron cookie mints nothing', async () => {
+    const seal = await sealData({ user: 'carol' }, { password: IRON_PASSWORD, ttl: 0 });
+    const revocation = new Revocation({ store: new MemoryStore() });
+    const sealed = createSealedSessions<{ user?: string }>({ keys, revocation, iron: { password: IRON_PASSWORD, cookieName: 'old_iron' } });
+    expect((await sealed.load(`old_iron=${seal}`)).user).toBe('carol');
+    // the same old cookie again (a stolen copy, or after logout): not migrated twice
+    expect((await sealed.load(`old_iron=${seal}`)).user).toBeUndefined();
   });
 
   it('without iron configured, an iron cookie is just an invalid cookie', async () => {

@@ -47,6 +47,14 @@ export function isIronSeal(value: string): boolean {
  * @example
  * const data = await readIronSeal(cookieValue, { password: process.env.IRON_PASSWORD! })
  */
+/** The expiration (ms) an iron seal carries, or null when it has none (iron `ttl: 0`). */
+export function ironExpiration(value: string): number | null {
+  const tilde = value.indexOf('~');
+  const parts = (tilde === -1 ? value : value.slice(0, tilde)).split('*');
+  const e = parts[5];
+  return e !== undefined && /^\d{1,16}$/.test(e) ? Number(e) : null;
+}
+
 export async function readIronSeal(value: string, o: IronReadOptions): Promise<Record<string, unknown> | null> {
   try {
     if (!isIronSeal(value) || value.length > 16 * 1024) return null;

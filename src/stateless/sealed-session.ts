@@ -13,13 +13,15 @@ import { parseCookieHeader, validateCookieOptions, type CookieAttributes, type S
 import { sha256Sync } from '../crypto/node.js';
 import { clearChunked, readChunked, writeChunked } from './chunk.js';
 import type { OnStatelessEvent } from './events.js';
-import { isIronSeal, readIronSeal } from './iron.js';
+import { isIronSeal, readIronSeal, ironExpiration } from './iron.js';
 import type { OpenFailure, Opened, SealKey, Sealer } from './keys-common.js';
 import type { Revocation } from './revocation.js';
 import { emit, parseJsonObject } from './util.js';
 
 
 const OPEN_CACHE_ENTRIES = 5_000;
+/** iron seals made with `ttl: 0` never expire; their replay denial lasts the longest a cookie can. */
+const IRON_NO_EXPIRY_DENY_MS = 400 * 24 * 3600_000;
 const OPEN_CACHE_MAX_SEAL = 4_096;
 export interface SealedSessionOptions {
   /** Newest first: the first key seals, every key opens; old-key cookies are re-sealed. */
@@ -223,8 +225,13 @@ export class SealedSessions<T extends object = Record<string, unknown>> {
       const ironName = this.#o.iron.cookieName ?? name;
       const v = cookies[ironName];
       if (v !== undefined && isIronSeal(v)) {
-        const data = await readIronSeal(v, { password: this.#o.iron.password, now });
+        // With revocation configured the migration is one-time: a migrated iron seal is denylisted
+        // until it would have expired, so a copy of the old cookie cannot mint new sessions.
+        const ironId = `iron:${sha256Sync(v)}`;
+        const replayed = this.#o.revocation ? await this.#o.revocation.isRevoked({ id: ironId, issuedAt: now }) : false;
+        const data = replayed ? null : await readIronSeal(v, { password: this.#o.iron.password, now });
         if (data) {
+          if (this.#o.revocation) await this.#o.revocation.revokeSession(ironId, ironExpiration(v) ?? now + IRON_NO_EXPIRY_DENY_MS, null);
           env = this.#fresh(now, data);
           reseal = true;
           emit(this.#o.onEvent, { type: 'sealed.migrated', cookie: name, from: 'iron' });
