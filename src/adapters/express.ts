@@ -387,6 +387,10 @@ function holdResponse(res: Res, commit: () => Promise<Array<[string, string]>>, 
   hold('flushHeaders', () => undefined);
 }
 
+function clientIp(this: Req): string | undefined {
+  return this.ip ?? this.socket?.remoteAddress;
+}
+
 function defaultUserId(d: Record<string, any>): string | number | null | undefined {
   const u = d?.passport?.user;
   return typeof u === 'string' || typeof u === 'number' ? u : null;
@@ -471,7 +475,8 @@ export function session<D extends Record<string, unknown> = Record<string, any>>
   return function sessionward(req: Req, res: Res, next: Next): void {
     if (req.session) return next();
     const ua = req.headers['user-agent'];
-    const info: RequestInfo = { cookie: req.headers.cookie, userAgent: typeof ua === 'string' ? ua : undefined, ip: req.ip ?? req.socket?.remoteAddress };
+    // The IP is read only when needed: Express's req.ip runs proxy-addr on every access.
+    const info: RequestInfo = { cookie: req.headers.cookie, userAgent: typeof ua === 'string' ? ua : undefined, ip: clientIp.bind(req) };
     (async () => {
       let core = await manager.load(info);
       const st: State<D> = {
