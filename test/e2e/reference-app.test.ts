@@ -4,7 +4,8 @@
  * free ports with temporary data directories, plus an attacker page on another site, and stop
  * them all afterwards. The app is reached as `localhost`, the attacker as `127.0.0.1`: two sites.
  *
- * Screenshots of the main pages go to docs/screenshots/ and test-artifacts/.
+ * Screenshots of the main pages go to test-artifacts/ (and, with UPDATE_SCREENSHOTS=1, to the
+ * README's docs/screenshots/ — a test run does not rewrite tracked files by default).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -17,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const SHOTS = [join(ROOT, 'docs/screenshots'), join(ROOT, 'test-artifacts')];
+const SHOTS = [join(ROOT, 'test-artifacts'), ...(process.env.UPDATE_SCREENSHOTS === '1' ? [join(ROOT, 'docs/screenshots')] : [])];
 const PASSWORD = 'e2e password 0123';
 const DEMO_PASSWORD = 'demo-password-for-e2e';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
