@@ -6,19 +6,17 @@
  * - http-read-redis / http-write-redis: bare node:http vs node:http + sessionward on RedisStore
  * - lost-updates-redis: 200 concurrent HTTP `session.update` increments of one session
  */
-import http from 'node:http';
 import { createClient } from 'redis';
 import { SessionManager } from '../../src/index.js';
-import { nodeSessions } from '../../src/adapters/node.js';
 import { RedisStore } from '../../src/stores/redis.js';
 import { encodeRecord } from '../../src/stores/redis-codec.js';
 import { makeRecord } from '../../src/testing/conformance.js';
 import { cli, startRedis } from '../../test/helpers/redis-server.js';
+import { bareServer, sessionServer, loginCookie, lostUpdates } from '../lib/session-server.js';
 import { measureHttp, listen, close, sideBySide } from '../lib/http.js';
 import type { BenchContext, Scenario } from '../lib/types.js';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
-const BODY = JSON.stringify({ ok: true });
 
 type Client = ReturnType<typeof createClient>;
 
@@ -136,44 +134,10 @@ async function storeRows(ctx: BenchContext, port: number, client: Client): Promi
   await client.flushAll();
 }
 
-function bareServer(): http.Server {
-  return http.createServer((_req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(BODY);
-  });
-}
-
-function sessionServer(store: RedisStore, ctx: BenchContext): http.Server {
-  let logged = 0;
-  const manager = new SessionManager<{ n?: number }>({ store, secrets: [SECRET] });
-  const sessions = nodeSessions(manager);
-  return http.createServer(async (req, res) => {
-    try {
-      const session = await sessions.load(req);
-      if (req.url === '/login') await session.login('bench-user');
-      else if (req.url === '/write') await session.update((d) => { d.n = (d.n ?? 0) + 1; });
-      else if (session.isNew) res.statusCode = 401;
-      await sessions.commit(session, res);
-      res.setHeader('x-count', String(session.get('n') ?? 0));
-      res.setHeader('content-type', 'application/json');
-      res.end(session.isNew ? '{}' : BODY);
-    } catch (e) {
-      if (logged++ < 3) ctx.log(`http-*-redis: request failed: ${(e as { code?: string }).code ?? String(e)}`);
-      res.statusCode = 500;
-      res.end();
-    }
-  });
-}
-
-async function loginCookie(base: string): Promise<string> {
-  const r = await fetch(`${base}/login`, { method: 'POST' });
-  return r.headers.getSetCookie()[0]!.split(';')[0]!;
-}
-
 async function httpRows(ctx: BenchContext, client: Client): Promise<void> {
   const store = new RedisStore({ client, prefix: 'h:' });
   const bare = bareServer();
-  const sw = sessionServer(store, ctx);
+  const sw = sessionServer(store, ctx.log);
   const bareUrl = await listen(bare);
   const swUrl = await listen(sw);
   try {
@@ -195,14 +159,12 @@ async function httpRows(ctx: BenchContext, client: Client): Promise<void> {
     ctx.report({ scenario: 'http-write-redis', subject: 'bare', opsPerSec: write.bare });
     ctx.report({ scenario: 'http-write-redis', subject: 'sessionward', opsPerSec: write.sessionward, ratio: round(write.sessionward! / write.bare!) });
 
-    const c2 = await loginCookie(swUrl);
-    await Promise.all(Array.from({ length: 200 }, () => fetch(`${swUrl}/write`, { method: 'POST', headers: { cookie: c2 } }).then((r) => r.arrayBuffer())));
-    const r = await fetch(`${swUrl}/read`, { headers: { cookie: c2 } });
-    ctx.report({ scenario: 'lost-updates-redis', subject: 'sessionward', sent: 200, kept: Number(r.headers.get('x-count')) });
   } finally {
     await close(bare);
     await close(sw);
   }
+  const lost = await lostUpdates(store);
+  ctx.report({ scenario: 'lost-updates-redis', subject: 'sessionward', sent: lost.sent, kept: lost.kept });
 }
 
 const scenario: Scenario = async (ctx) => {

@@ -5,7 +5,6 @@
  * - lost-updates-sqlite / lost-updates-postgres: 200 concurrent requests each increment one
  *   session's counter through `session.update`; `kept` must equal `sent`.
  */
-import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,65 +12,18 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { BenchContext, Scenario } from '../lib/types.js';
 import { close, listen, measureHttp, sideBySide } from '../lib/http.js';
-import { SessionManager } from '../../src/index.js';
-import { nodeSessions, sendError } from '../../src/adapters/node.js';
+import { bareServer, sessionServer, loginCookie, lostUpdates } from '../lib/session-server.js';
 import { SqliteStore } from '../../src/stores/sqlite.js';
 import { PostgresStore, quoteIdent } from '../../src/stores/postgres.js';
 import type { SessionStore } from '../../src/stores/types.js';
 
-const SECRET = randomBytes(32).toString('base64url');
 const SENT = 200;
 const PG_URL = process.env.BENCH_PG_URL ?? `postgres://${process.env.PGUSER ?? 'postgres'}@127.0.0.1:5432/test`;
 
-function sessionServer(store: SessionStore): http.Server {
-  const manager = new SessionManager<{ n?: number; user?: string }>({
-    store,
-    secrets: [SECRET],
-    cookie: { insecureDevelopmentCookies: true },
-    idleTimeout: 30 * 60_000,
-    absoluteTimeout: 8 * 3_600_000,
-  });
-  const sessions = nodeSessions(manager);
-  return http.createServer(async (req, res) => {
-    try {
-      const session = await sessions.load(req);
-      if (req.url === '/login') {
-        await session.login('bench-user');
-        session.set('n', 0);
-      } else if (req.url === '/inc') {
-        await session.update((d) => {
-          d.n = (d.n ?? 0) + 1;
-        });
-      }
-      const n = session.get('n');
-      await sessions.commit(session, res);
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ n: n ?? null }));
-    } catch (e) {
-      if (!sendError(res, e)) {
-        res.statusCode = 500;
-        res.end();
-      }
-    }
-  });
-}
-
-/** Log in once and return the `name=value` pair to replay. */
-async function loginCookie(base: string): Promise<string> {
-  const res = await fetch(`${base}/login`);
-  const set = res.headers.getSetCookie();
-  await res.arrayBuffer();
-  if (res.status !== 200 || set.length === 0) throw new Error(`login failed: ${res.status}`);
-  return set.map((c) => c.split(';')[0]).join('; ');
-}
-
 async function httpReadSqlite(ctx: BenchContext, dir: string): Promise<void> {
   const store = new SqliteStore({ filename: join(dir, 'read.db') });
-  const bare = http.createServer((_req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ n: null }));
-  });
-  const sw = sessionServer(store);
+  const bare = bareServer();
+  const sw = sessionServer(store, ctx.log);
   const bareUrl = await listen(bare);
   const swUrl = await listen(sw);
   try {
@@ -81,7 +33,8 @@ async function httpReadSqlite(ctx: BenchContext, dir: string): Promise<void> {
       bare: () => measureHttp(`${bareUrl}/read`, load),
       sessionward: () => measureHttp(`${swUrl}/read`, { ...load, headers: { cookie } }),
     });
-    for (const [subject, opsPerSec] of Object.entries(res)) ctx.report({ scenario: 'http-read-sqlite', subject, opsPerSec });
+    ctx.report({ scenario: 'http-read-sqlite', subject: 'bare', opsPerSec: res.bare });
+    ctx.report({ scenario: 'http-read-sqlite', subject: 'sessionward', opsPerSec: res.sessionward, ratio: Math.round((res.sessionward! / res.bare!) * 100) / 100 });
   } finally {
     await close(bare);
     await close(sw);
@@ -89,33 +42,9 @@ async function httpReadSqlite(ctx: BenchContext, dir: string): Promise<void> {
   }
 }
 
-async function lostUpdates(ctx: BenchContext, scenario: string, store: SessionStore): Promise<void> {
-  const server = sessionServer(store);
-  const base = await listen(server);
-  // A fresh connection per request (no keep-alive pool limit), so all 200 really race.
-  const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
-  const get = (path: string, cookie: string): Promise<number> =>
-    new Promise((resolve, reject) => {
-      http
-        .get(`${base}${path}`, { agent, headers: { cookie } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        })
-        .on('error', reject);
-    });
-  try {
-    const cookie = await loginCookie(base);
-    const t0 = performance.now();
-    const codes = await Promise.all(Array.from({ length: SENT }, () => get('/inc', cookie)));
-    const ms = Math.round(performance.now() - t0);
-    const read = await fetch(`${base}/read`, { headers: { cookie } });
-    const kept = ((await read.json()) as { n: number | null }).n ?? 0;
-    const failed = codes.filter((c) => c !== 200).length;
-    ctx.report({ scenario, subject: 'sessionward', sent: SENT, kept, failed, ms });
-  } finally {
-    agent.destroy();
-    await close(server);
-  }
+async function lostUpdatesRow(ctx: BenchContext, scenario: string, store: SessionStore): Promise<void> {
+  const r = await lostUpdates(store, SENT);
+  ctx.report({ scenario, subject: 'sessionward', ...r });
 }
 
 const scenario: Scenario = async (ctx) => {
@@ -125,7 +54,7 @@ const scenario: Scenario = async (ctx) => {
 
     const sqlite = new SqliteStore({ filename: join(dir, 'lost.db') });
     try {
-      await lostUpdates(ctx, 'lost-updates-sqlite', sqlite);
+      await lostUpdatesRow(ctx, 'lost-updates-sqlite', sqlite);
     } finally {
       await sqlite.close();
     }
@@ -135,7 +64,7 @@ const scenario: Scenario = async (ctx) => {
     try {
       const store = new PostgresStore({ pool, schema });
       await store.migrate();
-      await lostUpdates(ctx, 'lost-updates-postgres', store);
+      await lostUpdatesRow(ctx, 'lost-updates-postgres', store);
     } catch (e) {
       ctx.log(`lost-updates-postgres skipped: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
