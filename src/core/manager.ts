@@ -172,6 +172,9 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     const o = this.options;
     const headers: Array<[string, string]> = [];
     if (session.destroyed) {
+      // Cleared once; a session superseded by a concurrent login/logout leaves the cookie alone.
+      if (!session.clearCookie) return { headers };
+      session.clearCookie = false;
       headers.push(['set-cookie', this.clearCookieHeader], ['cache-control', 'no-store']);
       if (o.clearSiteData) headers.push(['clear-site-data', '"cookies", "storage"']);
       return { headers };

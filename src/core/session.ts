@@ -370,7 +370,8 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   }
 
   private auth(): AuthState {
-    const a = (this.data as Record<string, unknown>)[AUTH_KEY];
+    // Read without taking a data snapshot: auth checks run on most requests and never mutate.
+    const a = (this.#data as Record<string, unknown>)[AUTH_KEY];
     return a && typeof a === 'object' ? (a as AuthState) : {};
   }
 
