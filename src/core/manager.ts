@@ -4,6 +4,7 @@ import { parseCookieHeader, serializeCookie } from '../cookie/index.js';
 import { nodeCrypto } from '../crypto/node.js';
 import type { SessionCrypto } from '../crypto/types.js';
 import type { SessionRecord, SessionStore } from '../stores/types.js';
+import { withData } from '../lib/record.js';
 import { resolveOptions, type ResolvedOptions, type SessionManagerOptions } from './options.js';
 import { signToken, verifyCookieValue, TOKEN_BYTES } from './token.js';
 import { Session, mergeChanges, clip, type DeviceSession } from './session.js';
@@ -281,11 +282,13 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       session.data = applyUpdate(fn, session.data) as D;
       return;
     }
-    let latest: SessionRecord = { ...session.record, data: session.baseData() };
+    let latest: SessionRecord = withData(session.record, session.baseData());
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const now = o.clock();
       const data = applyUpdate(fn, latest.data);
-      const next: SessionRecord = { ...latest, data, version: latest.version + 1, lastSeenAt: now, expiresAt: Math.min(now + o.idleTimeout, latest.absoluteExpiresAt) };
+      const next = withData(latest, data, latest.version + 1);
+      next.lastSeenAt = now;
+      next.expiresAt = Math.min(now + o.idleTimeout, latest.absoluteExpiresAt);
       if (await this.store.update(next, latest.version, now)) {
         session.record = next;
         if (pending.size === 0) {

@@ -9,6 +9,7 @@
  * const manager = new SessionManager({ store: new MemoryStore({ maxEntries: 10_000 }) })
  */
 import type { SessionRecord, SessionStore } from './types.js';
+import { withData } from '../lib/record.js';
 
 interface Entry {
   /** The record without its data; never handed out (callers get copies). */
@@ -23,23 +24,6 @@ interface Entry {
 
 /** LRU order is refreshed at most this often per entry: re-inserting on every read costs more than it buys. */
 const LRU_REFRESH_MS = 1000;
-
-/** A record with the given data, every field listed: one object shape, cheaper than spreads. */
-function withData(r: SessionRecord, data: Record<string, unknown>, version = r.version): SessionRecord {
-  return {
-    id: r.id,
-    userId: r.userId,
-    data,
-    version,
-    createdAt: r.createdAt,
-    lastSeenAt: r.lastSeenAt,
-    authTime: r.authTime,
-    absoluteExpiresAt: r.absoluteExpiresAt,
-    expiresAt: r.expiresAt,
-    meta: { ...r.meta },
-    rotatedTo: r.rotatedTo ?? null,
-  };
-}
 
 const NO_DATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
