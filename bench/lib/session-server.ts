@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { SessionManager } from '../../src/index.js';
 import { nodeSessions, sendError } from '../../src/adapters/node.js';
 import type { SessionStore } from '../../src/stores/types.js';
-import { close, listen } from './http.js';
+import { close, listen, measureHttp, sideBySide } from './http.js';
+import type { BenchContext } from './types.js';
 
 const BODY = JSON.stringify({ ok: true });
 const SECRET = randomBytes(32).toString('base64url');
@@ -83,5 +84,42 @@ export async function lostUpdates(store: SessionStore, sent = 200): Promise<{ se
   } finally {
     agent.destroy();
     await close(server);
+  }
+}
+
+function ratio(a: number | undefined, b: number | undefined): number {
+  return Math.round(((a ?? 0) / (b ?? 1)) * 100) / 100;
+}
+
+/**
+ * Rows `http-read-<name>` (and `http-write-<name>` unless `write: false`): bare node:http beside
+ * node:http + sessionward on `store`, side by side. Reads replay one signed-in cookie; writes use
+ * one session per connection, as many users would (contention has the lost-updates row).
+ */
+export async function httpRows(ctx: BenchContext, store: SessionStore, name: string, o: { write?: boolean } = {}): Promise<void> {
+  const bare = bareServer();
+  const sw = sessionServer(store, ctx.log);
+  const bareUrl = await listen(bare);
+  const swUrl = await listen(sw);
+  try {
+    const cookie = await loginCookie(swUrl);
+    const load = { duration: ctx.duration, connections: ctx.connections };
+    const read = await sideBySide({
+      bare: () => measureHttp(`${bareUrl}/read`, load),
+      sessionward: () => measureHttp(`${swUrl}/read`, { ...load, headers: { cookie } }),
+    });
+    ctx.report({ scenario: `http-read-${name}`, subject: 'bare', opsPerSec: read.bare });
+    ctx.report({ scenario: `http-read-${name}`, subject: 'sessionward', opsPerSec: read.sessionward, ratio: ratio(read.sessionward, read.bare) });
+    if (o.write === false) return;
+    const cookies = await Promise.all(Array.from({ length: ctx.connections }, () => loginCookie(swUrl)));
+    const write = await sideBySide({
+      bare: () => measureHttp(`${bareUrl}/write`, load),
+      sessionward: () => measureHttp(`${swUrl}/write`, { ...load, cookiePerConnection: cookies }),
+    });
+    ctx.report({ scenario: `http-write-${name}`, subject: 'bare', opsPerSec: write.bare });
+    ctx.report({ scenario: `http-write-${name}`, subject: 'sessionward', opsPerSec: write.sessionward, ratio: ratio(write.sessionward, write.bare) });
+  } finally {
+    await close(bare);
+    await close(sw);
   }
 }

@@ -12,8 +12,8 @@ import { RedisStore } from '../../src/stores/redis.js';
 import { encodeRecord } from '../../src/stores/redis-codec.js';
 import { makeRecord } from '../../src/testing/conformance.js';
 import { cli, startRedis } from '../../test/helpers/redis-server.js';
-import { bareServer, sessionServer, loginCookie, lostUpdates } from '../lib/session-server.js';
-import { measureHttp, listen, close, sideBySide } from '../lib/http.js';
+import { httpRows, lostUpdates } from '../lib/session-server.js';
+import { sideBySide } from '../lib/http.js';
 import type { BenchContext, Scenario } from '../lib/types.js';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
@@ -134,35 +134,9 @@ async function storeRows(ctx: BenchContext, port: number, client: Client): Promi
   await client.flushAll();
 }
 
-async function httpRows(ctx: BenchContext, client: Client): Promise<void> {
+async function httpRedisRows(ctx: BenchContext, client: Client): Promise<void> {
   const store = new RedisStore({ client, prefix: 'h:' });
-  const bare = bareServer();
-  const sw = sessionServer(store, ctx.log);
-  const bareUrl = await listen(bare);
-  const swUrl = await listen(sw);
-  try {
-    const cookie = await loginCookie(swUrl);
-    const load = { duration: ctx.duration, connections: ctx.connections };
-    const read = await sideBySide({
-      bare: () => measureHttp(`${bareUrl}/read`, load),
-      sessionward: () => measureHttp(`${swUrl}/read`, { ...load, headers: { cookie } }),
-    });
-    ctx.report({ scenario: 'http-read-redis', subject: 'bare', opsPerSec: read.bare });
-    ctx.report({ scenario: 'http-read-redis', subject: 'sessionward', opsPerSec: read.sessionward, ratio: round(read.sessionward! / read.bare!) });
-
-    // Writes: one session per connection, as many users would be (contention has its own row).
-    const cookies = await Promise.all(Array.from({ length: ctx.connections }, () => loginCookie(swUrl)));
-    const write = await sideBySide({
-      bare: () => measureHttp(`${bareUrl}/write`, load),
-      sessionward: () => measureHttp(`${swUrl}/write`, { ...load, cookiePerConnection: cookies }),
-    });
-    ctx.report({ scenario: 'http-write-redis', subject: 'bare', opsPerSec: write.bare });
-    ctx.report({ scenario: 'http-write-redis', subject: 'sessionward', opsPerSec: write.sessionward, ratio: round(write.sessionward! / write.bare!) });
-
-  } finally {
-    await close(bare);
-    await close(sw);
-  }
+  await httpRows(ctx, store, 'redis');
   const lost = await lostUpdates(store);
   ctx.report({ scenario: 'lost-updates-redis', subject: 'sessionward', sent: lost.sent, kept: lost.kept });
 }
@@ -174,7 +148,7 @@ const scenario: Scenario = async (ctx) => {
   await client.connect();
   try {
     await storeRows(ctx, server.port, client);
-    await httpRows(ctx, client);
+    await httpRedisRows(ctx, client);
   } finally {
     await client.quit().catch(() => {});
     await server.stop();

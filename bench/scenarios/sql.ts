@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { BenchContext, Scenario } from '../lib/types.js';
-import { close, listen, measureHttp, sideBySide } from '../lib/http.js';
-import { bareServer, sessionServer, loginCookie, lostUpdates } from '../lib/session-server.js';
+import { httpRows, lostUpdates } from '../lib/session-server.js';
 import { SqliteStore } from '../../src/stores/sqlite.js';
 import { PostgresStore, quoteIdent } from '../../src/stores/postgres.js';
 import type { SessionStore } from '../../src/stores/types.js';
@@ -22,22 +21,9 @@ const PG_URL = process.env.BENCH_PG_URL ?? `postgres://${process.env.PGUSER ?? '
 
 async function httpReadSqlite(ctx: BenchContext, dir: string): Promise<void> {
   const store = new SqliteStore({ filename: join(dir, 'read.db') });
-  const bare = bareServer();
-  const sw = sessionServer(store, ctx.log);
-  const bareUrl = await listen(bare);
-  const swUrl = await listen(sw);
   try {
-    const cookie = await loginCookie(swUrl);
-    const load = { duration: ctx.duration, connections: ctx.connections };
-    const res = await sideBySide({
-      bare: () => measureHttp(`${bareUrl}/read`, load),
-      sessionward: () => measureHttp(`${swUrl}/read`, { ...load, headers: { cookie } }),
-    });
-    ctx.report({ scenario: 'http-read-sqlite', subject: 'bare', opsPerSec: res.bare });
-    ctx.report({ scenario: 'http-read-sqlite', subject: 'sessionward', opsPerSec: res.sessionward, ratio: Math.round((res.sessionward! / res.bare!) * 100) / 100 });
+    await httpRows(ctx, store, 'sqlite', { write: false });
   } finally {
-    await close(bare);
-    await close(sw);
     await store.close();
   }
 }

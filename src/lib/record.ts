@@ -1,4 +1,4 @@
-/** @internal Record helpers shared by the engine and the in-process store. */
+/** @internal Record helpers shared by the engine and the stores. */
 import type { SessionRecord } from '../stores/types.js';
 
 /** A record with the given data, every field listed: one object shape, cheaper than spreads. */
@@ -18,3 +18,23 @@ export function withData(r: SessionRecord, data: Record<string, unknown>, versio
   };
 }
 
+
+/**
+ * A record as the SQL stores' insert parameters, in their shared column order: id, user_id, data,
+ * version, created_at, last_seen_at, auth_time, absolute_expires_at, expires_at, meta, rotated_to.
+ */
+export function insertParams(r: SessionRecord): unknown[] {
+  return [
+    r.id,
+    r.userId,
+    JSON.stringify(r.data),
+    r.version,
+    r.createdAt,
+    r.lastSeenAt,
+    r.authTime,
+    r.absoluteExpiresAt,
+    r.expiresAt,
+    JSON.stringify(r.meta ?? {}),
+    r.rotatedTo ?? null,
+  ];
+}

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import type { ClientBase, Pool, PoolClient, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { ConfigError, InvalidInputError, StoreError, StoreUnavailableError } from '../errors.js';
 import type { SessionMeta, SessionRecord, SessionStore } from './types.js';
+import { insertParams } from '../lib/record.js';
 import {
   POSTGRES_MIGRATIONS,
   POSTGRES_MIGRATIONS_TABLE,
@@ -332,20 +333,7 @@ export class PostgresStore implements SessionStore {
 
   async create(record: SessionRecord): Promise<boolean> {
     const r = record;
-    const res = await this.exec('create', [
-      r.id,
-      r.userId,
-      JSON.stringify(r.data),
-      r.version,
-      r.createdAt,
-      r.lastSeenAt,
-      r.authTime,
-      r.absoluteExpiresAt,
-      r.expiresAt,
-      JSON.stringify(r.meta ?? {}),
-      r.rotatedTo ?? null,
-      Date.now(),
-    ], true);
+    const res = await this.exec('create', [...insertParams(r), Date.now()], true);
     return res.rowCount === 1;
   }
 

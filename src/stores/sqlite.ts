@@ -16,6 +16,7 @@ import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ConfigError, InvalidInputError, StoreError, StoreUnavailableError } from '../errors.js';
 import type { SessionMeta, SessionRecord, SessionStore } from './types.js';
+import { insertParams } from '../lib/record.js';
 
 type Database = BetterSqlite3.Database;
 type Statement = BetterSqlite3.Statement;
@@ -147,22 +148,6 @@ function rowToRecord(row: Row): SessionRecord {
     meta,
     rotatedTo: row.rotated_to,
   };
-}
-
-function toParams(r: SessionRecord): unknown[] {
-  return [
-    r.id,
-    r.userId,
-    JSON.stringify(r.data),
-    r.version,
-    r.createdAt,
-    r.lastSeenAt,
-    r.authTime,
-    r.absoluteExpiresAt,
-    r.expiresAt,
-    JSON.stringify(r.meta ?? {}),
-    r.rotatedTo ?? null,
-  ];
 }
 
 /**
@@ -303,7 +288,7 @@ export class SqliteStore implements SessionStore {
   }
 
   create(record: SessionRecord): Promise<boolean> {
-    return this.run(() => this.s.create.run(...toParams(record), Date.now()).changes === 1);
+    return this.run(() => this.s.create.run(...insertParams(record), Date.now()).changes === 1);
   }
 
   update(record: SessionRecord, expectedVersion: number, now: number): Promise<boolean> {
