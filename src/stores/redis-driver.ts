@@ -1,7 +1,7 @@
 /**
- * Internal: one tiny shim over node-redis 5 and ioredis 5 (standalone and cluster), chosen once at
- * construction so the hot path is a direct call with no per-call shape checks. Not exported from
- * the package.
+ * Internal: one tiny shim over node-redis 5/6 and ioredis 5/6 (standalone and cluster), chosen once
+ * at construction so the hot path is a direct call with no per-call shape checks. Not exported from
+ * the package (only the client types below are, through stores/redis).
  */
 import { ConfigError } from '../errors.js';
 
@@ -32,26 +32,58 @@ export interface MasterSender {
   send(args: string[]): Promise<unknown>;
 }
 
-/**
- * The structural minimum we need from a user's client. Typed loosely on purpose: we support two
- * libraries whose generics are large and do not overlap.
- */
-export type AnyRedisClient = object;
+// The client types are the few members the driver touches, written structurally: the libraries'
+// own generics (modules, RESP version, type mapping) differ between majors and never line up, so
+// naming their classes would reject a client of the other major, or of a differently configured
+// instance. Methods are declared as methods on purpose: their parameters are then compared
+// bivariantly, which lets the libraries' wider signatures match.
 
-export function detectDriver(client: AnyRedisClient): RedisDriver {
-  const c = client as any;
-  if (c == null || typeof c !== 'object') throw new ConfigError('RedisStore: `client` must be a node-redis or ioredis client');
-  // ioredis: Redis and Cluster both expose call() and an isCluster flag.
-  if (typeof c.call === 'function' && typeof c.isCluster === 'boolean') {
-    return c.isCluster ? ioredisCluster(c) : ioredisStandalone(c);
-  }
-  // node-redis 5: the cluster has getSlotMaster(); a client has sendCommand(args) and isReady.
-  if (typeof c.getSlotMaster === 'function' && typeof c.sendCommand === 'function') return nodeRedisCluster(c);
-  if (typeof c.sendCommand === 'function' && 'isReady' in c) return nodeRedisStandalone(c);
-  throw new ConfigError('RedisStore: unsupported client; pass a node-redis 5 (createClient/createCluster) or ioredis 5 (Redis/Cluster) instance');
+/** A node-redis 5 or 6 client (`createClient()`), connected. */
+export interface NodeRedisClientLike {
+  readonly isReady: boolean;
+  sendCommand(args: string[]): Promise<unknown>;
 }
 
-function nodeRedisStandalone(c: any): RedisDriver {
+/** A node-redis 5 or 6 cluster (`createCluster()`), connected. */
+export interface NodeRedisClusterLike {
+  readonly isOpen: boolean;
+  readonly masters: ReadonlyArray<{ readonly address: string }>;
+  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
+  getSlotMaster(slot: number): unknown;
+  nodeClient(master: { readonly address: string }): Promise<{ sendCommand(args: string[]): Promise<unknown> }>;
+}
+
+/** An ioredis 5 or 6 connection (`new Redis()`). */
+export interface IoredisLike {
+  readonly isCluster: boolean;
+  readonly status: string;
+  call(command: string, ...args: string[]): Promise<unknown>;
+}
+
+/** An ioredis 5 or 6 cluster (`new Cluster()`). */
+export interface IoredisClusterLike extends IoredisLike {
+  readonly slots: ReadonlyArray<ReadonlyArray<string> | undefined>;
+  nodes(role: 'master'): ReadonlyArray<IoredisLike & { readonly options: { readonly host?: string; readonly port?: number } }>;
+}
+
+/** Any client the store accepts: node-redis 5/6 or ioredis 5/6, standalone or cluster. */
+export type RedisClientLike = NodeRedisClientLike | NodeRedisClusterLike | IoredisLike | IoredisClusterLike;
+
+export function detectDriver(client: RedisClientLike): RedisDriver {
+  // Checked at run time too: JavaScript callers (and `as` casts) bypass the types.
+  if (client == null || typeof client !== 'object') throw new ConfigError('RedisStore: `client` must be a node-redis or ioredis client');
+  const c = client as unknown as Record<string, unknown>;
+  // ioredis: Redis and Cluster both expose call() and an isCluster flag.
+  if (typeof c.call === 'function' && typeof c.isCluster === 'boolean') {
+    return c.isCluster ? ioredisCluster(client as IoredisClusterLike) : ioredisStandalone(client as IoredisLike);
+  }
+  // node-redis: the cluster has getSlotMaster(); a client has sendCommand(args) and isReady.
+  if (typeof c.getSlotMaster === 'function' && typeof c.sendCommand === 'function') return nodeRedisCluster(client as NodeRedisClusterLike);
+  if (typeof c.sendCommand === 'function' && 'isReady' in c) return nodeRedisStandalone(client as NodeRedisClientLike);
+  throw new ConfigError('RedisStore: unsupported client; pass a node-redis 5/6 (createClient/createCluster) or ioredis 5/6 (Redis/Cluster) instance');
+}
+
+function nodeRedisStandalone(c: NodeRedisClientLike): RedisDriver {
   return {
     kind: 'node-redis',
     cluster: false,
@@ -62,7 +94,7 @@ function nodeRedisStandalone(c: any): RedisDriver {
   };
 }
 
-function nodeRedisCluster(c: any): RedisDriver {
+function nodeRedisCluster(c: NodeRedisClusterLike): RedisDriver {
   return {
     kind: 'node-redis-cluster',
     cluster: true,
@@ -74,9 +106,9 @@ function nodeRedisCluster(c: any): RedisDriver {
     ready: () => c.isOpen === true,
     masters: () =>
       Promise.all(
-        (c.masters as any[]).map(async (m) => {
+        c.masters.map(async (m) => {
           const node = await c.nodeClient(m);
-          return { address: String(m.address), send: (args: string[]) => node.sendCommand(args) as Promise<unknown> };
+          return { address: String(m.address), send: (args: string[]) => node.sendCommand(args) };
         }),
       ),
   };
@@ -88,36 +120,39 @@ function ioredisReady(status: string): boolean {
   return status !== 'reconnecting' && status !== 'close' && status !== 'end';
 }
 
-function ioredisStandalone(c: any): RedisDriver {
+function ioredisSend(c: IoredisLike): (args: string[]) => Promise<unknown> {
+  return (args) => c.call(args[0]!, ...args.slice(1));
+}
+
+function ioredisStandalone(c: IoredisLike): RedisDriver {
+  const send = ioredisSend(c);
   return {
     kind: 'ioredis',
     cluster: false,
-    send: (_key, args) => c.call(args[0], ...args.slice(1)),
+    send: (_key, args) => send(args),
     wait: (_key, n, t) => c.call('WAIT', String(n), String(t)) as Promise<number>,
     ready: () => ioredisReady(c.status),
-    masters: async () => [{ address: 'standalone', send: (args) => c.call(args[0], ...args.slice(1)) }],
+    masters: async () => [{ address: 'standalone', send }],
   };
 }
 
-function ioredisCluster(c: any): RedisDriver {
+function ioredisCluster(c: IoredisClusterLike): RedisDriver {
+  const send = ioredisSend(c);
+  const address = (r: { readonly options: { readonly host?: string; readonly port?: number } }): string => `${r.options.host}:${r.options.port}`;
   return {
     kind: 'ioredis-cluster',
     cluster: true,
-    send: (_key, args) => c.call(args[0], ...args.slice(1)),
+    send: (_key, args) => send(args),
     wait: async (key, n, t) => {
       // ioredis routes keyless commands to a random node, so find the slot's master ourselves.
       // nodes() returns the very connections ioredis uses for commands, hence the same socket.
-      const owner: string | undefined = c.slots?.[keySlot(key)]?.[0];
-      const node = owner ? (c.nodes('master') as any[]).find((r) => `${r.options.host}:${r.options.port}` === owner) : undefined;
+      const owner = c.slots[keySlot(key)]?.[0];
+      const node = owner ? c.nodes('master').find((r) => address(r) === owner) : undefined;
       if (!node) throw new Error('no master known for slot');
       return node.call('WAIT', String(n), String(t)) as Promise<number>;
     },
     ready: () => ioredisReady(c.status),
-    masters: async () =>
-      (c.nodes('master') as any[]).map((r) => ({
-        address: `${r.options.host}:${r.options.port}`,
-        send: (args: string[]) => r.call(args[0], ...args.slice(1)) as Promise<unknown>,
-      })),
+    masters: async () => c.nodes('master').map((r) => ({ address: address(r), send: ioredisSend(r) })),
   };
 }
 

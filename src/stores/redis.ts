@@ -1,6 +1,6 @@
 /**
  * Redis store for standalone Redis and Redis Cluster, on the client you already have:
- * node-redis 5 (`createClient` / `createCluster`) or ioredis 5 (`Redis` / `Cluster`).
+ * node-redis 5 or 6 (`createClient` / `createCluster`) or ioredis 5 or 6 (`Redis` / `Cluster`).
  *
  * - An authenticated read is one `GET`; `touch` is one `EVALSHA`. No SCAN on the request path
  *   (only the optional `cleanup()`, which prunes the per-user indexes, scans).
@@ -28,12 +28,17 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, InvalidInputError, SessionwardError, StoreError, StoreUnavailableError } from '../errors.js';
 import type { SessionRecord, SessionStore } from './types.js';
-import { detectDriver, type AnyRedisClient, type MasterSender, type RedisDriver } from './redis-driver.js';
+import { detectDriver, type MasterSender, type RedisClientLike, type RedisDriver } from './redis-driver.js';
 import { DELETE, INDEX_ADD, INDEX_PRUNE, INDEX_REMOVE, TOUCH, UPDATE, decodeRecord, encodeInt, encodeRecord } from './redis-codec.js';
 
+export type { IoredisClusterLike, IoredisLike, NodeRedisClientLike, NodeRedisClusterLike, RedisClientLike } from './redis-driver.js';
+
 export interface RedisStoreOptions {
-  /** A connected node-redis 5 or ioredis 5 client or cluster. The store never closes it. */
-  client: AnyRedisClient;
+  /**
+   * A connected node-redis 5/6 or ioredis 5/6 client or cluster, passed as is (typed structurally,
+   * so any major and any module/RESP configuration fits). The store never closes it.
+   */
+  client: RedisClientLike;
   /** Key prefix. Default `sw:`. Must not contain `{` or `}` on a cluster (it would pin every key to one slot). */
   prefix?: string;
   /** Upper bound of every command, on top of the client's own timeouts (ms). Default 1000. */
