@@ -1,11 +1,12 @@
 /**
  * JWT key ring (SEC-27, SEC-28, SEC-31). A key's type decides which algorithms it may ever be
  * used with, so HS/RS confusion cannot happen: an RSA key never verifies an HMAC, and an HMAC
- * secret that looks like a PEM is refused outright. Keys come only from configuration or a
- * pinned JWKS; tokens can never bring their own.
+ * secret that is really key material (PEM, DER, JWK; string or bytes) is refused outright. Keys
+ * come only from configuration or a pinned JWKS; tokens can never bring their own.
  */
 import { createPublicKey, createPrivateKey, createSecretKey, KeyObject, type JsonWebKey } from 'node:crypto';
 import { ConfigError } from '../../errors.js';
+import { looksLikeKeyMaterial } from './key-material.js';
 
 export type HmacAlg = 'HS256' | 'HS384' | 'HS512';
 export type JwsAlg = HmacAlg | 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA';
@@ -82,7 +83,8 @@ export function importJwtKey(input: JwtKeyInput): JwtKey {
     if (!bytes) throw new ConfigError(`key ${kid}: secret must be bytes or a string`);
     // SEC-31 (RFC 8725 §3.5): at least 256 bits.
     if (bytes.length < 32) throw new ConfigError(`key ${kid}: HMAC secrets must be at least 256 bits (32 bytes)`);
-    if (typeof s === 'string' && s.includes('-----BEGIN')) throw new ConfigError(`key ${kid}: a PEM key given as an HMAC secret (key confusion)`);
+    // SEC-27: public key material as an HMAC secret lets anyone who reads the public key sign.
+    if (looksLikeKeyMaterial(s)) throw new ConfigError(`key ${kid}: key material (PEM, DER, JWK) given as an HMAC secret (key confusion)`);
     kind = 'secret';
     verifyKey = signKey = createSecretKey(bytes);
   } else if ('key' in input) {
