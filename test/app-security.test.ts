@@ -94,17 +94,48 @@ interface Res {
   location: string | null;
 }
 
+/**
+ * One HTTP exchange over node:http (fetch cannot choose the source address). Headers come back as
+ * a fetch `Headers`, so the tests read them the same way either way.
+ */
+function request(url: string, o: { method: string; headers: Record<string, string>; body?: string; localAddress?: string; untilHeaders?: boolean }): Promise<{ status: number; headers: Headers; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: o.method, headers: o.headers, localAddress: o.localAddress, agent: false }, (res) => {
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(res.headers)) {
+        if (v === undefined) continue;
+        for (const one of Array.isArray(v) ? v : [v]) headers.append(k, one);
+      }
+      if (o.untilHeaders) {
+        res.destroy();
+        return resolve({ status: res.statusCode!, headers, body: '' });
+      }
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(o.body);
+  });
+}
+
 /** A cookie-keeping client that behaves like a same-origin browser page (Fetch Metadata + Origin). */
 class Client {
   cookie = '';
+  /** Other cookies the app set (the device cookie), sent back like a browser would. */
+  jar = new Map<string, string>();
   csrf = '';
   constructor(
     readonly h: Harness,
     readonly ua = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36',
+    /** Source address of this client's connections: any 127.0.0.0/8 address reaches the loopback server. */
+    readonly ip = '127.0.0.1',
   ) {}
 
   async req(method: string, path: string, opts: { form?: Record<string, string>; headers?: Record<string, string>; csrf?: string | null } = {}): Promise<Res> {
-    const headers: Record<string, string> = { 'user-agent': this.ua, ...(this.cookie ? { cookie: this.cookie } : {}) };
+    const cookies = [...(this.cookie ? [this.cookie] : []), ...[...this.jar].map(([k, v]) => `${k}=${v}`)];
+    const headers: Record<string, string> = { 'user-agent': this.ua, ...(cookies.length ? { cookie: cookies.join('; ') } : {}) };
     let body: string | undefined;
     if (method !== 'GET') {
       headers.origin = this.h.base;
@@ -114,17 +145,24 @@ class Client {
       body = new URLSearchParams({ ...(token ? { _csrf: token } : {}), ...opts.form }).toString();
     }
     Object.assign(headers, opts.headers);
-    const r = await fetch(this.h.base + path, { method, headers, body, redirect: 'manual' });
-    const text = await r.text();
+    const r = await request(this.h.base + path, { method, headers, body, localAddress: this.ip });
+    const text = r.body;
     this.h.bodies.push(text);
     for (const sc of r.headers.getSetCookie()) {
       const [pair] = sc.split(';');
-      const [name, value] = pair!.split('=');
-      if (name !== 'sid') continue;
-      if (/max-age=0/i.test(sc)) this.cookie = '';
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq);
+      const value = pair!.slice(eq + 1);
+      const cleared = /max-age=0/i.test(sc);
+      if (name !== 'sid') {
+        if (cleared) this.jar.delete(name);
+        else this.jar.set(name, value);
+        continue;
+      }
+      if (cleared) this.cookie = '';
       else {
         this.cookie = `sid=${value}`;
-        this.h.cookieValues.add(value!);
+        this.h.cookieValues.add(value);
       }
     }
     const m = /name="_csrf" value="([^"]+)"/.exec(text) ?? /<meta name="csrf-token" content="([^"]+)"/.exec(text);
@@ -369,6 +407,51 @@ describe('reference app: authentication flows', () => {
       expect(String(l.at)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       if (l.sid !== undefined) expect(String(l.sid)).toMatch(/^[A-Za-z0-9_-]{22}$/);
     }
+  });
+});
+
+describe('reference app: private pages are never cached', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await start({ demo: { email: 'admin@example.com', password: PASSWORD } });
+  });
+  afterAll(async () => h.close());
+
+  /** GET every route the router knows (params filled in), as this visitor; returns path -> Cache-Control. */
+  async function cacheHeaders(c: Client): Promise<Map<string, string | null>> {
+    const out = new Map<string, string | null>();
+    for (const r of h.app.routes) {
+      if (r.method !== 'GET') continue;
+      const path = r.path.replace(/:[a-z]+/gi, 'x');
+      const cookie = [c.cookie, ...[...c.jar].map(([k, v]) => `${k}=${v}`)].filter(Boolean).join('; ');
+      // The live feed never ends: its headers are all this test needs.
+      const res = await request(h.base + path, { method: 'GET', headers: { cookie, 'user-agent': c.ua, accept: path === '/admin/feed' ? 'text/event-stream' : 'text/html' }, untilHeaders: true });
+      out.set(`${r.path} (${res.status})`, res.headers.get('cache-control'));
+    }
+    return out;
+  }
+
+  it('SEC-13: every GET route the router knows answers Cache-Control: no-store, to an admin, a half-signed-in user and an anonymous visitor', async () => {
+    const admin = new Client(h);
+    expect((await admin.signin('admin@example.com')).location).toBe('/account');
+    await new Client(h).signup('pending@example.com');
+    const user = h.app.state.accounts.byEmail('pending@example.com')!;
+    h.app.state.accounts.setTotp(user.id, 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP');
+    const pending = new Client(h);
+    expect((await pending.signin('pending@example.com')).location).toBe('/signin/2fa');
+    const anonymous = new Client(h);
+    await anonymous.get('/signin');
+
+    const gets = h.app.routes.filter((r) => r.method === 'GET');
+    // Enough routes to be sure the walk is not empty, including each kind of gate.
+    for (const gate of ['user', 'admin', 'pending', undefined]) expect(gets.some((r) => r.options.auth === gate)).toBe(true);
+    for (const visitor of [admin, pending, anonymous]) {
+      const seen = await cacheHeaders(visitor);
+      expect(seen.size).toBe(gets.length);
+      expect([...seen].filter(([, cc]) => cc !== 'no-store')).toEqual([]);
+    }
+    // The admin really reached the admin-only pages (not just a redirect to sign-in).
+    expect((await admin.get('/admin')).status).toBe(200);
   });
 });
 

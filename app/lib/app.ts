@@ -53,6 +53,8 @@ export type AppRouter = Router<Handler, RouteOptions>;
 export interface App {
   handle: (req: IncomingMessage, res: ServerResponse) => void;
   state: AppState;
+  /** The routes the app answers, for tests that must cover every page. */
+  routes: ReadonlyArray<{ method: string; path: string; options: RouteOptions }>;
   /** Origins accepted for unsafe requests (SEC-24/25): set once the server knows its port. */
   setOrigins(origins: string[]): void;
   /** End live feeds, flush the audit log, close the accounts database (not the store: the caller owns it). */
@@ -187,6 +189,9 @@ export async function createApp(config: AppConfig): Promise<App> {
       return;
     }
 
+    // Every page is built for one session (its user, its CSRF token, its flash): no browser or
+    // shared cache may keep one, whether or not this response happens to set a cookie (SEC-13).
+    res.setHeader('cache-control', 'no-store');
     const m = router.match(method, url.pathname);
     let session: Session<SessionData>;
     try {
@@ -358,6 +363,7 @@ export async function createApp(config: AppConfig): Promise<App> {
 
   return {
     state,
+    routes: router.list(),
     handle: (req, res) => {
       if (closing) {
         res.statusCode = 503;

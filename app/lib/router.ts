@@ -6,6 +6,8 @@ export type Method = 'GET' | 'POST';
 
 export interface Route<H, O> {
   method: Method;
+  /** As registered, e.g. `/admin/users/:id/revoke`. */
+  path: string;
   segments: string[];
   handler: H;
   options: O;
@@ -15,8 +17,13 @@ export class Router<H, O> {
   private readonly routes: Route<H, O>[] = [];
 
   add(method: Method, path: string, handler: H, options: O): this {
-    this.routes.push({ method, segments: path.split('/').filter(Boolean), handler, options });
+    this.routes.push({ method, path, segments: path.split('/').filter(Boolean), handler, options });
     return this;
+  }
+
+  /** Every route, in registration order (tests walk them so a new page cannot miss a header). */
+  list(): ReadonlyArray<Readonly<Route<H, O>>> {
+    return this.routes;
   }
 
   /** `null`: no such path; `'method'`: the path exists for another method (405). */
