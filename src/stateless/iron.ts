@@ -11,6 +11,7 @@
  * WebCrypto is used so the same reader runs on edge runtimes.
  */
 import { parseJsonObject } from './util.js';
+import { isCanonicalB64Url } from './keys-common.js';
 import { fromBase64Url } from '../lib/base64url.js';
 
 const enc = new TextEncoder();
@@ -26,6 +27,17 @@ export interface IronReadOptions {
   now?: number;
 }
 
+/** A seal that opened, with what a one-time migration needs to refuse it afterwards. */
+export interface OpenedIronSeal {
+  data: Record<string, unknown>;
+  /**
+   * The seal's MAC, canonical base64url: one value per seal whatever its `~n` suffix, so it is
+   * the seal's identity for replay denial.
+   */
+  mac: string;
+  /** The first instant (ms) at which iron refuses the seal (expiry + skew), or null when it never expires. */
+  deadUntil: number | null;
+}
 
 async function pbkdf2(password: string, salt: string, usage: 'hmac' | 'aes'): Promise<CryptoKey> {
   const base = await crypto.subtle.importKey('raw', enc.encode(password), 'PBKDF2', false, ['deriveBits']);
@@ -47,15 +59,12 @@ export function isIronSeal(value: string): boolean {
  * @example
  * const data = await readIronSeal(cookieValue, { password: process.env.IRON_PASSWORD! })
  */
-/** The expiration (ms) an iron seal carries, or null when it has none (iron `ttl: 0`). */
-export function ironExpiration(value: string): number | null {
-  const tilde = value.indexOf('~');
-  const parts = (tilde === -1 ? value : value.slice(0, tilde)).split('*');
-  const e = parts[5];
-  return e !== undefined && /^\d{1,16}$/.test(e) ? Number(e) : null;
+export async function readIronSeal(value: string, o: IronReadOptions): Promise<Record<string, unknown> | null> {
+  return (await openIronSeal(value, o))?.data ?? null;
 }
 
-export async function readIronSeal(value: string, o: IronReadOptions): Promise<Record<string, unknown> | null> {
+/** {@link readIronSeal} plus the seal's identity and lifetime, for the one-time migration. */
+export async function openIronSeal(value: string, o: IronReadOptions): Promise<OpenedIronSeal | null> {
   try {
     if (!isIronSeal(value) || value.length > 16 * 1024) return null;
     const tilde = value.indexOf('~');
@@ -67,10 +76,11 @@ export async function readIronSeal(value: string, o: IronReadOptions): Promise<R
     const [prefix, pid, encSalt, ivB64, ctB64, expiration, macSalt, mac] = parts as [string, string, string, string, string, string, string, string];
     if (prefix !== 'Fe26.2' || !SALT.test(encSalt) || !SALT.test(macSalt)) return null;
     if (!B64.test(ivB64) || !B64.test(ctB64) || !B64.test(mac) || !/^\w*$/.test(pid)) return null;
+    let deadUntil: number | null = null;
     if (expiration !== '') {
       if (!/^\d{1,16}$/.test(expiration)) return null;
-      const now = o.now ?? Date.now();
-      if (Number(expiration) <= now - (o.skewSeconds ?? 60) * 1000) return null;
+      deadUntil = Number(expiration) + (o.skewSeconds ?? 60) * 1000;
+      if (deadUntil <= (o.now ?? Date.now())) return null;
     }
     const passwords = typeof o.password === 'string' ? { [pid || 'default']: o.password } : o.password;
     const password = Object.prototype.hasOwnProperty.call(passwords, pid || 'default') ? passwords[pid || 'default'] : undefined;
@@ -79,6 +89,9 @@ export async function readIronSeal(value: string, o: IronReadOptions): Promise<R
     const iv = fromBase64Url(ivB64);
     const ct = fromBase64Url(ctB64);
     if (!macBytes || !iv || !ct || iv.length !== 16 || ct.length === 0 || ct.length % 16 !== 0) return null;
+    // The MAC is checked as bytes, and decoders ignore the unused low bits of the last character:
+    // without this, 4 spellings of one seal would open (and a one-time migration would run 4 times).
+    if (macBytes.length !== 32 || !isCanonicalB64Url(mac)) return null;
     const base = parts.slice(0, 6).join('*');
     // crypto.subtle.verify compares in constant time.
     const ok = await crypto.subtle.verify('HMAC', await pbkdf2(password, macSalt, 'hmac'), macBytes as BufferSource, enc.encode(base));
@@ -86,10 +99,10 @@ export async function readIronSeal(value: string, o: IronReadOptions): Promise<R
     const pt = await crypto.subtle.decrypt({ name: 'AES-CBC', iv: iv as BufferSource }, await pbkdf2(password, encSalt, 'aes'), ct as BufferSource);
     const obj = parseJsonObject(dec.decode(pt));
     if (!obj) return null;
-    if (major === '2') return obj;
     // iron-session before v7 kept data under `persistent`.
     const persistent = obj.persistent;
-    return persistent && typeof persistent === 'object' && !Array.isArray(persistent) ? { ...(persistent as Record<string, unknown>) } : {};
+    const data = major === '2' ? obj : persistent && typeof persistent === 'object' && !Array.isArray(persistent) ? { ...(persistent as Record<string, unknown>) } : {};
+    return { data, mac, deadUntil };
   } catch {
     return null;
   }

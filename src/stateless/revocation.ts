@@ -127,6 +127,35 @@ export class Revocation {
     emit(this.#onEvent, { type: 'revocation.session', idHash });
   }
 
+  /**
+   * Use a one-time credential: true for the first caller only, false for every later (or
+   * concurrent) use until `expiresAt`, when the credential is dead anyway. Atomic on any conforming
+   * store: the deny record is created with `create`, which only one writer can win. Afterwards
+   * `isRevoked({ id })` is true too.
+   */
+  async consumeOnce(id: string, expiresAt: number): Promise<boolean> {
+    const now = this.#now();
+    if (expiresAt <= now) return false;
+    const key = this.#key(null, id);
+    const record: SessionRecord = {
+      id: key,
+      userId: null,
+      data: {},
+      version: 1,
+      createdAt: now,
+      lastSeenAt: now,
+      authTime: null,
+      absoluteExpiresAt: expiresAt,
+      expiresAt,
+      meta: { kind: 'revocation' },
+      rotatedTo: null,
+    };
+    const first = await this.#store.create(record);
+    this.#remember(key, {}, now);
+    if (first) emit(this.#onEvent, { type: 'revocation.session', idHash: sha256Sync(id) });
+    return first;
+  }
+
   /** Revoke every credential of `userId` issued before `validAfter` (default: now). */
   async revokeUser(userId: string, validAfter = this.#now()): Promise<void> {
     if (typeof userId !== 'string' || userId === '') throw new TypeError('userId must be a non-empty string');

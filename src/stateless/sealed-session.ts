@@ -13,7 +13,7 @@ import { parseCookieHeader, validateCookieOptions, type CookieAttributes, type S
 import { sha256Sync } from '../crypto/node.js';
 import { clearChunked, readChunked, writeChunked } from './chunk.js';
 import type { OnStatelessEvent } from './events.js';
-import { isIronSeal, readIronSeal, ironExpiration } from './iron.js';
+import { isIronSeal, openIronSeal } from './iron.js';
 import type { OpenFailure, Opened, SealKey, Sealer } from './keys-common.js';
 import type { Revocation } from './revocation.js';
 import { emit, parseJsonObject } from './util.js';
@@ -225,18 +225,22 @@ export class SealedSessions<T extends object = Record<string, unknown>> {
       const ironName = this.#o.iron.cookieName ?? name;
       const v = cookies[ironName];
       if (v !== undefined && isIronSeal(v)) {
-        // With revocation configured the migration is one-time: a migrated iron seal is denylisted
-        // until it would have expired, so a copy of the old cookie cannot mint new sessions.
-        const ironId = `iron:${sha256Sync(v)}`;
-        const replayed = this.#o.revocation ? await this.#o.revocation.isRevoked({ id: ironId, issuedAt: now }) : false;
-        const data = replayed ? null : await readIronSeal(v, { password: this.#o.iron.password, now });
-        if (data) {
-          if (this.#o.revocation) await this.#o.revocation.revokeSession(ironId, ironExpiration(v) ?? now + IRON_NO_EXPIRY_DENY_MS, null);
-          env = this.#fresh(now, data);
+        const opened = await openIronSeal(v, { password: this.#o.iron.password, now });
+        // With revocation configured the migration is one-time: the first request to present a
+        // seal claims it (atomically, so concurrent copies lose), and the claim lasts as long as
+        // iron would still open the seal (expiry + skew). Keyed by the seal's MAC, so no other
+        // spelling or suffix of the same seal counts as new.
+        const replayed = opened && this.#o.revocation
+          ? !(await this.#o.revocation.consumeOnce(`iron:${opened.mac}`, opened.deadUntil ?? now + IRON_NO_EXPIRY_DENY_MS))
+          : false;
+        if (opened && !replayed) {
+          env = this.#fresh(now, opened.data);
           reseal = true;
           emit(this.#o.onEvent, { type: 'sealed.migrated', cookie: name, from: 'iron' });
           dirtyHeaders = [];
           if (ironName !== name) keep = clearChunked(ironName, this.#ironAttrs, []);
+        } else if (opened) {
+          emit(this.#o.onEvent, { type: 'sealed.revoked', cookie: ironName, sidHash: sha256Sync(opened.mac) });
         } else emit(this.#o.onEvent, { type: 'sealed.invalid', cookie: ironName, reason: 'bad-seal' });
       }
     }
