@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createApp, type App } from '../app/lib/app.js';
 import type { AppConfig } from '../app/lib/state.js';
-import { loadSecrets } from '../app/lib/config.js';
+import { loadSecrets, openStore } from '../app/lib/config.js';
 import { MemoryStore } from '../src/stores/memory.js';
 import { SqliteStore } from '../src/stores/sqlite.js';
 import type { SessionStore } from '../src/stores/types.js';
@@ -452,6 +452,39 @@ describe('reference app: private pages are never cached', () => {
     }
     // The admin really reached the admin-only pages (not just a redirect to sign-in).
     expect((await admin.get('/admin')).status).toBe(200);
+  });
+});
+
+describe('reference app: what anonymous visitors see', () => {
+  it('/security shows an anonymous visitor no file system path (store file, data directory, working directory); an administrator sees the store location', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sw-app-paths-'));
+    // The store exactly as `npm start` opens it by default: embedded SQLite in the data directory.
+    const opened = await openStore({}, dir, () => undefined);
+    const h = await start({ store: opened.store, storeLabel: opened.label, storeLocation: opened.location, demo: { email: 'admin@example.com', password: PASSWORD } });
+    try {
+      const anonymous = await new Client(h).get('/security');
+      expect(anonymous.status).toBe(200);
+      expect(anonymous.body).toContain('SQLite');
+      for (const secret of [dir, h.dir, process.cwd(), 'sessions.db']) expect(anonymous.body).not.toContain(secret);
+      // No absolute path of any kind (POSIX or Windows) in the text of the page.
+      const text = anonymous.body.replace(/<[^>]*>/g, ' ');
+      expect(text).not.toMatch(/(?:^|[\s(])(?:\/[\w.-]+){2,}/);
+      expect(text).not.toMatch(/[A-Z]:\\/);
+
+      // A signed-in non-admin is no different.
+      const user = new Client(h);
+      await user.signup('paths@example.com');
+      const userView = await user.get('/security');
+      for (const secret of [dir, 'sessions.db']) expect(userView.body).not.toContain(secret);
+
+      const admin = new Client(h);
+      expect((await admin.signin('admin@example.com')).location).toBe('/account');
+      expect((await admin.get('/security')).body).toContain(join(dir, 'sessions.db'));
+    } finally {
+      await h.close();
+      await opened.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -111,7 +111,10 @@ function redact(url: string): string {
 
 export interface OpenedStore {
   store: SessionStore;
+  /** What kind of store, safe to show anyone ("SQLite", "Redis", ...). */
   label: string;
+  /** Where it is (a file path or a URL without credentials): for the terminal and administrators only. */
+  location: string;
   close(): Promise<void>;
 }
 
@@ -129,14 +132,15 @@ export async function openStore(env: NodeJS.ProcessEnv, dataDir: string, log: (l
       await cluster.connect();
       return {
         store: new RedisStore({ client: cluster, prefix: 'swapp:' }),
-        label: `Redis Cluster (${urls.map(redact).join(', ')})`,
+        label: 'Redis Cluster',
+        location: urls.map(redact).join(', '),
         close: async () => void (await cluster.close()),
       };
     }
     const client = createClient({ url: env.REDIS_URL });
     client.on('error', onError);
     await client.connect();
-    return { store: new RedisStore({ client, prefix: 'swapp:' }), label: `Redis (${redact(env.REDIS_URL!)})`, close: async () => void (await client.close()) };
+    return { store: new RedisStore({ client, prefix: 'swapp:' }), label: 'Redis', location: redact(env.REDIS_URL!), close: async () => void (await client.close()) };
   }
   if (env.DATABASE_URL) {
     const pg = await import('pg');
@@ -144,11 +148,11 @@ export async function openStore(env: NodeJS.ProcessEnv, dataDir: string, log: (l
     pool.on('error', (e) => log(`postgres: ${e.message}`));
     const store = new PostgresStore({ pool });
     await store.migrate();
-    return { store, label: `PostgreSQL (${redact(env.DATABASE_URL)})`, close: () => pool.end() };
+    return { store, label: 'PostgreSQL', location: redact(env.DATABASE_URL), close: () => pool.end() };
   }
   const filename = join(dataDir, 'sessions.db');
   const store = new SqliteStore({ filename });
-  return { store, label: `SQLite (${filename})`, close: () => store.close() };
+  return { store, label: 'SQLite', location: filename, close: () => store.close() };
 }
 
 /**

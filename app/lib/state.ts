@@ -29,8 +29,13 @@ export interface AppConfig {
   /** Directory for accounts.db, audit.jsonl (and the default SQLite session store). */
   dataDir: string;
   store: SessionStore;
-  /** Human-readable store description for the start-up banner and the security page. */
+  /** Kind of session store ("SQLite", "Redis", ...), shown on the public security page. */
   storeLabel: string;
+  /**
+   * Where the store is (file path, URL without credentials). Shown to administrators only: a path
+   * tells an anonymous visitor about the host's file system and user names.
+   */
+  storeLocation?: string;
   /** Cookie MAC key ring, newest first, each at least 32 bytes. */
   secrets: string[];
   /** Serve with production cookie settings (`__Host-`, Secure). False = plain-HTTP development. */

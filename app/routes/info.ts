@@ -16,6 +16,7 @@ export function infoRoutes(r: AppRouter): void {
             expectedName: manager.cookieName,
             https: config.https,
             store: config.storeLabel,
+            storeLocation: ctx.user?.role === 'admin' ? (config.storeLocation ?? null) : null,
             keyCount: config.secrets.length,
             idleMs: config.idleMs,
             absoluteMs: config.absoluteMs,

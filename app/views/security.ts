@@ -8,6 +8,8 @@ export interface SecurityFacts {
   expectedName: string;
   https: boolean;
   store: string;
+  /** Only for administrators (null otherwise): a file path or host names are nobody else's business. */
+  storeLocation: string | null;
   keyCount: number;
   idleMs: number;
   absoluteMs: number;
@@ -54,7 +56,7 @@ export function securityPage(_v: ViewState, f: SecurityFacts): SafeHtml {
     ${yes((f.cookie?.name ?? f.expectedName).startsWith('__Host-'), '__Host- prefix', f.https ? 'Locked to this host: no Domain, Path=/ and Secure, so a sibling subdomain cannot set or shadow it.' : 'Needs Secure, so it is off in development mode.')}
     ${yes(a.expires === undefined && a['max-age'] === undefined, 'No Expires / Max-Age', 'A browser-session cookie; expiry is enforced by the server, never by the cookie (SEC-13).')}
   </tbody></table>
-  <p class="small">The cookie holds a 256-bit random token plus an HMAC-SHA-256 tag (${f.keyCount} ${f.keyCount === 1 ? 'key' : 'keys'} in the ring; the newest signs). A forged or altered cookie is refused before the store is asked. The token never appears in a page, a URL or a log; the store (<strong>${f.store}</strong>) keeps only its SHA-256 (SEC-21). Responses that set it carry <code>Cache-Control: no-store</code>.</p>
+  <p class="small">The cookie holds a 256-bit random token plus an HMAC-SHA-256 tag (${f.keyCount} ${f.keyCount === 1 ? 'key' : 'keys'} in the ring; the newest signs). A forged or altered cookie is refused before the store is asked. The token never appears in a page, a URL or a log; the store (<strong>${f.store}</strong>${f.storeLocation ? html` at <code data-testid="store-location">${f.storeLocation}</code>, shown to administrators only` : ''}) keeps only its SHA-256 (SEC-21). Responses that set it carry <code>Cache-Control: no-store</code>.</p>
 </section>
 
 <div class="grid">
