@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'ERR_STORE'
   | 'ERR_SESSION_CONFLICT'
   | 'ERR_SESSION_DESTROYED'
+  | 'ERR_SESSION_SUPERSEDED'
   | 'ERR_REAUTH_REQUIRED'
   | 'ERR_UNAUTHENTICATED'
   | 'ERR_COOKIE_TOO_LARGE'
@@ -31,6 +32,11 @@ export class SessionwardError extends Error {
   readonly code: ErrorCode;
   /** Suggested HTTP status for adapters; never derived from message text. */
   readonly status: number;
+  /**
+   * Headers the error response must carry (e.g. the Set-Cookie that clears a refused cookie and
+   * Retry-After on a 429). Adapters apply them; they never say why a request failed.
+   */
+  readonly headers: ReadonlyArray<readonly [string, string]> = [];
   constructor(code: ErrorCode, message: string, status = 500, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
@@ -74,6 +80,17 @@ export class SessionDestroyedError extends SessionwardError {
   }
 }
 
+/**
+ * The request reached its session through a superseded token (the rotation grace window): it
+ * may read and write data, but not make security decisions — rotate, log in, complete a step or
+ * end other sessions. Retrying with the current cookie succeeds.
+ */
+export class SessionSupersededError extends SessionwardError {
+  constructor(message = 'session token superseded') {
+    super('ERR_SESSION_SUPERSEDED', message, 409);
+  }
+}
+
 /** SEC-14: the operation needs an authentication more recent than the session has. */
 export class ReauthRequiredError extends SessionwardError {
   constructor(message = 'reauthentication required') {
@@ -108,7 +125,9 @@ export function isSessionwardError(e: unknown): e is SessionwardError {
 
 /** SEC-42: this source sent too many invalid tokens; adapters map it to 429. */
 export class ThrottledError extends SessionwardError {
-  constructor(message = 'too many requests') {
+  override readonly headers: ReadonlyArray<readonly [string, string]>;
+  constructor(message = 'too many requests', headers: ReadonlyArray<readonly [string, string]> = []) {
     super('ERR_THROTTLED', message, 429);
+    this.headers = headers;
   }
 }

@@ -29,8 +29,10 @@ export interface FastifySessionwardOptions<D extends Record<string, unknown> = R
   getIp?: (request: FastifyRequest) => string | undefined;
 }
 
-function fail(reply: FastifyReply, err: { status: number; code: string }): void {
+function fail(reply: FastifyReply, err: { status: number; code: string; headers: ReadonlyArray<readonly [string, string]> }): void {
   reply.code(err.status).header('content-type', 'application/json').header('cache-control', 'no-store');
+  // Fastify appends repeated set-cookie headers itself.
+  for (const [name, value] of err.headers) reply.header(name, value);
 }
 
 async function plugin(fastify: FastifyInstance, opts: FastifySessionwardOptions<any>): Promise<void> {

@@ -73,6 +73,10 @@ export function sendError(res: ServerResponse, err: unknown): boolean {
     res.statusCode = err.status;
     res.setHeader('content-type', 'application/json');
     res.setHeader('cache-control', 'no-store');
+    for (const [name, value] of err.headers) {
+      if (name === 'set-cookie') res.appendHeader(name, value);
+      else res.setHeader(name, value);
+    }
   }
   res.end(JSON.stringify({ error: err.code }));
   return true;

@@ -47,10 +47,12 @@ export async function commitSession<D extends Record<string, unknown>>(manager: 
 /** A typed error as a Response: status and stable code only (nothing about why). */
 export function errorResponse(err: unknown): Response | null {
   if (!isSessionwardError(err)) return null;
-  return new Response(JSON.stringify({ error: err.code }), {
-    status: err.status,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-  });
+  const headers = new Headers({ 'content-type': 'application/json', 'cache-control': 'no-store' });
+  for (const [name, value] of err.headers) {
+    if (name === 'set-cookie') headers.append(name, value);
+    else headers.set(name, value);
+  }
+  return new Response(JSON.stringify({ error: err.code }), { status: err.status, headers });
 }
 
 /** Wrap a handler: load before, commit after, typed errors mapped to their status (503 for a down store). */

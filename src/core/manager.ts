@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { StoreError, SessionDestroyedError, ThrottledError, SessionConflictError } from '../errors.js';
+import { StoreError, SessionDestroyedError, ThrottledError, SessionConflictError, SessionSupersededError } from '../errors.js';
 import { parseCookieHeader, serializeCookie } from '../cookie/index.js';
 import { nodeCrypto } from '../crypto/node.js';
 import type { SessionCrypto } from '../crypto/types.js';
@@ -25,8 +25,16 @@ export interface CommitResult {
 }
 
 const MAX_CAS_ATTEMPTS = 1000;
-/** Tombstone marker (in `meta.rotation`) of a rotation that raised privilege. */
+/**
+ * Tombstone markers (in `meta.rotation`). ELEVATED: a rotation with re-authentication or a
+ * privilege change — the old token is worth nothing afterwards. ENDED: a logout's fence (a
+ * pointer to itself) that makes a concurrent rotation fail instead of outliving the logout.
+ * Anything else ('renewal'): the old token reaches its successor for the grace window.
+ */
 const ELEVATED = 'elevated';
+const ENDED = 'ended';
+/** How long a logout fence may outlive a failed delete: it only has to win a race. */
+const FENCE_MS = 5_000;
 const VERIFIED_CACHE_SIZE = 10_000;
 
 /** Run an update function on a private deep copy; it may mutate the copy or return a new object. */
@@ -111,7 +119,9 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     if (!parsed) {
       const v = await verifyCookieValue(raw, o.keys, this.crypto);
       if (!v) {
-        await this.invalid(resolveIp(info), o.keys.length ? 'bad_signature_or_malformed' : 'malformed');
+        // Only a value that fails our MAC is evidence of forgery; without a key ring a
+        // malformed cookie is as likely a stale one from another app on the same host.
+        await this.invalid(resolveIp(info), o.keys.length ? 'bad_signature_or_malformed' : 'malformed', o.keys.length > 0);
         return this.fresh(info);
       }
       parsed = { ...v, id: await this.crypto.sha256(v.token) };
@@ -124,8 +134,10 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     const rec = await this.store.get(id, now);
     if (!rec) {
       // With a key ring the token was ours once: it expired or was destroyed. Without one it may be a guess.
+      // Either way it is reported, never counted towards the throttle: an expired token is what
+      // every returning visitor sends, and counting it would lock out whole offices behind one IP.
       if (o.keys.length) await this.emitId('token.unknown', id, { ...resolveIp(info), reason: 'unknown_or_expired' });
-      else await this.invalid(resolveIp(info), 'unknown');
+      else await this.invalid(resolveIp(info), 'unknown', false);
       return this.fresh(info);
     }
     if (rec.rotatedTo) {
@@ -134,11 +146,14 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       // request with it loses nothing by staying so. Its cookie is left alone: the login response
       // has replaced it in the browser.
       if (rec.meta.rotation === ELEVATED) return new Session<D>(this, null, null, info);
-      // SEC-18: within the grace window an in-flight request with the old token reaches the new session.
-      const next = await this.store.get(rec.rotatedTo, now);
-      if (!next || next.rotatedTo || !this.live(next, now)) return this.fresh(info);
+      // SEC-18: within the grace window of a renewal an in-flight request with the old token
+      // reaches the new session — read-only for security decisions, with the old token's own
+      // authentication time (it can never borrow a newer one).
+      const next = rec.meta.rotation === ENDED ? null : await this.store.get(rec.rotatedTo, now);
+      if (!next || next.rotatedTo || !this.live(next, now) || next.userId !== rec.userId) return this.fresh(info);
       const s = new Session<D>(this, next, null, info);
       s.viaGrace = true;
+      s.graceAuthTime = rec.authTime === null || next.authTime === null ? null : Math.min(rec.authTime, next.authTime);
       await this.emitId('token.grace', id, { newSid: await this.sid(next.id), userId: next.userId });
       if (this.onEvent && next.userId !== null) await this.reportRisk(s);
       return s;
@@ -255,15 +270,46 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
   /** @internal */
   async destroy(session: Session<D>): Promise<void> {
     if (session.record) {
-      const id = session.record.id;
-      // A concurrent request may have rotated this session: end its successor too (SEC-36).
-      const cur = await this.store.get(id, this.options.clock());
-      await this.store.delete(id);
-      if (cur?.rotatedTo) await this.store.delete(cur.rotatedTo);
+      await this.end(session.record.id);
       await this.emit('session.destroyed', session, { userId: session.record.userId });
     }
     session.destroyed = true;
     session.clearCookie = true;
+  }
+
+  /**
+   * Delete a record and, if a concurrent request rotated it, its successor (SEC-36). A plain
+   * read-then-delete loses to a rotation landing in between (the successor would outlive the
+   * logout), so the record is first fenced with a compare-and-set: either the rotation's own
+   * compare-and-set landed first (we see its pointer and follow it) or ours did (the rotation
+   * sees the fence, fails and removes its successor itself).
+   */
+  private async end(id: string): Promise<void> {
+    const o = this.options;
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const now = o.clock();
+      const cur = await this.store.get(id, now);
+      if (!cur) return;
+      if (cur.rotatedTo) {
+        if (cur.rotatedTo !== id) await this.store.delete(cur.rotatedTo);
+        await this.store.delete(id);
+        return;
+      }
+      const fence: SessionRecord = {
+        ...cur,
+        data: {},
+        version: cur.version + 1,
+        rotatedTo: id,
+        expiresAt: Math.min(cur.expiresAt, now + FENCE_MS),
+        meta: { ...cur.meta, rotation: ENDED },
+      };
+      if (await this.store.update(fence, cur.version, now)) {
+        await this.store.delete(id);
+        return;
+      }
+      await backoff(attempt);
+    }
+    throw new SessionConflictError('too many concurrent updates');
   }
 
   /** @internal Re-read the record, discarding this request's unsaved changes. */
@@ -313,10 +359,17 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
   }
 
   /** @internal Issue a new token and record; tombstone the old one for the grace window. */
-  async rotate(session: Session<D>, next: { userId: string | null; data: Record<string, unknown>; reauthenticated: boolean }): Promise<void> {
+  async rotate(
+    session: Session<D>,
+    next: { userId: string | null; data: Record<string, unknown>; reauthenticated: boolean; renewal?: boolean },
+  ): Promise<void> {
+    // A token that reached this session through a grace window holds no authority of its own:
+    // letting it rotate would mint a token that outlives the grace (issue: grace takeover).
+    if (session.viaGrace) throw new SessionSupersededError();
     const old = session.record;
-    // Privilege rises when an anonymous or half-authenticated session (or another user's) logs in.
-    const elevated = next.reauthenticated && (!session.isAuthenticated || session.userId !== next.userId);
+    // Only a renewal keeps the old token useful (for the grace window). After a login, step-up,
+    // second factor or privilege change the old token must not carry what it did not have.
+    const elevated = !next.renewal || next.reauthenticated;
     await this.createFor(session, next.userId, next.data, next.reauthenticated, old);
     if (old && !(await this.retire(old, session.record!.id, elevated)) && old.userId !== null) {
       // The signed-in session was ended (logout, "log out everywhere") while this request ran:
@@ -373,26 +426,27 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
    */
   private async retire(old: SessionRecord, successor: string, elevated: boolean): Promise<boolean> {
     const o = this.options;
-    if (o.rotationGrace === 0) {
-      const live = await this.store.get(old.id, o.clock());
-      await this.store.delete(old.id);
-      return live !== null;
-    }
     let latest: SessionRecord | null = old;
     for (let attempt = 0; latest && attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const now = o.clock();
       const tomb: SessionRecord = {
         ...latest,
-        userId: null,
+        // The pointer keeps its owner: "log out everywhere" must end it with the rest (SEC-38).
         data: {},
         version: latest.version + 1,
         rotatedTo: successor,
-        expiresAt: Math.min(now + o.rotationGrace, latest.expiresAt),
+        // Even without a grace window the pointer is written first: the compare-and-set is what
+        // orders this rotation against a concurrent logout's fence.
+        expiresAt: Math.min(now + Math.max(o.rotationGrace, 1), latest.expiresAt),
         meta: { ...latest.meta, rotation: elevated ? ELEVATED : 'renewal' },
       };
-      if (await this.store.update(tomb, latest.version, now)) return true;
+      if (await this.store.update(tomb, latest.version, now)) {
+        if (o.rotationGrace === 0) await this.store.delete(old.id);
+        return true;
+      }
       latest = await this.store.get(old.id, now);
-      if (latest?.rotatedTo) return true;
+      // Rotated by a concurrent request: fine. Fenced by a logout: this rotation must fail.
+      if (latest?.rotatedTo) return latest.meta.rotation !== ENDED;
     }
     return false;
   }
@@ -468,11 +522,14 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     return r.expiresAt > now && r.absoluteExpiresAt > now && r.lastSeenAt + o.idleTimeout > now;
   }
 
-  private async invalid(info: { ip?: string; userAgent?: string }, reason: string): Promise<void> {
+  private async invalid(info: { ip?: string; userAgent?: string }, reason: string, forged: boolean): Promise<void> {
     await this.emit('token.invalid', null, { ...info, reason });
-    // SEC-42: count invalid tokens per source in a bounded map.
+    // SEC-42: count forged tokens (failed MAC) per source in a bounded map. A source we cannot
+    // tell apart (no IP from the adapter, or every client behind one proxy) is never counted:
+    // one shared bucket would let a single attacker lock everybody out.
+    if (!forged || !info.ip) return;
     const lim = this.options.invalidTokenLimit;
-    const key = info.ip ?? 'unknown';
+    const key = info.ip;
     const now = this.options.clock();
     let e = this.invalidBySource.get(key);
     if (!e || now - e.since > lim.windowMs) {
@@ -486,7 +543,15 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
         e.alerted = true;
         await this.emit('alert.invalid_tokens', null, { ...info, count: e.count, reason: lim.action });
       }
-      if (lim.action === 'throttle') throw new ThrottledError();
+      if (lim.action === 'throttle') {
+        // The refused cookie is cleared with the 429, or the browser would send it again forever.
+        const retry = Math.max(1, Math.ceil((e.since + lim.windowMs - now) / 1000));
+        throw new ThrottledError(undefined, [
+          ['set-cookie', this.clearCookieHeader],
+          ['retry-after', String(retry)],
+          ['cache-control', 'no-store'],
+        ]);
+      }
     }
   }
 

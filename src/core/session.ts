@@ -4,6 +4,7 @@ import {
   SessionDestroyedError,
   UnauthenticatedError,
   InvalidInputError,
+  SessionSupersededError,
 } from '../errors.js';
 import type { SessionRecord } from '../stores/types.js';
 import type { Engine } from './manager.js';
@@ -75,6 +76,8 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   clearCookie = false;
   /** @internal the request resolved through a rotation grace window. */
   viaGrace = false;
+  /** @internal authentication time of the superseded token that reached this session. */
+  graceAuthTime: number | null = null;
   /** @internal the session was destroyed by this request. */
   destroyed = false;
   /** @internal renew activity at commit even if `touchAfter` has not elapsed. */
@@ -173,8 +176,12 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   get userId(): string | null {
     return this.record?.userId ?? null;
   }
-  /** Time of the last (re-)authentication in ms, or null. */
+  /**
+   * Time of the last (re-)authentication in ms, or null. Reached through a superseded token (the
+   * grace window), it is that token's own, never the successor's newer one.
+   */
   get authTime(): number | null {
+    if (this.viaGrace) return this.graceAuthTime;
     return this.record?.authTime ?? null;
   }
   get createdAt(): number | null {
@@ -315,12 +322,24 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   }
 
   /**
-   * Issue a new token for the same session data, e.g. on a role change (SEC-16). The old token
-   * resolves to the new session only during the grace window (SEC-18).
+   * Issue a new token for the same session data on a privilege change — role, password, second
+   * factor settings (SEC-16). The old token stops reaching the session at once; authentication
+   * time and the absolute deadline are kept.
    */
   async rotate(): Promise<void> {
     this.assertLive();
     await this.#engine.rotate(this, { userId: this.userId, data: { ...(this.data as Record<string, unknown>) }, reauthenticated: false });
+  }
+
+  /**
+   * Periodic renewal (SEC-18): a new token for the same session with nothing else changed. The
+   * old token still reaches the session for `rotationGrace`, so requests already in flight are
+   * not logged out — read-only for security decisions (no rotate, login, step completion or
+   * ending other sessions: SessionSupersededError) and with its own authentication time.
+   */
+  async renew(): Promise<void> {
+    this.assertLive();
+    await this.#engine.rotate(this, { userId: this.userId, data: { ...(this.data as Record<string, unknown>) }, reauthenticated: false, renewal: true });
   }
 
   /** Log out: delete the record now; commit clears the cookie with Max-Age=0 (SEC-36). */
@@ -360,13 +379,21 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
       await this.destroy();
       return true;
     }
+    this.assertCurrent();
     return this.#engine.destroyOwnedSession(uid, id);
   }
 
   /** "Log out my other devices" (SEC-38). Returns how many sessions ended. */
   async destroyOtherSessions(): Promise<number> {
     const uid = this.requireAuth();
+    // A superseded token must not end the sessions of the device that holds the current one.
+    this.assertCurrent();
     return this.#engine.destroyUserSessions(uid, this.id ?? undefined);
+  }
+
+  /** @internal Security decisions need the current token, not one inside a grace window. */
+  assertCurrent(): void {
+    if (this.viaGrace) throw new SessionSupersededError();
   }
 
   private auth(): AuthState {

@@ -119,7 +119,7 @@ export class MemoryStore implements SessionStore {
     const out: SessionRecord[] = [];
     for (const id of ids) {
       const e = this.map.get(id);
-      if (e && e.expiresAt > now) out.push(copyOut(e));
+      if (e && e.expiresAt > now && !e.rec.rotatedTo) out.push(copyOut(e));
     }
     return out;
   }
@@ -132,7 +132,8 @@ export class MemoryStore implements SessionStore {
     for (const id of [...ids]) {
       if (id === exceptId) continue;
       const e = this.map.get(id);
-      if (e && e.expiresAt > now) n++;
+      // Rotation pointers go with their owner's sessions but are not sessions themselves.
+      if (e && e.expiresAt > now && !e.rec.rotatedTo) n++;
       this.remove(id);
     }
     return n;

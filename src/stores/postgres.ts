@@ -176,8 +176,8 @@ export class PostgresStore implements SessionStore {
         WHERE id = $3 AND expires_at > $4 AND rotated_to IS NULL`,
       delete: `DELETE FROM ${t} WHERE id = $1`,
       listByUser: `SELECT ${COLUMNS} FROM ${t} WHERE user_id = $1 AND expires_at > $2 AND rotated_to IS NULL`,
-      deleteByUser: `WITH d AS (DELETE FROM ${t} WHERE user_id = $1 AND id IS DISTINCT FROM $2 RETURNING expires_at)
-        SELECT count(*) FILTER (WHERE expires_at > $3)::int AS n FROM d`,
+      deleteByUser: `WITH d AS (DELETE FROM ${t} WHERE user_id = $1 AND id IS DISTINCT FROM $2 RETURNING expires_at, rotated_to)
+        SELECT count(*) FILTER (WHERE expires_at > $3 AND rotated_to IS NULL)::int AS n FROM d`,
       // SKIP LOCKED: two instances cleaning at once split the work instead of queueing on row locks.
       cleanup: `DELETE FROM ${t} WHERE id IN (
           SELECT id FROM ${t} WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
@@ -372,7 +372,7 @@ export class PostgresStore implements SessionStore {
   }
 
   async deleteByUser(userId: string, exceptId?: string): Promise<number> {
-    // Expired rows of the user go too (hygiene); only live ones are counted.
+    // Expired rows and rotation pointers of the user go too; only live sessions are counted.
     return (await this.exec<{ n: number }>('deleteByUser', [userId, exceptId ?? null, Date.now()], true)).rows[0]!.n;
   }
 

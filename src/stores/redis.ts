@@ -262,13 +262,15 @@ export class RedisStore implements SessionStore {
         const deleted = Array.isArray(res) && Number(res[0]) === 1;
         if (deleted) await this.#durable(key);
         // Count the user's live sessions, not their rotation tombstones or pending logins.
-        return deleted && res[1] != null && String(res[1]) === userId && Number(res[2]) !== 1 ? 1 : 0;
+        return { id, deleted, counted: deleted && res[1] != null && String(res[1]) === userId && Number(res[2]) !== 1 };
       }),
     );
-    // ZREM exactly what we handled, never DEL the key: a login racing with us may just have
-    // added its own entry.
-    await this.#send(ukey, ['ZREM', ukey, ...targets]);
-    return results.reduce<number>((a, b) => a + b, 0);
+    // ZREM only what we actually deleted, never DEL the key: an id whose session key is missing
+    // may be a login in flight (index entry written, SET NX not yet), and dropping its entry would
+    // hide that session from the next "log out everywhere" (SEC-38). cleanup() prunes real strays.
+    const gone = results.filter((r) => r.deleted).map((r) => r.id);
+    for (let i = 0; i < gone.length; i += REMOVE_CHUNK) await this.#send(ukey, ['ZREM', ukey, ...gone.slice(i, i + REMOVE_CHUNK)]);
+    return results.filter((r) => r.counted).length;
   }
 
   /**

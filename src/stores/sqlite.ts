@@ -236,7 +236,7 @@ export class SqliteStore implements SessionStore {
       listByUser: db.prepare(
         `SELECT ${COLUMNS} FROM ${t} WHERE user_id = ? AND expires_at > ? AND rotated_to IS NULL`,
       ),
-      deleteByUser: db.prepare(`DELETE FROM ${t} WHERE user_id = ? AND id IS NOT ? RETURNING expires_at`),
+      deleteByUser: db.prepare(`DELETE FROM ${t} WHERE user_id = ? AND id IS NOT ? RETURNING expires_at, rotated_to`),
       sweep: db.prepare(
         `DELETE FROM ${t} WHERE id IN (SELECT id FROM ${t} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`,
       ),
@@ -333,10 +333,10 @@ export class SqliteStore implements SessionStore {
 
   deleteByUser(userId: string, exceptId?: string): Promise<number> {
     return this.run(() => {
-      // Expired rows of the user go too (hygiene) but only live ones are counted.
+      // Expired rows and rotation pointers of the user go too, but only live sessions are counted.
       const now = Date.now();
-      const gone = this.s.deleteByUser.all(userId, exceptId ?? null) as Array<{ expires_at: number }>;
-      return gone.filter((g) => g.expires_at > now).length;
+      const gone = this.s.deleteByUser.all(userId, exceptId ?? null) as Array<{ expires_at: number; rotated_to: string | null }>;
+      return gone.filter((g) => g.expires_at > now && g.rotated_to === null).length;
     });
   }
 

@@ -241,6 +241,35 @@ export function testSessionStore(
       expect(await store.get(r.id, now + 5000)).toBeNull();
     });
 
+    it('SEC-38: a rotation pointer keeps its owner, is never listed, and deleteByUser ends it without counting it', async () => {
+      const user = `user-${newId().slice(0, 8)}`;
+      const r = makeRecord(now, { userId: user });
+      const next = makeRecord(now, { userId: user });
+      await store.create(r);
+      await store.create(next);
+      const tomb = { ...r, data: {}, version: 2, rotatedTo: next.id, expiresAt: now + 5000 };
+      expect(await store.update(tomb, 1, now)).toBe(true);
+      expect((await store.listByUser(user, now)).map((x) => x.id)).toEqual([next.id]);
+      // "Log out my other devices" from the successor: the pointer to it must go too.
+      expect(await store.deleteByUser(user, next.id)).toBe(0);
+      expect(await store.get(r.id, now)).toBeNull();
+      expect(await store.get(next.id, now)).not.toBeNull();
+    });
+
+    it('SEC-38: sessions created while deleteByUser runs stay listed, so the next deleteByUser ends them', async () => {
+      const user = `user-${newId().slice(0, 8)}`;
+      for (let round = 0; round < 20; round++) {
+        const records = Array.from({ length: 5 }, () => makeRecord(now, { userId: user }));
+        await Promise.all([...records.map((r) => store.create(r)), store.deleteByUser(user)]);
+        const alive: string[] = [];
+        for (const r of records) if (await store.get(r.id, now)) alive.push(r.id);
+        const listed = (await store.listByUser(user, now)).map((x) => x.id);
+        for (const id of alive) expect(listed).toContain(id);
+        expect(await store.deleteByUser(user)).toBe(alive.length);
+        for (const r of records) expect(await store.get(r.id, now)).toBeNull();
+      }
+    });
+
     it('cleanup (when offered) removes only expired records', async () => {
       if (!store.cleanup) return expect(store.cleanup).toBeUndefined();
       const live = makeRecord(now);
