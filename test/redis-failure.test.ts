@@ -1,47 +1,16 @@
 /**
- * RedisStore when Redis goes away: every call rejects with StoreUnavailableError within a bounded
- * time (fail closed, no queueing forever), and the same store works again once Redis is back.
- *
- * Also hosts the ioredis run of the conformance suite on the shared 127.0.0.1:6379 (first in its
- * file, see redis-store.test.ts for why).
+ * RedisStore when Redis goes away, once per supported client package (node-redis 5 and 6, ioredis
+ * 5 and 6): every call rejects with StoreUnavailableError within a bounded time (fail closed, no
+ * queueing forever), and the same store works again once Redis is back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient } from 'redis';
-import { Redis } from 'ioredis';
-import { makeRecord, testSessionStore } from '../src/testing/conformance.js';
-import { randomBytes } from 'node:crypto';
+import { makeRecord } from '../src/testing/conformance.js';
 import { RedisStore, type RedisStoreOptions } from '../src/stores/redis.js';
 import { StoreUnavailableError } from '../src/errors.js';
 import { cli, startRedis, type RedisProcess } from './helpers/redis-server.js';
+import { EACH_REDIS_LIB, type RedisLib } from './helpers/redis-clients.js';
 
 const TIMEOUT = 300;
-const RUN = `swtest:${randomBytes(6).toString('hex')}:`;
-
-let n = 0;
-testSessionStore('redis (ioredis)', async () => {
-  const client = new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: 1, connectTimeout: 1000 });
-  await client.ping();
-  return { store: new RedisStore({ client, prefix: `${RUN}io${n++}:` }), cleanup: async () => void (await client.quit()) };
-});
-
-afterAll(async () => {
-  // SCAN is fine in a test (never in the store): remove this run's keys from the shared Redis.
-  const admin = new Redis({ host: '127.0.0.1', port: 6379 });
-  const scan = async (): Promise<string[]> => {
-    const out: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await admin.scan(cursor, 'MATCH', `${RUN}*`, 'COUNT', 1000);
-      out.push(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    return out;
-  };
-  const keys = await scan();
-  if (keys.length) await admin.del(...keys);
-  expect(await scan()).toEqual([]);
-  await admin.quit();
-});
 
 let server: RedisProcess;
 beforeAll(async () => {
@@ -56,30 +25,9 @@ interface Subject {
   close(): Promise<void>;
 }
 
-async function nodeRedisSubject(extra: Partial<RedisStoreOptions> = {}): Promise<Subject> {
-  const client = createClient({
-    url: `redis://127.0.0.1:${server.port}`,
-    disableOfflineQueue: true,
-    socket: { connectTimeout: TIMEOUT, reconnectStrategy: () => 100 },
-  });
-  client.on('error', () => {});
-  await client.connect();
-  return { store: new RedisStore({ client, commandTimeoutMs: TIMEOUT, prefix: 'fail:nr:', ...extra }), close: async () => void client.destroy() };
-}
-
-async function ioredisSubject(extra: Partial<RedisStoreOptions> = {}): Promise<Subject> {
-  const client = new Redis({
-    host: '127.0.0.1',
-    port: server.port,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: TIMEOUT,
-    retryStrategy: () => 100,
-    lazyConnect: true,
-  });
-  client.on('error', () => {});
-  await client.connect();
-  return { store: new RedisStore({ client, commandTimeoutMs: TIMEOUT, prefix: 'fail:io:', ...extra }), close: async () => void client.disconnect() };
+async function subject(lib: RedisLib, extra: Partial<RedisStoreOptions> = {}): Promise<Subject> {
+  const { client, close } = await lib.connect(server.port, { connectTimeoutMs: TIMEOUT });
+  return { store: new RedisStore({ client, commandTimeoutMs: TIMEOUT, prefix: `fail:${lib.id}:`, ...extra }), close };
 }
 
 /** Every public method once; each must reject with StoreUnavailableError, and quickly. */
@@ -122,10 +70,8 @@ async function eventually(fn: () => Promise<unknown>, ms = 15_000): Promise<void
   }
 }
 
-describe.each([
-  ['node-redis', nodeRedisSubject],
-  ['ioredis', ioredisSubject],
-] as const)('RedisStore failure handling (%s)', (_name, make) => {
+describe.each(EACH_REDIS_LIB)('RedisStore failure handling (%s)', (_name, lib) => {
+  const make = (extra?: Partial<RedisStoreOptions>): Promise<Subject> => subject(lib, extra);
   it('Redis killed: every call rejects with StoreUnavailableError in bounded time; restarted: the same store recovers', async () => {
     const { store, close } = await make();
     try {

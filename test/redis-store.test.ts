@@ -1,34 +1,33 @@
 /**
- * RedisStore on standalone Redis: the conformance suite on node-redis (shared 127.0.0.1:6379,
- * unique prefix per run; the ioredis run is in redis-failure.test.ts), plus the hot-path command count (own redis-server),
- * TTLs on every key (SEC-19) and no raw token at rest (SEC-21).
+ * RedisStore on standalone Redis: the conformance suite once per supported client package
+ * (node-redis 5 and 6, ioredis 5 and 6; shared 127.0.0.1:6379, unique prefix per run), the
+ * hot-path command count on each (own redis-server), TTLs on every key (SEC-19) and no raw token
+ * at rest (SEC-21).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { createClient } from 'redis';
-import { Redis } from 'ioredis';
+import * as redis6 from 'redis';
+import * as redis5 from 'redis5';
+import * as ioredis6 from 'ioredis';
+import * as ioredis5 from 'ioredis5';
 import { testSessionStore, makeRecord } from '../src/testing/conformance.js';
 import { RedisStore } from '../src/stores/redis.js';
 import { sha256Sync } from '../src/crypto/node.js';
 import { ConfigError } from '../src/errors.js';
 import { SessionManager } from '../src/index.js';
 import { cli, startRedis, type RedisProcess } from './helpers/redis-server.js';
+import { REDIS_LIBS } from './helpers/redis-clients.js';
 
 const URL = 'redis://127.0.0.1:6379';
 const RUN = `swtest:${randomBytes(6).toString('hex')}:`;
 
-type NodeRedis = ReturnType<typeof createClient>;
-
-async function nodeRedis(url = URL): Promise<NodeRedis> {
-  const c = createClient({ url, disableOfflineQueue: true, socket: { connectTimeout: 1000, reconnectStrategy: () => 100 } });
-  c.on('error', () => {});
-  await c.connect();
-  return c;
+// The admin connection reads and cleans up raw keys; it is typed by what createClient returns for
+// these options (the bare `ReturnType<typeof createClient>` is the generic constraint, which a
+// concrete client does not fit).
+function adminClient() {
+  return redis6.createClient({ url: URL, disableOfflineQueue: true, socket: { connectTimeout: 1000, reconnectStrategy: () => 100 } });
 }
-
-function ioredis(port = 6379): Redis {
-  return new Redis({ host: '127.0.0.1', port, enableOfflineQueue: true, maxRetriesPerRequest: 1, connectTimeout: 1000, retryStrategy: () => 100 });
-}
+type NodeRedis = ReturnType<typeof adminClient>;
 
 /** Every key under a prefix, via SCAN (fine in tests, never in the store). */
 async function keysUnder(c: NodeRedis, prefix: string): Promise<string[]> {
@@ -39,7 +38,9 @@ async function keysUnder(c: NodeRedis, prefix: string): Promise<string[]> {
 
 let admin: NodeRedis;
 beforeAll(async () => {
-  admin = await nodeRedis();
+  admin = adminClient();
+  admin.on('error', () => {});
+  await admin.connect();
 });
 afterAll(async () => {
   const keys = await keysUnder(admin, RUN);
@@ -48,27 +49,35 @@ afterAll(async () => {
   await admin.quit();
 });
 
-let n = 0;
-testSessionStore('redis (node-redis)', async () => {
-  const client = await nodeRedis();
-  return { store: new RedisStore({ client, prefix: `${RUN}nr${n++}:` }), cleanup: async () => void (await client.quit()) };
-});
-
-// The ioredis run of the suite lives first in redis-failure.test.ts: the suite captures its `now`
-// when the file is collected, so a second suite in one file would start with a clock that lags
-// Redis' real clock by the first suite's duration (its 1-second expiry case would then flake).
+for (const lib of REDIS_LIBS) {
+  let n = 0;
+  testSessionStore(`redis (${lib.name})`, async () => {
+    const { client, close } = await lib.connect(6379);
+    return { store: new RedisStore({ client, prefix: `${RUN}${lib.id}-${n++}:` }), cleanup: close };
+  });
+}
 
 describe('RedisStore (standalone)', () => {
-  it('detects the client library once, at construction', async () => {
-    const io = ioredis();
-    try {
-      expect(new RedisStore({ client: admin }).driver).toBe('node-redis');
-      expect(new RedisStore({ client: io }).driver).toBe('ioredis');
-      expect(() => new RedisStore({ client: {} })).toThrow(ConfigError);
-      expect(() => new RedisStore({ client: admin, waitForReplicas: { replicas: 1, timeoutMs: 0 } })).toThrow(ConfigError);
-    } finally {
-      io.disconnect();
-    }
+  it('takes every supported client major as is, and detects the library once, at construction', () => {
+    // Never connected: construction only inspects the client. Passed without a cast on purpose,
+    // so a client type that stops fitting the option fails the typecheck.
+    const none = 'redis://127.0.0.1:1';
+    const io6 = new ioredis6.Redis({ port: 1, lazyConnect: true });
+    const io5 = new ioredis5.Redis({ port: 1, lazyConnect: true });
+    const io6c = new ioredis6.Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true });
+    const io5c = new ioredis5.Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true });
+    expect(new RedisStore({ client: redis6.createClient({ url: none }) }).driver).toBe('node-redis');
+    expect(new RedisStore({ client: redis5.createClient({ url: none }) }).driver).toBe('node-redis');
+    expect(new RedisStore({ client: redis6.createCluster({ rootNodes: [{ url: none }] }) }).driver).toBe('node-redis-cluster');
+    expect(new RedisStore({ client: redis5.createCluster({ rootNodes: [{ url: none }] }) }).driver).toBe('node-redis-cluster');
+    expect(new RedisStore({ client: io6 }).driver).toBe('ioredis');
+    expect(new RedisStore({ client: io5 }).driver).toBe('ioredis');
+    expect(new RedisStore({ client: io6c }).driver).toBe('ioredis-cluster');
+    expect(new RedisStore({ client: io5c }).driver).toBe('ioredis-cluster');
+    for (const c of [io6, io5, io6c, io5c]) c.disconnect();
+    // @ts-expect-error not a Redis client: refused by the type, and at run time for JavaScript callers
+    expect(() => new RedisStore({ client: {} })).toThrow(ConfigError);
+    expect(() => new RedisStore({ client: admin, waitForReplicas: { replicas: 1, timeoutMs: 0 } })).toThrow(ConfigError);
   });
 
   it('SEC-19: every key (session and user index) has a TTL after create, update and touch', async () => {
@@ -346,11 +355,11 @@ describe('RedisStore hot path (own redis-server, INFO commandstats)', () => {
     return out;
   }
 
-  for (const lib of ['node-redis', 'ioredis'] as const) {
-    it(`${lib}: an authenticated read is exactly one GET and touch exactly one EVALSHA`, async () => {
-      const client = lib === 'node-redis' ? await nodeRedis(`redis://127.0.0.1:${server.port}`) : ioredis(server.port);
+  for (const lib of REDIS_LIBS) {
+    it(`${lib.name}: an authenticated read is exactly one GET and touch exactly one EVALSHA`, async () => {
+      const { client, close } = await lib.connect(server.port);
       try {
-        const store = new RedisStore({ client, prefix: `cc:${lib}:` });
+        const store = new RedisStore({ client, prefix: `cc:${lib.id}:` });
         const now = Date.now();
         const r = makeRecord(now, { userId: 'u' });
         await store.create(r);
@@ -378,8 +387,7 @@ describe('RedisStore hot path (own redis-server, INFO commandstats)', () => {
         }
         expect(diff(before3, await calls())).toEqual({ get: 100 });
       } finally {
-        if (lib === 'node-redis') await (client as NodeRedis).quit();
-        else (client as Redis).disconnect();
+        await close();
       }
     });
   }
