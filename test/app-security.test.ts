@@ -55,7 +55,7 @@ async function start(over: Partial<AppConfig> = {}, storeKind: 'memory' | 'sqlit
     absoluteMs: 12 * 3_600_000,
     warnMs: 60_000,
     stepUpMs: 5 * 60_000,
-    rateLimit: { accountMax: 5, ipMax: 20, windowMs: 15 * 60_000 },
+    rateLimit: { accountMax: 5, ipMax: 20, windowMs: 15 * 60_000, untrustedMax: 50 },
     scryptLogN: 14,
     demo: null,
     demoRoles: true,
@@ -300,7 +300,7 @@ describe('reference app: authentication flows', () => {
     expect((await new Client(h).signin('sec14@example.com', 'a brand new password')).location).toBe('/account');
   });
 
-  it('rate limit: 5 failed sign-ins for one account give 429 (even with the right password) until the window passes', async () => {
+  it('rate limit: after 5 failed sign-ins for one account from one address that address gets 429 (even with the right password) for a while; other accounts are not held up', async () => {
     await new Client(h).signup('limited@example.com');
     const c = new Client(h);
     for (let i = 0; i < 5; i++) expect((await c.signin('limited@example.com', `wrong-password-${i}`)).status).toBe(401);
@@ -407,6 +407,82 @@ describe('reference app: authentication flows', () => {
       expect(String(l.at)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       if (l.sid !== undefined) expect(String(l.sid)).toMatch(/^[A-Za-z0-9_-]{22}$/);
     }
+  });
+});
+
+describe('reference app: guessing slows the attacker, never locks the owner out', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await start({ rateLimit: { accountMax: 5, ipMax: 20, windowMs: 15 * 60_000, untrustedMax: 10 } });
+  });
+  afterAll(async () => h.close());
+
+  const retryAfter = (r: Res) => Number(r.headers.get('retry-after'));
+
+  it('an attacker failing from one address gets 429 with a growing Retry-After; the owner signs in from another address, and from a known device on the attacker\'s own address', async () => {
+    await new Client(h, undefined, '127.0.0.2').signup('owner@example.com');
+    // The owner's laptop has signed in before: it holds a device cookie for this account.
+    const laptop = new Client(h, undefined, '127.0.0.3');
+    expect((await laptop.signin('owner@example.com')).location).toBe('/account');
+    expect([...laptop.jar.keys()]).toEqual(['device']);
+    await laptop.post('/signout');
+
+    const attacker = new Client(h, 'curl/8.5.0', '127.0.0.66');
+    for (let i = 0; i < 5; i++) expect((await attacker.signin('owner@example.com', `guess-${i}`)).status).toBe(401);
+    // Slowed: the next guess is refused before the password is checked, even the right one.
+    const first = await attacker.signin('owner@example.com');
+    expect(first.status).toBe(429);
+    expect(retryAfter(first)).toBeGreaterThan(0);
+    h.clock.advance(retryAfter(first) * 1000);
+    expect((await attacker.signin('owner@example.com', 'guess-6')).status).toBe(401);
+    const second = await attacker.signin('owner@example.com', 'guess-7');
+    expect(second.status).toBe(429);
+    expect(retryAfter(second)).toBeGreaterThan(retryAfter(first));
+    const json = await attacker.post('/signin', { email: 'owner@example.com', password: 'guess-8' }, { headers: { accept: 'application/json' } });
+    expect(json.status).toBe(429);
+    expect(JSON.parse(json.body)).toEqual({ error: 'ERR_THROTTLED' });
+
+    // The owner, on a new device from another address: signs in with the right password.
+    expect((await new Client(h, undefined, '127.0.0.4').signin('owner@example.com')).location).toBe('/account');
+    // The owner's laptop behind the attacker's address (same NAT): its device cookie lets it in.
+    const natLaptop = new Client(h, undefined, '127.0.0.66');
+    natLaptop.jar = new Map(laptop.jar);
+    expect((await natLaptop.signin('owner@example.com')).location).toBe('/account');
+    // The attacker is still waiting.
+    expect((await attacker.signin('owner@example.com', 'guess-9')).status).toBe(429);
+  });
+
+  it('failures from many addresses make unknown devices wait, while a device the owner signed in from before still signs in', async () => {
+    await new Client(h, undefined, '127.0.0.2').signup('spread@example.com');
+    const laptop = new Client(h, undefined, '127.0.0.3');
+    expect((await laptop.signin('spread@example.com')).location).toBe('/account');
+    await laptop.post('/signout');
+    // A distributed guess: 10 addresses, one failure each (no address reaches its own limit).
+    for (let i = 0; i < 10; i++) expect((await new Client(h, 'curl/8.5.0', `127.0.1.${i + 1}`).signin('spread@example.com', `guess-${i}`)).status).toBe(401);
+    const unknownDevice = await new Client(h, undefined, '127.0.2.1').signin('spread@example.com');
+    expect(unknownDevice.status).toBe(429);
+    expect(retryAfter(unknownDevice)).toBeGreaterThan(0);
+    expect((await laptop.signin('spread@example.com')).location).toBe('/account');
+    // A forged or foreign device cookie is no key: it counts as an unknown device.
+    const forger = new Client(h, undefined, '127.0.2.2');
+    forger.jar.set('device', laptop.jar.get('device')!.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')));
+    expect((await forger.signin('spread@example.com')).status).toBe(429);
+    const other = new Client(h, undefined, '127.0.2.3');
+    await other.signup('spread-other@example.com');
+    await other.post('/signout');
+    expect((await other.signin('spread-other@example.com')).location).toBe('/account');
+    await other.post('/signout');
+    expect((await other.signin('spread@example.com')).status).toBe(429);
+  });
+
+  it('sign-in failures for an email never block its signed-in owner from re-authenticating', async () => {
+    const owner = new Client(h, undefined, '127.0.0.5');
+    await owner.signup('reauth-owner@example.com');
+    for (let i = 0; i < 12; i++) await new Client(h, 'curl/8.5.0', `127.0.3.${i + 1}`).signin('reauth-owner@example.com', `guess-${i}`);
+    h.clock.advance(6 * 60_000);
+    expect((await owner.get('/account/password')).location).toMatch(/^\/reauth/);
+    await owner.get('/reauth?next=/account/password');
+    expect((await owner.post('/reauth', { password: PASSWORD, next: '/account/password' })).location).toBe('/account/password');
   });
 });
 

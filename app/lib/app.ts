@@ -24,7 +24,8 @@ import {
 import type { Session } from '../../src/core/session.js';
 import { Accounts } from './accounts.js';
 import { Monitor } from './monitor.js';
-import { FailureLimiter } from './ratelimit.js';
+import { Backoff, FailureLimiter } from './ratelimit.js';
+import { DeviceCookies } from './device.js';
 import { Router } from './router.js';
 import { Ctx } from './context.js';
 import type { AppConfig, AppState, SessionData } from './state.js';
@@ -149,6 +150,8 @@ export async function createApp(config: AppConfig): Promise<App> {
   const accounts = new Accounts(join(config.dataDir, 'accounts.db'), clock, config.scryptLogN);
   if (config.demo) await accounts.upsertDemo(config.demo.email, config.demo.password);
   const { windowMs, accountMax, ipMax } = config.rateLimit;
+  // 30 s after the free attempts, doubling up to the window; forgotten after two quiet windows.
+  const backoff = { free: accountMax, baseMs: Math.min(30_000, windowMs), maxMs: windowMs, forgetMs: 2 * windowMs, clock };
   const state: AppState = {
     config,
     clock,
@@ -156,7 +159,15 @@ export async function createApp(config: AppConfig): Promise<App> {
     sessions: nodeSessions(manager),
     accounts,
     monitor,
-    limits: { account: new FailureLimiter({ max: accountMax, windowMs, clock }), ip: new FailureLimiter({ max: ipMax, windowMs, clock }) },
+    limits: {
+      source: new Backoff(backoff),
+      device: new Backoff(backoff),
+      ip: new FailureLimiter({ max: ipMax, windowMs, clock }),
+      untrusted: new FailureLimiter({ max: config.rateLimit.untrustedMax, windowMs, clock }),
+      totp: new FailureLimiter({ max: accountMax, windowMs, clock }),
+      reauth: new FailureLimiter({ max: accountMax, windowMs, clock }),
+    },
+    devices: new DeviceCookies(config.secrets, config.https, clock),
     origins: [],
     log,
   };

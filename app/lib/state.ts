@@ -4,7 +4,8 @@ import type { NodeSessions } from '../../src/adapters/node.js';
 import type { SessionStore } from '../../src/stores/types.js';
 import type { Accounts } from './accounts.js';
 import type { Monitor } from './monitor.js';
-import type { FailureLimiter } from './ratelimit.js';
+import type { Backoff, FailureLimiter } from './ratelimit.js';
+import type { DeviceCookies } from './device.js';
 
 export interface Flash {
   kind: 'ok' | 'error' | 'info';
@@ -47,7 +48,13 @@ export interface AppConfig {
   touchAfterMs?: number;
   /** Maximum age of the last authentication for sensitive operations (SEC-14). */
   stepUpMs: number;
-  rateLimit: { accountMax: number; ipMax: number; windowMs: number };
+  /**
+   * Sign-in throttling: `accountMax` failures per account from one address (or one known device)
+   * before exponential backoff, `ipMax` failures per address across accounts, `untrustedMax`
+   * failures per account from devices that never signed in to it, all
+   * per `windowMs`. See docs/reference-app.md, "Guessing and lockout".
+   */
+  rateLimit: { accountMax: number; ipMax: number; windowMs: number; untrustedMax: number };
   scryptLogN: number;
   /** Seeded admin account; its password is reset to this at every start. */
   demo: { email: string; password: string } | null;
@@ -68,7 +75,21 @@ export interface AppState {
   sessions: NodeSessions<SessionData>;
   accounts: Accounts;
   monitor: Monitor;
-  limits: { account: FailureLimiter; ip: FailureLimiter };
+  limits: {
+    /** Sign-in failures per (account, address) of devices without a device cookie for it. */
+    source: Backoff;
+    /** Sign-in failures per device cookie (a browser that signed in to that account before). */
+    device: Backoff;
+    /** Sign-in failures per address, any account. */
+    ip: FailureLimiter;
+    /** Sign-in failures per account from all devices without its device cookie (distributed guessing). */
+    untrusted: FailureLimiter;
+    /** Wrong second-factor codes per user: only reachable with the right password. */
+    totp: FailureLimiter;
+    /** Wrong passwords at step-up per user: only reachable from a signed-in session. */
+    reauth: FailureLimiter;
+  };
+  devices: DeviceCookies;
   /** Origins accepted for unsafe requests; set once the server knows its port. */
   origins: string[];
   log: (line: string) => void;

@@ -17,22 +17,58 @@ function safeNext(v: string | null): string {
 /** Data of the session that survives a re-authentication (login drops everything else). */
 const KEEP_ON_REAUTH = ['gen', 'rotations', 'risk', 'totpPending'];
 
-/** Seconds until both the account and the source may try again (0 = now). */
-function retryAfter(ctx: Ctx, accountKey: string): number {
-  const ip = ctx.app.sessions.requestInfo(ctx.req).ip ?? 'unknown';
-  const ms = Math.max(ctx.app.limits.account.retryAfter(accountKey), ctx.app.limits.ip.retryAfter(ip));
+/**
+ * A sign-in attempt as the throttles see it. A browser that presents this account's device cookie
+ * pays only for its own failures; any other pays per (account, address), per address, and shares
+ * one budget per account with every other unknown device. So a guesser slows itself and, at worst,
+ * unknown devices, but never the owner's own browser (OWASP device cookies).
+ */
+interface Attempt {
+  account: string;
+  device: string | null;
+  /** Undefined when the adapter cannot see the address: such requests are never pooled by address. */
+  ip: string | undefined;
+}
+
+function attempt(ctx: Ctx, account: string): Attempt {
+  return { account, device: ctx.app.devices.read(ctx.req, account), ip: ctx.app.sessions.requestInfo(ctx.req).ip };
+}
+
+/** Seconds until this attempt may be evaluated (0 = now). */
+function signinWait(ctx: Ctx, a: Attempt): number {
+  const l = ctx.app.limits;
+  const ms = a.device
+    ? l.device.retryAfter(a.device)
+    : Math.max(l.untrusted.retryAfter(a.account), a.ip ? Math.max(l.source.retryAfter(`${a.account}\n${a.ip}`), l.ip.retryAfter(a.ip)) : 0);
   return Math.ceil(ms / 1000);
 }
 
-function failed(ctx: Ctx, accountKey: string): void {
-  ctx.app.limits.account.fail(accountKey);
-  ctx.app.limits.ip.fail(ctx.app.sessions.requestInfo(ctx.req).ip ?? 'unknown');
+function signinFailed(ctx: Ctx, a: Attempt): void {
+  const l = ctx.app.limits;
+  if (a.device) return l.device.fail(a.device);
+  l.untrusted.fail(a.account);
+  if (a.ip) {
+    l.source.fail(`${a.account}\n${a.ip}`);
+    l.ip.fail(a.ip);
+  }
+}
+
+/** A completed sign-in: this browser becomes a known device of the account. */
+function signedIn(ctx: Ctx, email: string, a?: Attempt): void {
+  if (a?.device) ctx.app.limits.device.reset(a.device);
+  else if (a?.ip) ctx.app.limits.source.reset(`${a.account}\n${a.ip}`);
+  ctx.res.appendHeader('set-cookie', ctx.app.devices.issue(email));
+}
+
+function waitText(seconds: number): string {
+  return seconds < 90 ? `${seconds} s` : `${Math.ceil(seconds / 60)} min`;
 }
 
 async function rateLimited(ctx: Ctx, seconds: number, page: 'signin' | 'totp' | 'reauth', email = ''): Promise<void> {
   await ctx.event('signin.rate_limited', { reason: `retry in ${seconds} s` });
   ctx.res.setHeader('retry-after', String(seconds));
-  const error = `Too many failed attempts. Try again in ${Math.ceil(seconds / 60)} min.`;
+  if (ctx.wantsJson) return ctx.json(429, { error: 'ERR_THROTTLED' });
+  const error = `Too many failed attempts. Try again in ${waitText(seconds)}.${page === 'signin' ? ' A browser you have signed in with before is not held up by other people\'s attempts.' : ''}`;
   if (page === 'totp') return ctx.page('Second step', (v) => totpPage(v, { error }), { status: 429 });
   if (page === 'reauth') return ctx.page('Confirm it is you', (v) => reauthPage(v, { error, next: '/account', needsCode: false }), { status: 429 });
   return ctx.page('Sign in', (v) => signinPage(v, { email, error, demoEmail: ctx.app.config.demo?.email }), { status: 429, forms: true, nav: 'signin' });
@@ -67,12 +103,12 @@ export function authRoutes(r: AppRouter): void {
       const raw = ctx.field('email');
       const email = normaliseEmail(raw);
       const password = ctx.form.get('password') ?? '';
-      const key = email ?? raw.toLowerCase();
-      const wait = retryAfter(ctx, key);
+      const a = attempt(ctx, email ?? raw.toLowerCase());
+      const wait = signinWait(ctx, a);
       if (wait > 0) return rateLimited(ctx, wait, 'signin', raw);
       const user = email ? await ctx.app.accounts.authenticate(email, password.slice(0, 256)) : null;
       if (!user) {
-        failed(ctx, key);
+        signinFailed(ctx, a);
         await ctx.event('signin.failure', { reason: 'wrong email or password' });
         return ctx.page('Sign in', (v) => signinPage(v, { email: raw, error: 'Email or password is wrong.', demoEmail: ctx.app.config.demo?.email }), {
           status: 401,
@@ -80,7 +116,6 @@ export function authRoutes(r: AppRouter): void {
           nav: 'signin',
         });
       }
-      ctx.app.limits.account.reset(key);
       if (user.totpSecret) {
         // SEC-17: password done, second factor not — half-authenticated until completeStep().
         await ctx.session.login(user.id, { pending: 'mfa', amr: ['pwd'] });
@@ -90,6 +125,7 @@ export function authRoutes(r: AppRouter): void {
       }
       // SEC-15: a new token at sign-in; the pre-login token stops working.
       await ctx.session.login(user.id, { amr: ['pwd'] });
+      signedIn(ctx, user.email, a);
       ctx.noteRotation('sign-in');
       await ctx.event('signin.success', { userId: user.id, reason: 'password' });
       return ctx.redirect('/account');
@@ -142,17 +178,18 @@ export function authRoutes(r: AppRouter): void {
         await ctx.session.destroy();
         return ctx.redirect('/signin');
       }
-      const wait = retryAfter(ctx, user.email);
+      const wait = Math.ceil(ctx.app.limits.totp.retryAfter(user.id) / 1000);
       if (wait > 0) return rateLimited(ctx, wait, 'totp');
       const step = verifyTotp(user.totpSecret, ctx.field('code').trim(), ctx.app.clock(), user.totpLastStep);
       if (step === null || !ctx.app.accounts.useTotpStep(user.id, step)) {
-        failed(ctx, user.email);
+        ctx.app.limits.totp.fail(user.id);
         await ctx.event('mfa.failure', { userId: user.id, reason: 'wrong or reused code' });
         return ctx.page('Second step', (v) => totpPage(v, { error: 'That code is not right (or was used already). Try the next one.' }), { status: 401 });
       }
-      ctx.app.limits.account.reset(user.email);
+      ctx.app.limits.totp.reset(user.id);
       // SEC-16: the second factor raises privilege, so the token rotates again.
       await ctx.session.completeStep('otp');
+      signedIn(ctx, user.email);
       ctx.noteRotation('second factor');
       await ctx.event('signin.success', { userId: user.id, reason: 'password + TOTP' });
       return ctx.redirect('/account');
@@ -191,7 +228,8 @@ export function authRoutes(r: AppRouter): void {
     async (ctx) => {
       const user = ctx.user!;
       const next = safeNext(ctx.form.get('next'));
-      const wait = retryAfter(ctx, user.email);
+      // Counted per user, apart from sign-in: strangers guessing at the email cannot block step-up.
+      const wait = Math.ceil(ctx.app.limits.reauth.retryAfter(user.id) / 1000);
       if (wait > 0) return rateLimited(ctx, wait, 'reauth');
       let ok = await verifyPassword((ctx.form.get('password') ?? '').slice(0, 256), user.passwordHash);
       if (ok && user.totpSecret) {
@@ -199,11 +237,12 @@ export function authRoutes(r: AppRouter): void {
         ok = step !== null && ctx.app.accounts.useTotpStep(user.id, step);
       }
       if (!ok) {
-        failed(ctx, user.email);
+        ctx.app.limits.reauth.fail(user.id);
         await ctx.event('reauth.failure', { userId: user.id });
         return ctx.page('Confirm it is you', (v) => reauthPage(v, { next, needsCode: Boolean(user.totpSecret), error: 'That did not match. Try again.' }), { status: 401 });
       }
       // SEC-14/15: re-authentication refreshes auth_time and issues a new token.
+      ctx.app.limits.reauth.reset(user.id);
       await ctx.session.login(user.id, { keep: KEEP_ON_REAUTH, amr: user.totpSecret ? ['pwd', 'otp'] : ['pwd'] });
       ctx.noteRotation('re-authentication');
       await ctx.event('reauth.success', { userId: user.id });
