@@ -48,6 +48,31 @@ describe('SEC-37: sealed sessions', () => {
     expect((await sealed.load(stolen)).user).toBeUndefined();
   });
 
+  it('SEC-36/SEC-37: login() then destroy() in one request denylists the presented seal too (anonymous, same user, other user)', async () => {
+    const c = clock();
+    const store = new MemoryStore({ clock: c.now });
+    const revocation = new Revocation({ store, now: c.now });
+    const sealed = createSealedSessions<{ user?: string; cart?: string }>({ keys: [{ id: 'k', key: randomBytes(32) }], revocation, now: c.now });
+    const cookieFor = async (uid: string | null): Promise<string> => {
+      const s = await sealed.load(undefined);
+      if (uid) s.login(uid);
+      s.cart = 'book';
+      await s.save();
+      return cookieOf(s.setCookieHeaders);
+    };
+    for (const [before, after, saveBetween] of [[null, 'u1', false], ['u1', 'u1', false], ['u1', 'u2', false], ['u1', 'u1', true]] as const) {
+      const presented = await cookieFor(before);
+      c.advance(1000);
+      const s = await sealed.load(presented);
+      expect(s.cart).toBe('book');
+      s.login(after);
+      if (saveBetween) await s.save();
+      await s.destroy();
+      // The cookie the request came in with is dead after the logout, not only the one login minted.
+      expect((await sealed.load(presented)).cart, `${String(before)} -> ${after}`).toBeUndefined();
+    }
+  });
+
   it('SEC-37: a per-user cut-off ends every earlier seal of that user, not later ones', async () => {
     const c = clock();
     const store = new MemoryStore({ clock: c.now });

@@ -278,16 +278,19 @@ export class SealedSessions<T extends object = Record<string, unknown>> {
   readonly #ops: SessionOps = {
     sealLines: (env, present) => this.#sealLines(env, present),
     clearLines: (present) => clearChunked(this.cookieName, this.attrs, present),
-    revoke: (env) => this.#o.revocation?.revokeSession(env.sid, env.exp, env.uid),
+    revoke: (seal) => this.#o.revocation?.revokeSession(seal.sid, seal.exp, seal.uid),
     now: () => this.#now(),
     absolute: () => this.#absolute,
   };
 }
 
+/** What revocation needs of one seal: its id, owner (the record it is checked against) and deadline. */
+type SealIdentity = Pick<Envelope, 'sid' | 'uid' | 'exp'>;
+
 interface SessionOps {
   sealLines(env: Envelope, present: readonly string[]): Promise<string[]>;
   clearLines(present: readonly string[]): string[];
-  revoke(env: Envelope): Promise<void> | undefined;
+  revoke(seal: SealIdentity): Promise<void> | undefined;
   now(): number;
   absolute(): number;
 }
@@ -300,6 +303,10 @@ class SessionObject implements SealedSessionApi {
   readonly #ops: SessionOps;
   readonly #env: Envelope;
   readonly #fromCookie: boolean;
+  /** The seal this request presented, as it was: login() replaces sid/uid/exp in #env. */
+  readonly #presented: SealIdentity | null;
+  /** Set once save() has sealed the current envelope (it may have reached the client). */
+  #sealed = false;
   readonly #present: string[];
   readonly #keep: string[];
   readonly #sink: HeaderSink | undefined;
@@ -310,6 +317,7 @@ class SessionObject implements SealedSessionApi {
     this.#ops = ops;
     this.#env = env;
     this.#fromCookie = fromCookie;
+    this.#presented = fromCookie ? { sid: env.sid, uid: env.uid, exp: env.exp } : null;
     this.#present = present;
     this.#headers = initial;
     this.#keep = keep;
@@ -327,6 +335,7 @@ class SessionObject implements SealedSessionApi {
     if (this.#destroyed) throw new SessionDestroyedError();
     this.#env.d = this.#collect();
     const lines = await this.#ops.sealLines(this.#env, this.#present);
+    this.#sealed = true;
     this.#headers = this.#keep.length > 0 ? [...this.#keep, ...lines] : lines;
     this.#sink?.(this.#headers);
   }
@@ -334,7 +343,12 @@ class SessionObject implements SealedSessionApi {
   async destroy(): Promise<void> {
     const self = this as unknown as Record<string, unknown>;
     for (const k of Object.keys(self)) delete self[k];
-    if (this.#fromCookie) await this.#ops.revoke(this.#env);
+    // Deny the seal the request came with AND any seal this request minted: after login() they
+    // differ, and leaving the presented one alive would let a copy of the pre-login cookie
+    // outlive the logout (SEC-36/37).
+    const p = this.#presented;
+    if (p) await this.#ops.revoke(p);
+    if (this.#sealed && (!p || p.sid !== this.#env.sid)) await this.#ops.revoke(this.#env);
     this.#destroyed = true;
     this.#headers = [...this.#keep, ...this.#ops.clearLines(this.#present)];
     this.#sink?.(this.#headers);
