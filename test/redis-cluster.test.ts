@@ -31,7 +31,7 @@ function ioCluster(): Cluster {
   });
 }
 
-async function nrCluster(): Promise<ReturnType<typeof createCluster>> {
+async function nrCluster() {
   const c = createCluster({
     rootNodes: [{ url: `redis://127.0.0.1:${cluster.nodes[0]!.port}` }],
     defaults: { disableOfflineQueue: true, socket: { connectTimeout: 1000, reconnectStrategy: () => 100 } },
