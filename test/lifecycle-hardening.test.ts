@@ -175,6 +175,60 @@ describe.each(factories.map((f) => [f.name, f] as const))('lifecycle hardening o
     await expect(rotating.rotate()).rejects.toMatchObject({ code: 'ERR_SESSION_DESTROYED' });
     expect(await manager.listUserSessions('finn')).toEqual([]);
   });
+
+  // Found by the lifecycle model (test/lifecycle-model-*.test.ts): a write landing between a
+  // rotating request's load and its rotation was lost, since the successor is a copy of what the
+  // rotating request had loaded.
+  it('SEC-18: a write landing between a renewal\'s load and the renewal is carried over to the new token', async () => {
+    const { manager } = await setup();
+    const cookie = await signIn(manager, 'alice');
+    const renewing = await manager.load({ cookie });
+    renewing.set('theme', 'dark');
+    const writer = await manager.load({ cookie });
+    writer.set('cart', ['book']);
+    await manager.commit(writer);
+    await renewing.renew();
+    const next = nextCookie((await manager.commit(renewing)).headers);
+    const after = await manager.load({ cookie: next });
+    // The writer's key arrives; the renewing request's own change stands beside it.
+    expect({ cart: after.get('cart'), theme: after.get('theme') }).toEqual({ cart: ['book'], theme: 'dark' });
+  });
+
+  it('SEC-16: rotate() on a privilege change keeps a concurrent write of the same user, before and after the rotation landed', async () => {
+    const { manager } = await setup();
+    const cookie = await signIn(manager, 'alice');
+    const rotating = await manager.load({ cookie });
+    const before = await manager.load({ cookie });
+    const after = await manager.load({ cookie });
+    before.set('a', 1);
+    await manager.commit(before);
+    await rotating.rotate();
+    const next = nextCookie((await manager.commit(rotating)).headers);
+    // This write was in flight with the old token when the rotation landed: it follows.
+    after.set('b', 2);
+    await manager.commit(after);
+    const s = await manager.load({ cookie: next });
+    expect({ a: s.get('a'), b: s.get('b'), user: s.userId }).toEqual({ a: 1, b: 2, user: 'alice' });
+    // The old token itself still reaches nothing.
+    expect((await manager.load({ cookie })).userId).toBeNull();
+  });
+
+  it('SEC-15: a write in flight from before a login never lands in the signed-in session', async () => {
+    const { manager } = await setup();
+    const anon = await manager.load({});
+    anon.set('visits', 1);
+    const cookie = nextCookie((await manager.commit(anon)).headers);
+    const signingIn = await manager.load({ cookie });
+    const late = await manager.load({ cookie });
+    await signingIn.login('alice');
+    const next = nextCookie((await manager.commit(signingIn)).headers);
+    late.set('planted', 'by the pre-login request');
+    await manager.commit(late);
+    const s = await manager.load({ cookie: next });
+    expect(s.userId).toBe('alice');
+    expect(s.get('planted')).toBeUndefined();
+  });
+
 });
 
 describe('invalid-token throttle (SEC-42)', () => {

@@ -26,13 +26,18 @@ export interface CommitResult {
 
 const MAX_CAS_ATTEMPTS = 1000;
 /**
- * Tombstone markers (in `meta.rotation`). ELEVATED: a rotation with re-authentication or a
- * privilege change — the old token is worth nothing afterwards. ENDED: a logout's fence (a
- * pointer to itself) that makes a concurrent rotation fail instead of outliving the logout.
- * Anything else ('renewal'): the old token reaches its successor for the grace window.
+ * Tombstone markers (in `meta.rotation`). ELEVATED: a rotation with re-authentication (login,
+ * second factor) — the old token is worth nothing afterwards, and a write still in flight with
+ * it is dropped (it was made before the authentication). PRIVILEGE: rotate() on a privilege
+ * change — the old token is worth nothing, but an in-flight write of the same signed-in user
+ * follows to the successor (it is data, not authority). ENDED: a logout's fence (a pointer to
+ * itself) that makes a concurrent rotation fail instead of outliving the logout. Anything else
+ * ('renewal'): the old token reaches its successor for the grace window.
  */
 const ELEVATED = 'elevated';
+const PRIVILEGE = 'privilege';
 const ENDED = 'ended';
+type RotationKind = typeof ELEVATED | typeof PRIVILEGE | 'renewal';
 /** How long a logout fence may outlive a failed delete: it only has to win a race. */
 const FENCE_MS = 5_000;
 const VERIFIED_CACHE_SIZE = 10_000;
@@ -145,7 +150,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       // never reaches the new session — it was anonymous or half-authenticated, so an in-flight
       // request with it loses nothing by staying so. Its cookie is left alone: the login response
       // has replaced it in the browser.
-      if (rec.meta.rotation === ELEVATED) return new Session<D>(this, null, null, info);
+      if (rec.meta.rotation === ELEVATED || rec.meta.rotation === PRIVILEGE) return new Session<D>(this, null, null, info);
       // SEC-18: within the grace window of a renewal an in-flight request with the old token
       // reaches the new session — read-only for security decisions, with the old token's own
       // authentication time (it can never borrow a newer one).
@@ -369,9 +374,12 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     const old = session.record;
     // Only a renewal keeps the old token useful (for the grace window). After a login, step-up,
     // second factor or privilege change the old token must not carry what it did not have.
-    const elevated = !next.renewal || next.reauthenticated;
+    const kind: RotationKind = next.reauthenticated ? ELEVATED : next.renewal ? 'renewal' : PRIVILEGE;
+    // What this request loaded, to tell a concurrent writer's changes from its own.
+    const loaded = old ? (JSON.parse(session.baseJson) as Record<string, unknown>) : null;
     await this.createFor(session, next.userId, next.data, next.reauthenticated, old);
-    if (old && !(await this.retire(old, session.record!.id, elevated)) && old.userId !== null) {
+    const replaced = old ? await this.retire(old, session.record!.id, kind) : null;
+    if (old && replaced === null && old.userId !== null) {
       // The signed-in session was ended (logout, "log out everywhere") while this request ran:
       // the rotation must not bring it back under a new token.
       await this.store.delete(session.record!.id);
@@ -379,7 +387,43 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       session.clearCookie = true;
       throw new SessionDestroyedError();
     }
+    if (loaded && replaced && replaced !== true && replaced.version !== old!.version && kind !== ELEVATED) {
+      await this.carryOver(session, loaded, replaced.data);
+    }
     await this.emitIds('session.rotated', old?.id ?? null, session.record!.id, { userId: next.userId });
+  }
+
+  /**
+   * A write with the old token landed between this request's load and its rotation: the copy the
+   * successor was made from missed it. Carry the writer's changes over (keys this request left
+   * alone; for a key both changed, the rotating request's own value stands), or the renewal would
+   * silently lose a concurrent update.
+   */
+  private async carryOver(session: Session<D>, loaded: Record<string, unknown>, landed: Record<string, unknown>): Promise<void> {
+    const changed = [...new Set([...Object.keys(loaded), ...Object.keys(landed)])].filter(
+      (k) => JSON.stringify(loaded[k]) !== JSON.stringify(landed[k]),
+    );
+    if (changed.length === 0) return;
+    const id = session.record!.id;
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const now = this.options.clock();
+      const cur = await this.store.get(id, now);
+      if (!cur || cur.rotatedTo) return;
+      const data = { ...cur.data };
+      for (const k of changed) {
+        if (JSON.stringify(cur.data[k]) !== JSON.stringify(loaded[k])) continue;
+        if (k in landed) data[k] = landed[k];
+        else delete data[k];
+      }
+      const merged = withData(cur, data, cur.version + 1);
+      if (await this.store.update(merged, cur.version, now)) {
+        session.record = merged;
+        session.sync(JSON.parse(JSON.stringify(data)) as Record<string, unknown>);
+        return;
+      }
+      await backoff(attempt);
+    }
+    throw new SessionConflictError('too many concurrent updates');
   }
 
   private async createFor(
@@ -419,12 +463,12 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     if (!old) await this.emit('session.created', session, { userId });
   }
 
-  /** Turn the old record into a short-lived pointer to its successor (or delete it when grace is 0). */
   /**
    * Turn the old record into a short-lived pointer to its successor (or delete it when grace is 0).
-   * Returns false when the old record was already gone (ended concurrently).
+   * Returns the version it replaced, true when a concurrent rotation had replaced it already, or
+   * null when it was gone or fenced (ended concurrently).
    */
-  private async retire(old: SessionRecord, successor: string, elevated: boolean): Promise<boolean> {
+  private async retire(old: SessionRecord, successor: string, kind: RotationKind): Promise<SessionRecord | true | null> {
     const o = this.options;
     let latest: SessionRecord | null = old;
     for (let attempt = 0; latest && attempt < MAX_CAS_ATTEMPTS; attempt++) {
@@ -438,17 +482,17 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
         // Even without a grace window the pointer is written first: the compare-and-set is what
         // orders this rotation against a concurrent logout's fence.
         expiresAt: Math.min(now + Math.max(o.rotationGrace, 1), latest.expiresAt),
-        meta: { ...latest.meta, rotation: elevated ? ELEVATED : 'renewal' },
+        meta: { ...latest.meta, rotation: kind },
       };
       if (await this.store.update(tomb, latest.version, now)) {
         if (o.rotationGrace === 0) await this.store.delete(old.id);
-        return true;
+        return latest;
       }
       latest = await this.store.get(old.id, now);
       // Rotated by a concurrent request: fine. Fenced by a logout: this rotation must fail.
-      if (latest?.rotatedTo) return latest.meta.rotation !== ENDED;
+      if (latest?.rotatedTo) return latest.meta.rotation === ENDED ? null : true;
     }
-    return false;
+    return null;
   }
 
   private async writeMerged(session: Session<D>, changes: ReadonlyMap<string, unknown>, now0: number): Promise<void> {
