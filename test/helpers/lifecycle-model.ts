@@ -148,6 +148,13 @@ function endLineage(w: World, li: number): void {
   w.lins[li]!.ended = true;
 }
 
+/** The user's session list (the per-user index) holds exactly the sessions the model has alive. */
+async function listed(w: World, user: string): Promise<void> {
+  const now = w.clock.t;
+  const alive = w.lins.filter((L) => L.user === user && !L.ended && now < L.expires).length;
+  expect((await w.manager.listUserSessions(user)).length, `sessions listed for ${user}`).toBe(alive);
+}
+
 async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
   await expect(p).rejects.toMatchObject({ code });
 }
@@ -280,7 +287,7 @@ class End extends OnToken {
       const user = w.users[this.pick % 2]!;
       await w.manager.destroyUserSessions(user);
       w.lins.forEach((L, i) => L.user === user && endLineage(w, i));
-      return;
+      return listed(w, user);
     }
     const { s, r } = await visit(w, this.token(w));
     if (this.op === 'destroy') {
@@ -297,6 +304,7 @@ class End extends OnToken {
     w.lins.forEach((o, i) => o.user === L.user && o !== L && endLineage(w, i));
     // The superseded tokens of this very session end too: they are "other" tokens of the user.
     for (const t of w.toks) if (t.lineage === (r as { lin: number }).lin && t.kind === 'renewed') t.kind = 'dead';
+    await listed(w, L.user);
   }
   toString(): string {
     return this.op === 'all' ? `DestroyAll(user ${this.pick % 2})` : `${this.op === 'destroy' ? 'Destroy' : 'DestroyOthers'}(#${this.pick})`;
@@ -347,6 +355,90 @@ class Race extends OnToken {
   }
 }
 
+/**
+ * A logout, or "log out everywhere" for the user, racing a renewal, rotation, step-up login or
+ * write with the same signed-in token. Whatever the interleaving, the session ends: no token the
+ * racing request was issued may reach anything (issue 9 findings 2 and 5).
+ */
+class EndRace extends OnToken {
+  constructor(pick: number, readonly end: 'destroy' | 'all', readonly op: 'write' | 'renew' | 'rotate' | 'login') {
+    super(pick);
+  }
+  async run(w: World): Promise<void> {
+    const t = this.token(w);
+    const r = reach(w, t);
+    // Signed-in sessions only: a login racing the logout of an anonymous session may rightly win.
+    if (r.kind !== 'direct' || w.lins[r.lin]!.user === null) return;
+    const L = w.lins[r.lin]!;
+    const user = L.user!;
+    const a = (await visit(w, t)).s;
+    const b = (await visit(w, t)).s;
+    let cookie = '';
+    const ending = async (): Promise<void> => {
+      if (this.end === 'all') await w.manager.destroyUserSessions(user);
+      else {
+        await a.destroy();
+        await w.manager.commit(a);
+      }
+    };
+    const racing = async (): Promise<void> => {
+      try {
+        if (this.op === 'write') b.set('n', ++w.n);
+        else if (this.op === 'renew') await b.renew();
+        else if (this.op === 'rotate') await b.rotate();
+        else await b.login(user);
+        cookie = nextCookie((await w.manager.commit(b)).headers);
+      } catch (e) {
+        // Losing to the logout is the one acceptable failure.
+        expect(e).toMatchObject({ code: 'ERR_SESSION_DESTROYED' });
+      }
+    };
+    await Promise.all([ending(), racing()]);
+    if (this.end === 'all') w.lins.forEach((o, i) => o.user === user && endLineage(w, i));
+    else endLineage(w, r.lin);
+    if (cookie) w.toks.push({ cookie, lineage: r.lin, user, authTime: this.op === 'login' ? w.clock.t : L.authTime, abs: this.op === 'login' ? w.clock.t + ABS : L.abs, kind: 'dead', graceUntil: 0, successor: -1 });
+    await listed(w, user);
+  }
+  toString(): string {
+    return `Race(#${this.pick}, ${this.end === 'all' ? 'destroyAll' : 'destroy'} ‖ ${this.op})`;
+  }
+}
+
+/**
+ * A new sign-in racing "log out everywhere" for the same user. Either may win, but the user's
+ * session list must agree with what the new token reaches: a session nobody can list is one
+ * "log out everywhere" can never end (issue 9 finding 2).
+ */
+class LoginRace extends Cmd {
+  constructor(readonly who: 0 | 1) {
+    super();
+  }
+  async run(w: World): Promise<void> {
+    const user = w.users[this.who];
+    const li = w.lins.length;
+    const s = await w.manager.load({});
+    s.set('lin', li);
+    let cookie = '';
+    await Promise.all([
+      (async () => {
+        await s.login(user);
+        cookie = nextCookie((await w.manager.commit(s)).headers);
+      })(),
+      w.manager.destroyUserSessions(user),
+    ]);
+    const now = w.clock.t;
+    w.lins.forEach((o, i) => o.user === user && endLineage(w, i));
+    // Which way the race went is up to the store; the model takes the outcome from the new token.
+    const won = (await w.manager.load({ cookie })).userId === user;
+    w.lins.push({ user, pending: false, authTime: now, abs: now + ABS, lastSeen: now, expires: Math.min(now + IDLE, now + ABS), current: w.toks.length, ended: !won });
+    w.toks.push({ cookie, lineage: li, user, authTime: now, abs: now + ABS, kind: 'current', graceUntil: 0, successor: -1 });
+    await listed(w, user);
+  }
+  toString(): string {
+    return `Race(login as user ${this.who} ‖ destroyAll(user ${this.who}))`;
+  }
+}
+
 /** The clock jumps; the steps straddle grace (10 s), touch (60 s), idle (10 min) and absolute (60 min). */
 class Advance extends Cmd {
   constructor(readonly ms: number) {
@@ -377,6 +469,10 @@ export function lifecycleCommands(maxCommands: number) {
       rotation,
       fc.tuple(pick, fc.constantFrom('destroy', 'others', 'all') as fc.Arbitrary<'destroy' | 'others' | 'all'>).map(([p, op]) => new End(p, op)),
       fc.tuple(pick, fc.constantFrom('write', 'renew', 'rotate', 'login', 'destroy') as fc.Arbitrary<'write' | 'renew' | 'rotate' | 'login' | 'destroy'>).map(([p, op]) => new Race(p, op)),
+      fc.tuple(pick, fc.constantFrom('destroy', 'all') as fc.Arbitrary<'destroy' | 'all'>, fc.constantFrom('write', 'renew', 'rotate', 'login') as fc.Arbitrary<'write' | 'renew' | 'rotate' | 'login'>).map(
+        ([p, end, op]) => new EndRace(p, end, op),
+      ),
+      fc.constantFrom(0, 1).map((who) => new LoginRace(who as 0 | 1)),
       fc.constantFrom(...STEPS).map((ms) => new Advance(ms)),
     ],
     { maxCommands, size: 'medium' },
