@@ -39,10 +39,10 @@ const WHERE: Record<number, string> = {
   12: 'NIST AAL presets; longer limits than a preset allows throw (`AAL_PRESETS`)',
   13: 'expiry from the store record only; `Cache-Control: no-store` with every session cookie',
   14: '`authTime`, `session.requireFreshAuth()` → `ERR_REAUTH_REQUIRED`',
-  15: '`session.login()` issues a new token, old record retired',
+  15: '`session.login()` issues a new token; the old one is anonymous at once, also after a step-up by the same user',
   16: '`completeStep()` (MFA) and `rotate()` (role change) issue new tokens',
   17: '`login(id, { pending })` half-authenticated; `requireAuth()`; `preLoginKeys` allow-list',
-  18: 'rotation grace window (`rotationGrace`, ≤ 60 s); `insecureDevelopmentCookies` named opt-in',
+  18: '`renew()` grace window (`rotationGrace`, ≤ 60 s), read-only for security decisions (`ERR_SESSION_SUPERSEDED`); `insecureDevelopmentCookies` named opt-in',
   19: 'store TTL = `expiresAt`; `update`/`touch` never revive (store contract + conformance suite)',
   20: 'compare-and-set in every store; refresh-family rotation on CAS (`src/stateless/refresh.ts`)',
   21: 'stores hold SHA-256(token) only',
@@ -62,11 +62,11 @@ const WHERE: Record<number, string> = {
   35: '`session.riskSignals`, `session.anomaly` event (IP/UA change is a signal, never the only control)',
   36: 'logout deletes the record, clears the cookie with the same attributes and Max-Age=0, optional Clear-Site-Data',
   37: 'sealed/JWT revocation: per-user cut-off + denylist (`src/stateless/revocation.ts`)',
-  38: '`destroyOtherSessions()`, `destroyUserSessions()`',
+  38: '`destroyOtherSessions()`, `destroyUserSessions()`; rotation pointers keep their owner and end with the rest',
   39: '`listSessions()`, `destroySession(id)`; per-user index in every store',
   40: '`onEvent` with UTC timestamps for every lifecycle and defensive action',
   41: 'events carry HMAC(audit key, id), never the token',
-  42: 'invalid tokens counted per source: `alert.invalid_tokens`, optional 429 (`invalidTokenLimit`)',
+  42: 'cookies failing the MAC counted per known source: `alert.invalid_tokens`, optional 429 that clears the cookie (`invalidTokenLimit`)',
 };
 
 console.log('| id | implemented by | tests |');
