@@ -49,7 +49,7 @@ export interface NodeRedisClusterLike {
   readonly isOpen: boolean;
   readonly masters: ReadonlyArray<{ readonly address: string }>;
   sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
-  getSlotMaster(slot: number): unknown;
+  getSlotMaster(slot: number): { readonly address: string };
   nodeClient(master: { readonly address: string }): Promise<{ sendCommand(args: string[]): Promise<unknown> }>;
 }
 
@@ -100,9 +100,15 @@ function nodeRedisCluster(c: NodeRedisClusterLike): RedisDriver {
     cluster: true,
     // isReadonly=false: always the master, so a read never sees a replica lagging behind a logout.
     send: (key, args) => c.sendCommand(key, false, args),
-    // WAIT has no key; passing the session key as firstKey routes it to that key's master client,
-    // i.e. the same socket the write used.
-    wait: (key, n, t) => c.sendCommand(key, false, ['WAIT', String(n), String(t)]) as Promise<number>,
+    // Straight to the node client that owns the key's slot, i.e. the socket the write used (the
+    // write, redirected or not, left the slot map pointing there). Not the cluster's
+    // sendCommand: node-redis 6 applies WAIT's command tips (all shards, minimum reply) and fans
+    // it out to every master it knows, so after a failover a stale entry (the old master, back as
+    // a replica) refused every WAIT and no durable write was ever acknowledged again.
+    wait: async (key, n, t) => {
+      const node = await c.nodeClient(c.getSlotMaster(keySlot(key)));
+      return node.sendCommand(['WAIT', String(n), String(t)]) as Promise<number>;
+    },
     ready: () => c.isOpen === true,
     masters: () =>
       Promise.all(

@@ -134,7 +134,7 @@ export async function startRedis(opts: StartOptions = {}): Promise<RedisProcess>
 }
 
 /** Every master has one replica that finished its sync (so WAIT 1 can be acknowledged). */
-async function waitReplicasOnline(masters: number[], timeoutMs = 30_000): Promise<void> {
+export async function waitReplicasOnline(masters: number[], timeoutMs = 30_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (const port of masters) {
     while (!/slave0:.*state=online/.test(await cli(port, 'INFO', 'replication'))) {
