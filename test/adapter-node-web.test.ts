@@ -43,7 +43,7 @@ describe('web adapter', () => {
     const res = await handler(new Request('https://app.test/login', { method: 'POST' }));
     const cookie = res.headers.getSetCookie()[0]!.split(';')[0]!;
     const out = await handler(new Request('https://app.test/logout', { method: 'POST', headers: { cookie } }));
-    expect(out.headers.getSetCookie()[0]).toMatch(/^__Host-sid=; Max-Age=0; Path=\/; Secure; HttpOnly; SameSite=Lax$/);
+    expect(out.headers.getSetCookie()[0]).toMatch(/^__Host-sid=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=\/; Secure; HttpOnly; SameSite=Lax$/);
     expect(await (await handler(new Request('https://app.test/me', { headers: { cookie } }))).json()).toEqual({ user: null });
   });
 

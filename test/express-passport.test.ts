@@ -84,7 +84,7 @@ describe('passport login/logout over sessionward', () => {
     const out = await fetch(url + '/logout', { method: 'POST', headers: { cookie: authed } });
     expect(out.status).toBe(200);
     const cleared = out.headers.getSetCookie().filter((c) => c.startsWith('__Host-sid='));
-    expect(cleared.at(-1)).toMatch(/^__Host-sid=; Max-Age=0; Path=\/; Secure; HttpOnly; SameSite=Lax/);
+    expect(cleared.at(-1)).toMatch(/^__Host-sid=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=\/; Secure; HttpOnly; SameSite=Lax/);
     const after = await fetch(url + '/me', { headers: { cookie: authed } });
     expect(((await after.json()) as any).user).toBeNull();
     expect(await manager.listUserSessions('u-alice')).toEqual([]);

@@ -10,6 +10,8 @@ export type SameSite = 'Strict' | 'Lax' | 'None';
 export interface CookieAttributes {
   /** Seconds. Absent = a non-persistent (browser-session) cookie, our default (SEC-8). */
   maxAge?: number;
+  /** Sent beside Max-Age (older clients know only Expires). */
+  expires?: Date;
   domain?: string;
   path?: string;
   secure?: boolean;
@@ -153,6 +155,8 @@ export function serializeCookie(name: string, value: string, a: CookieAttributes
   }
   let s = `${name}=${value}`;
   if (a.maxAge !== undefined) s += `; Max-Age=${Math.min(Math.floor(a.maxAge), MAX_COOKIE_AGE_SECONDS)}`;
+  // Expires beside Max-Age for clients that predate Max-Age; Max-Age wins where both are known.
+  if (a.expires !== undefined) s += `; Expires=${a.expires.toUTCString()}`;
   if (a.domain) s += `; Domain=${a.domain}`;
   if (a.path) s += `; Path=${a.path}`;
   if (a.secure) s += '; Secure';

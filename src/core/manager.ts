@@ -101,7 +101,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     this.onEvent = options.onEvent;
     // SEC-41: events carry HMAC(auditKey, id); with no key ring the key lives only in this process.
     this.auditKey = this.options.keys[0] ?? new Uint8Array(randomBytes(32));
-    this.clearCookieHeader = serializeCookie(this.options.cookieName, '', { ...this.options.cookieAttrs, maxAge: 0 });
+    this.clearCookieHeader = serializeCookie(this.options.cookieName, '', { ...this.options.cookieAttrs, maxAge: 0, expires: new Date(0) });
   }
 
   /** Name of the session cookie (e.g. `__Host-sid`). */
@@ -204,9 +204,11 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     const changes = session.changes();
     const rec = session.record;
     if (rec === null) {
-      if (changes.size > 0) await this.createFor(session, null, session.data, false);
+      if (changes.size > 0 || session.keepEmpty) await this.createFor(session, null, session.data, false);
     } else if (changes.size > 0) {
       await this.writeMerged(session, changes, now);
+      // The write renewed the idle deadline: a persistent cookie rolls with it, as on a touch.
+      if (session.cookieMaxAge !== null && session.token) session.issueCookie = true;
     } else if (session.touchRequested || now - rec.lastSeenAt >= o.touchAfter) {
       const expiresAt = Math.min(now + o.idleTimeout, rec.absoluteExpiresAt);
       if (await this.store.touch(rec.id, now, expiresAt, now)) {
@@ -222,7 +224,8 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       const maxAge = persist === null
         ? undefined
         : Math.max(0, Math.floor(Math.min(persist, session.record.absoluteExpiresAt - now) / 1000));
-      headers.push(['set-cookie', serializeCookie(o.cookieName, value, { ...o.cookieAttrs, maxAge })]);
+      const expires = maxAge === undefined ? undefined : new Date(now + maxAge * 1000);
+      headers.push(['set-cookie', serializeCookie(o.cookieName, value, { ...o.cookieAttrs, maxAge, expires })]);
       session.issueCookie = false;
     } else if (session.clearCookie) {
       headers.push(['set-cookie', this.clearCookieHeader]);

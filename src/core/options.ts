@@ -33,6 +33,8 @@ export interface CookieOptions {
    */
   maxAge?: number;
   partitioned?: boolean;
+  /** Chrome's `Priority` attribute (eviction order under the per-domain cookie limit). */
+  priority?: 'Low' | 'Medium' | 'High';
   /**
    * Named opt-in for plain-HTTP local development: drops `Secure` and the `__Host-` prefix
    * (the name becomes `sid` unless set). Warns once at start-up (SEC-18).
@@ -89,7 +91,7 @@ export interface ResolvedOptions {
   store: SessionStore;
   keys: Uint8Array[];
   cookieName: string;
-  cookieAttrs: { secure: boolean; httpOnly: true; sameSite: SameSite; path: string; domain?: string; partitioned?: boolean };
+  cookieAttrs: { secure: boolean; httpOnly: true; sameSite: SameSite; path: string; domain?: string; partitioned?: boolean; priority?: 'Low' | 'Medium' | 'High' };
   cookieMaxAge: number | undefined;
   idleTimeout: number;
   absoluteTimeout: number;
@@ -144,6 +146,10 @@ export function resolveOptions(o: SessionManagerOptions): ResolvedOptions {
   };
   if (c.domain) cookieAttrs.domain = c.domain;
   if (c.partitioned) cookieAttrs.partitioned = true;
+  if (c.priority !== undefined) {
+    if (!['Low', 'Medium', 'High'].includes(c.priority)) throw new ConfigError("cookie.priority must be 'Low', 'Medium' or 'High'");
+    cookieAttrs.priority = c.priority;
+  }
   positive('cookie.maxAge', c.maxAge);
   if (c.maxAge !== undefined && c.maxAge > 400 * 24 * HOUR) throw new ConfigError('cookie.maxAge must not exceed 400 days');
   validateCookieOptions(cookieName, { ...cookieAttrs, maxAge: c.maxAge === undefined ? undefined : Math.floor(c.maxAge / 1000) });
