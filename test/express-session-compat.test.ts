@@ -9,6 +9,12 @@ import { listen, close } from '../bench/lib/http.js';
 import { SECRET } from './helpers/core.js';
 import ExpressSessionPkg from 'express-session';
 
+/** The session's data without express-session's `cookie` property. */
+function dataOf(session: Record<string, unknown>): Record<string, unknown> {
+  const { cookie: _cookie, ...data } = session;
+  return data;
+}
+
 const store = new MemoryStore();
 const events: SessionEvent[] = [];
 const manager = new SessionManager<any>({ store, secrets: [SECRET], rotationGrace: 0, onEvent: (e) => events.push(e) });
@@ -26,7 +32,7 @@ function build(unset: 'keep' | 'destroy') {
     req.session.views = (req.session.views ?? 0) + 1;
     res.json({ views: req.session.views, id: req.session.id, sessionID: req.sessionID, keys: Object.keys(req.session) });
   });
-  app.get('/peek', (req: any, res) => res.json({ data: { ...req.session }, id: req.session.id }));
+  app.get('/peek', (req: any, res) => res.json({ data: dataOf(req.session), id: req.session.id }));
   app.get('/save-then-redirect', (req: any, res, next) => {
     req.session.flash = 'saved';
     req.session.save(async (err: unknown) => {
@@ -48,7 +54,7 @@ function build(unset: 'keep' | 'destroy') {
   app.post('/destroy', (req: any, res, next) => req.session.destroy((err: unknown) => (err ? next(err) : res.json({ session: req.session ?? null }))));
   app.post('/regenerate', (req: any, res, next) => {
     const before = req.session;
-    req.session.regenerate((err: unknown) => (err ? next(err) : res.json({ replaced: before !== req.session, data: { ...req.session } })));
+    req.session.regenerate((err: unknown) => (err ? next(err) : res.json({ replaced: before !== req.session, data: dataOf(req.session) })));
   });
   app.post('/unset', (req: any, res) => {
     req.session.views = 1000;
@@ -125,7 +131,8 @@ describe('express-session compatibility', () => {
     const r1 = await fetch(url + '/views');
     const b1 = (await r1.json()) as any;
     expect(b1.views).toBe(1);
-    expect(b1.keys).toEqual(['views']);
+    // As in express-session, `cookie` is an own enumerable property beside the data.
+    expect(b1.keys).toEqual(['cookie', 'views']);
     expect(b1.id).toBe('');
     const c = sid(r1);
     const b2 = (await (await fetch(url + '/views', { headers: { cookie: c } })).json()) as any;

@@ -31,7 +31,11 @@ import { checkCsrf, compileGuard, emitCsrfEvent, getCsrfToken, mergeVary, tokenS
 export type { LegacyOptions, LegacyStore, LegacyRedis } from './express-legacy.js';
 export { unsignLegacy } from './express-legacy.js';
 
-type Req = IncomingMessage & { session?: any; sessionID?: string; ip?: string; body?: any; csrfToken?: () => string };
+type Req = IncomingMessage & {
+  session?: any; sessionID?: string; ip?: string; body?: any; csrfToken?: () => string;
+  /** cookie-parser's results, when it runs before us. */
+  cookies?: unknown; signedCookies?: unknown;
+};
 type Res = ServerResponse;
 type Next = (err?: unknown) => void;
 
@@ -43,12 +47,20 @@ export interface ExpressCookieOptions {
   secure?: boolean | 'auto';
   /** Always HttpOnly; `false` is refused. */
   httpOnly?: boolean;
-  /** `true` = Strict; `'lax'` (default), `'strict'`, `'none'` (needs Secure). `false` is refused (SEC-5). */
-  sameSite?: boolean | 'lax' | 'strict' | 'none' | 'Lax' | 'Strict' | 'None';
+  /**
+   * `true` = Strict; `'lax'` (default), `'strict'`, `'none'` (needs Secure). `'auto'` (express-session
+   * 1.19): None when the cookie is Secure, Lax with `insecureDevelopmentCookies` — express-session
+   * decides per connection, but our cookie's Secure flag never depends on the connection. `false` is
+   * refused (SEC-5).
+   */
+  sameSite?: boolean | 'auto' | 'lax' | 'strict' | 'none' | 'Lax' | 'Strict' | 'None';
   /** Only without the `__Host-` name prefix. */
   domain?: string;
   path?: string;
+  /** Partitioned (CHIPS): needs Secure and SameSite=None, refused otherwise (SEC-9). */
   partitioned?: boolean;
+  /** `'low'`, `'medium'` or `'high'` (any case), as in express-session. */
+  priority?: 'low' | 'medium' | 'high' | 'Low' | 'Medium' | 'High';
   /** Named opt-in for plain-HTTP local development (drops Secure and the `__Host-` prefix). */
   insecureDevelopmentCookies?: boolean;
   /** Refused: use `maxAge` (expiry is server-side anyway, SEC-13). */
@@ -58,18 +70,33 @@ export interface ExpressCookieOptions {
 /** Options: express-session's names where they make sense, plus the core's own. */
 export interface ExpressSessionOptions<D extends Record<string, unknown> = Record<string, unknown>>
   extends Omit<SessionManagerOptions, 'store' | 'secrets' | 'cookie'> {
-  /** Cookie MAC key(s), newest first, each >= 32 bytes (express-session allowed any length). */
+  /**
+   * Cookie MAC key(s), newest first, each >= 32 bytes (express-session allowed any length).
+   * Required, as in express-session (which fails every request without it; we refuse at start-up).
+   */
   secret?: string | Uint8Array | ReadonlyArray<string | Uint8Array>;
   /** A sessionward store (not an express-session store: see `legacy`). Default: MemoryStore. */
   store?: SessionStore;
   /** Cookie name. Default `__Host-sid` (express-session: `connect.sid`). */
   name?: string;
+  /** express-session's deprecated alias of `name` (`name` wins when both are set). */
+  key?: string;
   cookie?: ExpressCookieOptions;
-  /** Accepted for compatibility. A persistent cookie is re-sent whenever activity is recorded. */
+  /**
+   * `true`: the cookie is re-sent on every response (its Max-Age restarts). Default false: a
+   * persistent cookie is re-sent whenever the session changes or activity is recorded.
+   */
   rolling?: boolean;
-  /** Accepted and ignored: only changed keys are written, merged per key (see docs). */
+  /**
+   * `true`: every request renews the session's idle deadline in the store, changed or not (a
+   * touch: data is never rewritten, so this cannot lose a concurrent update as express-session's
+   * full re-save can). Default false: renewed at most once per `touchAfter`, and on every change.
+   */
   resave?: boolean;
-  /** Accepted; only `false` semantics exist: an untouched new session is never stored. */
+  /**
+   * `true`: a new session is stored and gets its cookie even when nothing was put in it (what
+   * express-session does by default). Default false: an untouched new session costs no write.
+   */
   saveUninitialized?: boolean;
   /** What `req.session = null` means: 'keep' (default, changes dropped) or 'destroy'. */
   unset?: 'keep' | 'destroy';
@@ -134,6 +161,16 @@ interface State<D extends Record<string, unknown>> {
   unsetDestroy?: boolean;
   /** Tail of the serialised commits of this request. */
   chain?: Promise<unknown>;
+  /** `cookie.maxAge = 0` or a past `cookie.expires`: the session ends at commit. */
+  expireNow?: boolean;
+  flags: Flags;
+}
+
+/** express-session's saving options, as the adapter applies them at commit. */
+interface Flags {
+  rolling: boolean;
+  resave: boolean;
+  saveUninitialized: boolean;
 }
 
 const METHOD_NAMES = new Set(['id', 'cookie', 'regenerate', 'destroy', 'reload', 'save', 'touch', 'resetMaxAge', '$update']);
@@ -146,45 +183,67 @@ function cb(fn: ((err?: unknown) => void) | undefined, p: Promise<void>): void {
   p.then(() => fn?.(), (err) => (fn ? fn(err) : undefined));
 }
 
+/** `req.session.cookie`: express-session's Cookie as data, with maxAge/expires writable per session. */
+function cookieView(st: State<any>): ExpressSessionMethods['cookie'] {
+  const o = st.manager.options;
+  const maxAge = st.core.cookieMaxAge;
+  const expires = maxAge === null ? null : new Date(o.clock() + maxAge);
+  const c = {
+    path: o.cookieAttrs.path,
+    httpOnly: true as const,
+    secure: o.cookieAttrs.secure,
+    sameSite: o.cookieAttrs.sameSite,
+    ...(o.cookieAttrs.domain ? { domain: o.cookieAttrs.domain } : {}),
+    ...(o.cookieAttrs.partitioned ? { partitioned: true } : {}),
+    ...(o.cookieAttrs.priority ? { priority: o.cookieAttrs.priority } : {}),
+    originalMaxAge: maxAge,
+    maxAge,
+    expires,
+  };
+  // JSON.stringify(req.session) shows the cookie as express-session's does (no live maxAge).
+  Object.defineProperty(c, 'toJSON', { value: () => ({ ...c, maxAge: undefined, expires: expires?.toISOString() ?? null }) });
+  /** A new lifetime in ms (null: browser-session cookie); 0 or less ends the session at commit. */
+  const lifetime = (ms: number | null): void => {
+    if (ms !== null && !(ms > 0)) {
+      st.expireNow = true;
+      return;
+    }
+    // Re-assigning the same lifetime on every request (a common "remember me" idiom) changes
+    // nothing, so it must not rewrite the session or re-send the cookie; for `expires`, computed
+    // from the clock, a second is "the same".
+    const cur = st.core.cookieMaxAge;
+    if (ms === cur || (ms !== null && cur !== null && Math.abs(ms - cur) < 1000)) return;
+    st.core.setCookieMaxAge(ms);
+  };
+  // Not frozen: a Proxy may not report a successful set on a frozen target's property.
+  return new Proxy(c, {
+    set(_t, prop, value) {
+      // "Remember me": express-session apps set cookie.maxAge (or expires) per session.
+      if (prop === 'maxAge' || prop === 'originalMaxAge') {
+        lifetime(value === null || value === undefined || value === false ? null : Number(value));
+        return true;
+      }
+      if (prop === 'expires') {
+        lifetime(value instanceof Date ? value.getTime() - o.clock() : value == null ? null : Number.NaN);
+        return true;
+      }
+      // Security attributes are the middleware's, not a request's: a silent no-op would hide it.
+      throw new InvalidInputError(`req.session.cookie.${String(prop)} is set on the session middleware, not per request`);
+    },
+  });
+}
+
 class View {
   readonly #st: State<any>;
   constructor(st: State<any>) {
     this.#st = st;
+    // An own, enumerable property as in express-session: Object.keys and JSON show it.
+    Object.defineProperty(this, 'cookie', { get: () => cookieView(st), enumerable: true, configurable: false });
   }
   get id(): string {
     return this.#st.core.id ?? '';
   }
-  get cookie(): ExpressSessionMethods['cookie'] {
-    const st = this.#st;
-    const o = st.manager.options;
-    const maxAge = st.core.cookieMaxAge;
-    const c = {
-      path: o.cookieAttrs.path,
-      httpOnly: true as const,
-      secure: o.cookieAttrs.secure,
-      sameSite: o.cookieAttrs.sameSite,
-      ...(o.cookieAttrs.domain ? { domain: o.cookieAttrs.domain } : {}),
-      originalMaxAge: maxAge,
-      maxAge,
-      expires: maxAge === null ? null : new Date(o.clock() + maxAge),
-    };
-    // Not frozen: a Proxy may not report a successful set on a frozen target's property.
-    return new Proxy(c, {
-      set(_t, prop, value) {
-        // "Remember me": express-session apps set cookie.maxAge (or expires) per session.
-        if (prop === 'maxAge' || prop === 'originalMaxAge') {
-          st.core.setCookieMaxAge(value === null || value === undefined || value === false ? null : Number(value));
-          return true;
-        }
-        if (prop === 'expires') {
-          st.core.setCookieMaxAge(value instanceof Date ? value.getTime() - o.clock() : null);
-          return true;
-        }
-        // Security attributes are the middleware's, not a request's: a silent no-op would hide it.
-        throw new InvalidInputError(`req.session.cookie.${String(prop)} is set on the session middleware, not per request`);
-      },
-    });
-  }
+  declare readonly cookie: ExpressSessionMethods['cookie'];
   regenerate(fn: (err?: unknown) => void): this {
     const st = this.#st;
     const req = this.#req();
@@ -209,7 +268,7 @@ class View {
     cb(fn, (async () => {
       if (st.core.isNew) throw new Error('failed to load session');
       await st.core.reload();
-      for (const k of Object.keys(this)) delete (this as any)[k];
+      for (const k of Object.keys(this)) if (!internal(k)) delete (this as any)[k];
       hydrate(this, st.core.data);
     })());
     return this;
@@ -234,7 +293,7 @@ class View {
     const st = this.#st;
     await reconcile(st);
     await st.core.update(fn as any);
-    for (const k of Object.keys(this)) delete (this as any)[k];
+    for (const k of Object.keys(this)) if (!internal(k)) delete (this as any)[k];
     hydrate(this, st.core.data);
   }
   #req(): Req {
@@ -261,9 +320,18 @@ async function reconcile<D extends Record<string, unknown>>(st: State<D>): Promi
   const data = view as unknown as Record<string, any>;
   const uid = st.userIdOf(data);
   if (st.regenerated || uid !== st.lastUid) {
+    // regenerate() by the user already signed in proves no credential: a new token, but the
+    // authentication time and absolute deadline stay (issue 9 finding 3). Only a change of user
+    // is a login; for a real step-up call coreSession(req).login() after checking the password.
+    const sameUser = uid !== null && uid === st.lastUid && st.core.userId === uid;
     st.regenerated = false;
     st.lastUid = uid;
-    if (uid !== null) {
+    if (sameUser) {
+      const d = st.core.data as Record<string, unknown>;
+      for (const k of Object.keys(d)) if (k !== AUTH_KEY) delete d[k];
+      syncInto(view, st.core);
+      await st.core.rotate();
+    } else if (uid !== null) {
       // Login (or a different user): a new token, timers restarted, only the view's data kept (SEC-15).
       const keep = Object.keys(data).filter((k) => !internal(k));
       const d = st.core.data as Record<string, unknown>;
@@ -303,7 +371,20 @@ async function finalizeNow<D extends Record<string, unknown>>(st: State<D>, req:
     if (st.unsetDestroy) await st.core.destroy();
     st.view = null;
   }
+  if (st.expireNow && !st.core.destroyed) {
+    // cookie.maxAge = 0 / a past expires: express-session sends an expired cookie, so the browser
+    // forgets the session; ending it on the server as well leaves nothing behind.
+    st.expireNow = false;
+    await st.core.destroy();
+    st.view = null;
+  }
   await reconcile(st);
+  const core = st.core;
+  if (!core.destroyed) {
+    if (st.flags.saveUninitialized && core.isNew) core.keepEmpty = true;
+    if (st.flags.resave && !core.isNew) core.touch();
+    if (st.flags.rolling && core.token) core.issueCookie = true;
+  }
   for (const r of st.retired.splice(0)) headers.push(...(await st.manager.commit(r)).headers);
   headers.push(...(await st.manager.commit(st.core)).headers);
   req.sessionID = st.core.destroyed ? undefined : (st.core.id ?? undefined);
@@ -341,6 +422,8 @@ function sendFailure(res: Res, err: unknown, end: (...a: any[]) => unknown, writ
     res.statusCode = status;
     res.setHeader('content-type', 'application/json');
     res.setHeader('cache-control', 'no-store');
+    // What the error needs the client to know: Retry-After, a cookie to clear (ThrottledError).
+    if (isSessionwardError(err)) for (const [k, v] of err.headers) res.appendHeader(k, v);
     if (writeHead) writeHead.call(res, status);
   }
   end.call(res, JSON.stringify({ error: code }));
@@ -353,21 +436,33 @@ function sendFailure(res: Res, err: unknown, end: (...a: any[]) => unknown, writ
  */
 function holdResponse(res: Res, commit: () => Promise<Array<[string, string]>>, onError: (err: unknown) => void): void {
   let phase: 0 | 1 | 2 = 0;
+  /** The app has called end() (or writeHead/write): for it, the headers are gone. */
+  let sealed = false;
+  /** Our own commit is applying its headers. */
+  let applying = false;
   const queue: Array<() => void> = [];
   const orig = { writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders };
   const start = (): void => {
     phase = 1;
     commit().then(
       (headers) => {
-        applyHeaders(res, headers);
+        applying = true;
+        try {
+          applyHeaders(res, headers);
+        } finally {
+          applying = false;
+        }
         phase = 2;
         for (const f of queue.splice(0)) f();
+        if (socket && socket.destroy === heldDestroy) socket.destroy = realDestroy!;
       },
       (err) => {
         phase = 2;
         queue.length = 0;
         onError(err);
+        applying = true;
         sendFailure(res, err, orig.end);
+        applying = false;
       },
     );
   };
@@ -375,16 +470,80 @@ function holdResponse(res: Res, commit: () => Promise<Array<[string, string]>>, 
     const real = orig[name] as (...a: unknown[]) => unknown;
     (res as any)[name] = function held(this: Res, ...args: unknown[]) {
       if (phase === 2) return real.apply(res, args);
+      // A second writeHead after the response started fails as it would unheld (Express 4 and 5
+      // both throw ERR_HTTP_HEADERS_SENT from res.set/res.status paths that reach here).
+      if (name === 'writeHead' && sealed) throw headersSentError();
+      sealed = true;
       queue.push(() => real.apply(res, args));
       if (phase === 0) start();
       return ret(args);
     };
   };
+  // Express's final handler destroys the socket when an error follows a sent response (say a
+  // second res.json()). Unheld, the first response has reached the socket by then; held, it is
+  // still in our queue — so the destroy waits its turn behind it.
+  const socket = res.socket;
+  const realDestroy = socket?.destroy;
+  const heldDestroy = function (this: unknown, ...args: unknown[]) {
+    if (phase !== 2 && sealed) {
+      queue.push(() => realDestroy!.apply(socket, args as []));
+      return socket;
+    }
+    return realDestroy!.apply(socket, args as []);
+  } as NonNullable<typeof realDestroy>;
+  if (socket) socket.destroy = heldDestroy;
   hold('writeHead', () => res);
   // Report "no backpressure" while held: the bytes sit in the queue until the commit is done.
   hold('write', () => true);
   hold('end', () => res);
   hold('flushHeaders', () => undefined);
+  // While held, the response must look sent to the app, as it would without the hold: a second
+  // res.json()/res.send() then fails with Express's own "Cannot set headers after they are sent"
+  // instead of rewriting the headers of the first response before it goes out.
+  for (const name of ['setHeader', 'appendHeader', 'removeHeader'] as const) {
+    const real = (res as any)[name] as ((...a: unknown[]) => unknown) | undefined;
+    if (typeof real !== 'function') continue;
+    (res as any)[name] = function guarded(this: Res, ...args: unknown[]) {
+      if (sealed && !applying && phase !== 2) throw headersSentError();
+      return real.apply(res, args);
+    };
+  }
+  const sent = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(res) === null ? res : findProto(res, 'headersSent'), 'headersSent');
+  if (sent?.get) {
+    const get = sent.get;
+    Object.defineProperty(res, 'headersSent', { configurable: true, get: () => (sealed && !applying) || get.call(res) });
+  }
+}
+
+function findProto(o: object, prop: string): object {
+  let p: object | null = o;
+  while (p && !Object.prototype.hasOwnProperty.call(p, prop)) p = Object.getPrototypeOf(p);
+  return p ?? o;
+}
+
+function headersSentError(): Error {
+  return Object.assign(new Error('Cannot set headers after they are sent to the client'), { code: 'ERR_HTTP_HEADERS_SENT' });
+}
+
+/** RFC 6265 cookie-octets: a value from cookie-parser can never smuggle another cookie in. */
+const COOKIE_VALUE = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,4096}$/;
+
+/**
+ * The Cookie header the session is read from. Like express-session, when the header itself has no
+ * session cookie, the one cookie-parser left in `req.signedCookies`, then `req.cookies`, is used
+ * (some setups hand cookies over only that way). It still has to pass our own MAC (SEC-3):
+ * cookie-parser's signature is made with its own secret and proves nothing to us.
+ */
+function cookieSource(req: Req, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (parseCookieHeader(header, name)[name] !== undefined) return header;
+  for (const jar of [req.signedCookies, req.cookies]) {
+    if (typeof jar !== 'object' || jar === null || !Object.prototype.hasOwnProperty.call(jar, name)) continue;
+    // Only strings: cookie-parser turns `j:` values into objects.
+    const v = (jar as Record<string, unknown>)[name];
+    if (typeof v === 'string' && COOKIE_VALUE.test(v)) return typeof header === 'string' && header ? `${header}; ${name}=${v}` : `${name}=${v}`;
+  }
+  return header;
 }
 
 function clientIp(this: Req): string | undefined {
@@ -405,6 +564,7 @@ function cookieOptions(name: string | undefined, c: ExpressCookieOptions = {}): 
   if (c.expires !== undefined) throw new ConfigError('cookie.expires is refused: use cookie.maxAge (expiry is enforced server-side)');
   let sameSite: CookieOptions['sameSite'];
   if (c.sameSite === true) sameSite = 'Strict';
+  else if (c.sameSite === 'auto') sameSite = c.insecureDevelopmentCookies ? 'Lax' : 'None';
   else if (c.sameSite === false) throw new ConfigError('cookie.sameSite: false is refused: SameSite is always explicit (SEC-5)');
   else if (typeof c.sameSite === 'string') {
     const s = c.sameSite.toLowerCase();
@@ -418,6 +578,11 @@ function cookieOptions(name: string | undefined, c: ExpressCookieOptions = {}): 
   if (c.path !== undefined) out.path = c.path;
   if (c.maxAge !== undefined && c.maxAge !== null) out.maxAge = c.maxAge;
   if (c.partitioned) out.partitioned = true;
+  if (c.priority !== undefined) {
+    const p = String(c.priority).toLowerCase();
+    if (p !== 'low' && p !== 'medium' && p !== 'high') throw new ConfigError(`cookie.priority ${JSON.stringify(c.priority)} is not supported`);
+    out.priority = p === 'low' ? 'Low' : p === 'medium' ? 'Medium' : 'High';
+  }
   if (c.insecureDevelopmentCookies) out.insecureDevelopmentCookies = true;
   return out;
 }
@@ -431,7 +596,7 @@ export function managerFromOptions<D extends Record<string, unknown>>(o: Express
   if (o.genid !== undefined) throw new ConfigError('genid is refused: session tokens always come from the CSPRNG (SEC-1)');
   if (o.unset !== undefined && o.unset !== 'keep' && o.unset !== 'destroy') throw new ConfigError('unset must be "keep" or "destroy"');
   if (o.manager) {
-    if (o.secret !== undefined || o.store !== undefined || o.cookie !== undefined || o.name !== undefined) {
+    if (o.secret !== undefined || o.store !== undefined || o.cookie !== undefined || o.name !== undefined || o.key !== undefined) {
       throw new ConfigError('with `manager`, configure secret/store/cookie/name on the manager');
     }
     return o.manager;
@@ -439,17 +604,20 @@ export function managerFromOptions<D extends Record<string, unknown>>(o: Express
   if (looksLikeExpressStore(o.store)) {
     throw new ConfigError('store must be a sessionward SessionStore; to read an express-session store use the `legacy` option');
   }
-  const secrets = o.secret === undefined ? undefined : typeof o.secret === 'string' || o.secret instanceof Uint8Array ? [o.secret] : [...o.secret];
-  if (secrets && secrets.length === 0) throw new ConfigError('secret array must contain at least one secret');
+  // express-session answers every request with "secret option required for sessions"; refusing
+  // at start-up says the same sooner, and never lets cookies go out unsigned.
+  if (o.secret === undefined || o.secret === null) throw new ConfigError('secret option required for sessions');
+  const secrets = typeof o.secret === 'string' || o.secret instanceof Uint8Array ? [o.secret] : [...o.secret];
+  if (secrets.length === 0) throw new ConfigError('secret array must contain at least one secret');
   const {
-    secret: _secret, store, name, cookie, rolling: _r, resave: _rs, saveUninitialized: _su, unset: _u, proxy: _p,
+    secret: _secret, store, name, key, cookie, rolling: _r, resave: _rs, saveUninitialized: _su, unset: _u, proxy: _p,
     genid: _g, manager: _m, userId: _uid, legacy: _l, onError: _e, ...core
   } = o;
   return new SessionManager<D>({
     ...core,
     store: store ?? new MemoryStore(),
-    ...(secrets ? { secrets } : {}),
-    cookie: cookieOptions(name, cookie),
+    secrets,
+    cookie: cookieOptions(name ?? key, cookie),
   });
 }
 
@@ -471,21 +639,22 @@ export function session<D extends Record<string, unknown> = Record<string, any>>
     return typeof u === 'string' && u.length > 0 && u.length <= 256 ? u : null;
   };
   const onError = options.onError ?? (() => undefined);
+  const flags: Flags = { rolling: options.rolling === true, resave: options.resave === true, saveUninitialized: options.saveUninitialized === true };
 
   return function sessionward(req: Req, res: Res, next: Next): void {
     if (req.session) return next();
     const ua = req.headers['user-agent'];
     // The IP is read only when needed: Express's req.ip runs proxy-addr on every access.
-    const info: RequestInfo = { cookie: req.headers.cookie, userAgent: typeof ua === 'string' ? ua : undefined, ip: clientIp.bind(req) };
+    const info: RequestInfo = { cookie: cookieSource(req, manager.cookieName), userAgent: typeof ua === 'string' ? ua : undefined, ip: clientIp.bind(req) };
     (async () => {
       let core = await manager.load(info);
       const st: State<D> = {
         manager, core, view: null, info, regenerated: false, lastUid: null, retired: [],
-        legacyId: null, legacyClear: false, legacy, userIdOf, res,
+        legacyId: null, legacyClear: false, legacy, userIdOf, res, flags,
       };
       st.req = req;
       st.unsetDestroy = unsetDestroy;
-      if (legacy && core.isNew && parseCookieHeader(req.headers.cookie, manager.cookieName)[manager.cookieName] === undefined) {
+      if (legacy && core.isNew && parseCookieHeader(info.cookie, manager.cookieName)[manager.cookieName] === undefined) {
         const hit = await legacy.read(req.headers.cookie);
         if (hit !== null) {
           st.legacyClear = true;
