@@ -234,6 +234,31 @@ describe.each([
     }
   });
 
+  it('a cookie.maxAge that is not a number is an InvalidInputError (as express-session\'s TypeError), and the session is kept', async () => {
+    const store = new MemoryStore();
+    const seen: string[] = [];
+    const { get } = await start({ secret: SECRET, store }, (app) => {
+      app.get('/set', (req: any, res) => {
+        req.session.x = 1;
+        res.end();
+      });
+      app.get('/bad', (req: any, res) => {
+        try {
+          req.session.cookie.maxAge = 'an hour';
+        } catch (e) {
+          seen.push((e as { code?: string }).code ?? '');
+        }
+        res.json(req.session.x);
+      });
+    });
+    await get('/set');
+    const r = await get('/bad');
+    expect(seen).toEqual(['ERR_INVALID_INPUT']);
+    expect(r.body).toBe('1');
+    expect(r.cookies).toEqual([]);
+    expect(store.size).toBe(1);
+  });
+
   it('assigning the same cookie.maxAge on every request re-sends nothing after the first change', async () => {
     const clock = new FakeClock(Date.now());
     const { get } = await start({ secret: SECRET, clock: clock.now }, (app) =>

@@ -220,11 +220,17 @@ function cookieView(st: State<any>): ExpressSessionMethods['cookie'] {
     set(_t, prop, value) {
       // "Remember me": express-session apps set cookie.maxAge (or expires) per session.
       if (prop === 'maxAge' || prop === 'originalMaxAge') {
-        lifetime(value === null || value === undefined || value === false ? null : Number(value));
+        if (value === null || value === undefined || value === false) lifetime(null);
+        // As express-session's Cookie: a lifetime is a number of ms; anything else is a bug to
+        // report, not a reason to end (NaN) or keep the session silently.
+        else if (typeof value === 'number' && !Number.isNaN(value)) lifetime(value);
+        else throw new InvalidInputError(`req.session.cookie.${prop} must be a number of milliseconds or null`);
         return true;
       }
       if (prop === 'expires') {
-        lifetime(value instanceof Date ? value.getTime() - o.clock() : value == null ? null : Number.NaN);
+        if (value === null || value === undefined || value === false) lifetime(null);
+        else if (value instanceof Date && !Number.isNaN(value.getTime())) lifetime(value.getTime() - o.clock());
+        else throw new InvalidInputError('req.session.cookie.expires must be a Date or null');
         return true;
       }
       // Security attributes are the middleware's, not a request's: a silent no-op would hide it.
@@ -617,7 +623,8 @@ export function managerFromOptions<D extends Record<string, unknown>>(o: Express
     ...core,
     store: store ?? new MemoryStore(),
     secrets,
-    cookie: cookieOptions(name ?? key, cookie),
+    // `name || key`, as express-session picks them.
+    cookie: cookieOptions(name || key || undefined, cookie),
   });
 }
 
