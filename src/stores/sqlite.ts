@@ -111,7 +111,7 @@ function loadDriver(): typeof BetterSqlite3 {
     return require('better-sqlite3') as typeof BetterSqlite3;
   } catch (cause) {
     throw new ConfigError(
-      `SqliteStore needs the optional peer dependency better-sqlite3 (npm i better-sqlite3): ${String(cause)}`,
+      `SqliteStore needs the optional peer dependency better-sqlite3 (npm i better-sqlite3@12): ${String(cause)}`,
     );
   }
 }
