@@ -220,3 +220,39 @@ describe('PostgresStore', () => {
     expect(() => new PostgresStore({ pool, table: 'x'.repeat(41) })).toThrow(/40 bytes/);
   });
 });
+
+describe('PostgresStore: log out everywhere racing a rotation', () => {
+  it('SEC-38: a session rotated while deleteByUser runs does not survive it (found by the lifecycle model test)', async () => {
+    const { SessionManager } = await import('../src/index.js');
+    const { SECRET, nextCookie } = await import('./helpers/core.js');
+    const table = `race_${tables++}`;
+    const store = new PostgresStore({ pool, schema, table });
+    await store.migrate();
+    const manager = new SessionManager({ store, secrets: [SECRET] });
+    const signIn = async () => {
+      const s = await manager.load({});
+      await s.login('alice');
+      return { id: s.id!, cookie: nextCookie((await manager.commit(s)).headers) };
+    };
+    const other = await signIn();
+    const renewing = await signIn();
+    // Hold the other device's row, so deleteByUser takes its snapshot and then waits mid-scan.
+    const locker = await pool.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`SELECT 1 FROM ${quoteIdent(schema)}.${quoteIdent(table)} WHERE id = $1 FOR UPDATE`, [other.id]);
+      const deleting = manager.destroyUserSessions('alice');
+      await new Promise((r) => setTimeout(r, 100));
+      // Meanwhile a request renews the other session: successor inserted, old row made a pointer.
+      const s = await manager.load({ cookie: renewing.cookie });
+      await s.renew();
+      const next = nextCookie((await manager.commit(s)).headers);
+      await locker.query('COMMIT');
+      await deleting;
+      expect((await manager.load({ cookie: next })).userId).toBeNull();
+      expect(await manager.listUserSessions('alice')).toEqual([]);
+    } finally {
+      locker.release();
+    }
+  });
+});

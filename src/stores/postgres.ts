@@ -177,7 +177,7 @@ export class PostgresStore implements SessionStore {
       delete: `DELETE FROM ${t} WHERE id = $1`,
       listByUser: `SELECT ${COLUMNS} FROM ${t} WHERE user_id = $1 AND expires_at > $2 AND rotated_to IS NULL`,
       deleteByUser: `WITH d AS (DELETE FROM ${t} WHERE user_id = $1 AND id IS DISTINCT FROM $2 RETURNING expires_at, rotated_to)
-        SELECT count(*) FILTER (WHERE expires_at > $3 AND rotated_to IS NULL)::int AS n FROM d`,
+        SELECT count(*) FILTER (WHERE expires_at > $3 AND rotated_to IS NULL)::int AS n, count(*)::int AS total FROM d`,
       // SKIP LOCKED: two instances cleaning at once split the work instead of queueing on row locks.
       cleanup: `DELETE FROM ${t} WHERE id IN (
           SELECT id FROM ${t} WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
@@ -373,7 +373,18 @@ export class PostgresStore implements SessionStore {
 
   async deleteByUser(userId: string, exceptId?: string): Promise<number> {
     // Expired rows and rotation pointers of the user go too; only live sessions are counted.
-    return (await this.exec<{ n: number }>('deleteByUser', [userId, exceptId ?? null, Date.now()], true)).rows[0]!.n;
+    // One DELETE sees the rows committed when it started. A rotation racing it inserts the
+    // successor (after that snapshot), then turns the old row into a pointer — which this DELETE,
+    // re-checking the updated row, still removes: the successor would outlive "log out
+    // everywhere" (found by the lifecycle model test). Such a successor was committed before the
+    // pointer was, so the next pass sees it; passes repeat until one finds nothing.
+    let n = 0;
+    for (let pass = 0; pass < 16; pass++) {
+      const r = (await this.exec<{ n: number; total: number }>('deleteByUser', [userId, exceptId ?? null, Date.now()], true)).rows[0]!;
+      n += r.n;
+      if (r.total === 0) break;
+    }
+    return n;
   }
 
   /**
