@@ -1,5 +1,5 @@
 /**
- * sessionward/express as a drop-in for express-session 1.19 (issue 10), on Express 5 and 4:
+ * sessionward/express as a drop-in for express-session 1.19, on Express 5 and 4:
  * each behaviour of express-session's documentation either works the same here, or is a listed
  * difference refused at start-up (docs/migrating-from-express-session.md).
  */
@@ -145,6 +145,8 @@ describe.each([
         });
         app.get('/read', (_req, res) => res.end());
       });
+      // A new, uninitialized session gets no cookie either way (saveUninitialized is false).
+      expect((await get('/read')).cookies, `rolling ${rolling}`).toEqual([]);
       await get('/set');
       expect((await get('/read')).cookies.length, `rolling ${rolling}`).toBe(rolling ? 1 : 0);
     }
