@@ -251,10 +251,24 @@ export class RedisStore implements SessionStore {
   }
 
   async deleteByUser(userId: string, exceptId?: string): Promise<number> {
+    // A rotation racing this one indexes its successor after our ZRANGE, then turns the old
+    // session into a pointer, which we still delete: the successor would outlive "log out
+    // everywhere". It was indexed before the pointer was written, so the next pass lists it;
+    // passes repeat until one deletes nothing (the PostgreSQL store does the same).
+    let n = 0;
+    for (let pass = 0; pass < 16; pass++) {
+      const r = await this.#deleteByUserOnce(userId, exceptId);
+      n += r.counted;
+      if (r.deleted === 0) break;
+    }
+    return n;
+  }
+
+  async #deleteByUserOnce(userId: string, exceptId?: string): Promise<{ counted: number; deleted: number }> {
     const ukey = this.userKey(userId);
     const ids = ((await this.#send(ukey, ['ZRANGE', ukey, '0', '-1'])) as string[]) ?? [];
     const targets = ids.filter((id) => id !== exceptId);
-    if (targets.length === 0) return 0;
+    if (targets.length === 0) return { counted: 0, deleted: 0 };
     const results = await Promise.all(
       targets.map(async (id) => {
         const key = this.sessionKey(id);
@@ -270,7 +284,7 @@ export class RedisStore implements SessionStore {
     // hide that session from the next "log out everywhere" (SEC-38). cleanup() prunes real strays.
     const gone = results.filter((r) => r.deleted).map((r) => r.id);
     for (let i = 0; i < gone.length; i += REMOVE_CHUNK) await this.#send(ukey, ['ZREM', ukey, ...gone.slice(i, i + REMOVE_CHUNK)]);
-    return results.filter((r) => r.counted).length;
+    return { counted: results.filter((r) => r.counted).length, deleted: gone.length };
   }
 
   /**
