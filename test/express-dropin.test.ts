@@ -193,6 +193,28 @@ describe.each([
     expect(errors).toEqual(['ERR_HTTP_HEADERS_SENT: Cannot set headers after they are sent to the client']);
   });
 
+  it('a second res.end() is ignored as by Node, a later res.status().send() throws and changes nothing, and the first response arrives whole', async () => {
+    const seen: unknown[] = [];
+    const { url } = await start({ secret: SECRET }, (app) => {
+      app.get('/end-twice', (req: any, res) => {
+        req.session.x = 1;
+        res.end('first');
+        seen.push(res.headersSent);
+        res.end();
+        try {
+          res.status(500).send('third');
+        } catch (e) {
+          seen.push((e as { code?: string }).code);
+        }
+      });
+    });
+    const res = await fetch(url + '/end-twice');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('first');
+    expect(res.headers.getSetCookie()).toHaveLength(1);
+    expect(seen).toEqual([true, 'ERR_HTTP_HEADERS_SENT']);
+  });
+
   it("sameSite: 'auto' is None on the Secure cookie and Lax on the plain-HTTP development cookie; partitioned needs SameSite=None (SEC-9); priority is sent", async () => {
     const cookieOf = async (cookie: ExpressSessionOptions['cookie']) => {
       const { get } = await start({ secret: SECRET, cookie, warn: () => {} }, (app) =>

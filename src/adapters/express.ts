@@ -447,6 +447,8 @@ function holdResponse(res: Res, commit: () => Promise<Array<[string, string]>>, 
   /** Our own commit is applying its headers. */
   let applying = false;
   const queue: Array<() => void> = [];
+  /** Status line when the app sealed the response. */
+  let status: { code: number; message: string } | null = null;
   const orig = { writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders };
   const start = (): void => {
     phase = 1;
@@ -459,6 +461,12 @@ function holdResponse(res: Res, commit: () => Promise<Array<[string, string]>>, 
           applying = false;
         }
         phase = 2;
+        // A status set after the app ended the response is ignored unheld (the head is gone);
+        // held, it would still reach the head, so the one the app ended with is put back.
+        if (status) {
+          res.statusCode = status.code;
+          res.statusMessage = status.message;
+        }
         for (const f of queue.splice(0)) f();
         if (socket && socket.destroy === heldDestroy) socket.destroy = realDestroy!;
       },
@@ -479,6 +487,7 @@ function holdResponse(res: Res, commit: () => Promise<Array<[string, string]>>, 
       // A second writeHead after the response started fails as it would unheld (Express 4 and 5
       // both throw ERR_HTTP_HEADERS_SENT from res.set/res.status paths that reach here).
       if (name === 'writeHead' && sealed) throw headersSentError();
+      if (!sealed) status = { code: res.statusCode, message: res.statusMessage };
       sealed = true;
       queue.push(() => real.apply(res, args));
       if (phase === 0) start();
