@@ -55,7 +55,8 @@ async function start(over: Partial<AppConfig> = {}, storeKind: 'memory' | 'sqlit
     absoluteMs: 12 * 3_600_000,
     warnMs: 60_000,
     stepUpMs: 5 * 60_000,
-    rateLimit: { accountMax: 5, ipMax: 20, windowMs: 15 * 60_000, untrustedMax: 50 },
+    // Many tests sign up from the one loopback address: the sign-up limit has its own tests.
+    rateLimit: { accountMax: 5, ipMax: 20, windowMs: 15 * 60_000, untrustedMax: 50, signupMax: 50 },
     scryptLogN: 14,
     demo: null,
     demoRoles: true,
@@ -178,9 +179,12 @@ class Client {
     return this.req('POST', path, { form, ...opts });
   }
 
-  async signup(email: string): Promise<Res> {
+  /** Sign-up answers the same neutral redirect for every email; the new account then signs in. */
+  async signup(email: string, password = PASSWORD): Promise<Res> {
     await this.get('/signup');
-    return this.post('/signup', { email, password: PASSWORD, confirm: PASSWORD });
+    const r = await this.post('/signup', { email, password, confirm: password });
+    expect(r.location).toBe('/signin?reason=signed-up');
+    return this.signin(email, password);
   }
 
   async signin(email: string, password = PASSWORD): Promise<Res> {
@@ -210,8 +214,10 @@ describe('reference app over HTTP', () => {
     expect(sc).not.toMatch(/Max-Age|Expires/i);
     expect(first.headers.get('cache-control')).toBe('no-store');
     const anonymous = a.cookie;
-    expect((await a.post('/signup', { email: 'sec4@example.com', password: PASSWORD, confirm: PASSWORD })).location).toBe('/account');
-    // SEC-15: a new token at sign-up/sign-in.
+    expect((await a.post('/signup', { email: 'sec4@example.com', password: PASSWORD, confirm: PASSWORD })).location).toBe('/signin?reason=signed-up');
+    expect(a.cookie).toBe(anonymous);
+    expect((await a.post('/signin', { email: 'sec4@example.com', password: PASSWORD })).location).toBe('/account');
+    // SEC-15: a new token at sign-in.
     expect(a.cookie).not.toBe(anonymous);
     for (const p of ['/account', '/sessions', '/security', '/account/2fa', '/account/password', '/session/status']) expect((await a.get(p)).status).toBe(200);
     await a.post('/account/role', { role: 'admin' });
@@ -483,6 +489,90 @@ describe('reference app: guessing slows the attacker, never locks the owner out'
     expect((await owner.get('/account/password')).location).toMatch(/^\/reauth/);
     await owner.get('/reauth?next=/account/password');
     expect((await owner.post('/reauth', { password: PASSWORD, next: '/account/password' })).location).toBe('/account/password');
+  });
+});
+
+describe('reference app: sign-up tells nobody which emails are registered', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await start({ rateLimit: { accountMax: 5, ipMax: 20, windowMs: 15 * 60_000, untrustedMax: 50, signupMax: 3 } });
+  });
+  afterAll(async () => h.close());
+
+  /** Everything a stranger sees of one sign-up: the answer, then the page it leads to. */
+  async function probe(ip: string, email: string, password: string) {
+    const c = new Client(h, 'curl/8.5.0', ip);
+    await c.get('/signup');
+    const r = await c.post('/signup', { email, password, confirm: password });
+    const next = await c.get(r.location ?? '/');
+    // Per-session values (CSRF token, cookie values) differ between any two visitors; the email is the probe's own input.
+    const mask = (body: string) => body.replaceAll(email, 'EMAIL').replace(/(name="_csrf" value=|name="csrf-token" content=)"[^"]*"/g, '$1"TOKEN"');
+    const cookieNames = (x: Res) => x.headers.getSetCookie().map((sc) => sc.split('=')[0]).sort();
+    return {
+      client: c,
+      seen: {
+        status: r.status,
+        location: r.location,
+        cookies: cookieNames(r),
+        body: mask(r.body),
+        retryAfter: r.headers.get('retry-after'),
+        nextStatus: next.status,
+        nextLocation: next.location,
+        nextCookies: cookieNames(next),
+        nextBody: mask(next.body),
+      },
+    };
+  }
+
+  it('a sign-up for a registered email answers exactly like one for a free email, signs nobody in and leaves the owner\'s account as it was', async () => {
+    const owner = new Client(h, undefined, '127.0.0.20');
+    await owner.signup('taken@example.com');
+    const before = h.app.state.accounts.byEmail('taken@example.com')!;
+
+    const taken = await probe('127.0.0.21', 'taken@example.com', 'attacker password 1');
+    const free = await probe('127.0.0.22', 'free@example.com', 'attacker password 1');
+    expect(taken.seen).toEqual(free.seen);
+    expect(taken.seen.status).toBe(303);
+    expect(taken.seen.location).toBe('/signin?reason=signed-up');
+    // Nobody is signed in: the anonymous session from the form page stays as it was.
+    expect(taken.seen.cookies).toEqual([]);
+    expect(taken.seen.nextBody).toContain('If this email can be used, your account is ready');
+
+    // The requester is not signed in as the owner, and the password it chose is not the owner's.
+    expect((await taken.client.get('/account')).location).toBe('/signin');
+    expect((await taken.client.signin('taken@example.com', 'attacker password 1')).status).toBe(401);
+    expect(h.app.state.accounts.byEmail('taken@example.com')).toEqual(before);
+    expect((await owner.get('/account')).status).toBe(200);
+    expect((await new Client(h, undefined, '127.0.0.23').signin('taken@example.com')).location).toBe('/account');
+    // The free email did get an account, usable after an explicit sign-in.
+    expect((await free.client.get('/account')).location).toBe('/signin');
+    expect((await free.client.signin('free@example.com', 'attacker password 1')).location).toBe('/account');
+    // The operator sees the attempt on the owner's account.
+    expect(h.app.state.monitor.recent(50).some((e) => e.type === 'signup.existing_email' && e.userId === before.id)).toBe(true);
+  });
+
+  it('sign-ups from one address past the limit get 429 with Retry-After (registered email or not); form mistakes do not count; other addresses are not held up', async () => {
+    const ip = '127.0.0.30';
+    const c = new Client(h, undefined, ip);
+    await c.get('/signup');
+    expect((await c.post('/signup', { email: 'limit-typo@example.com', password: PASSWORD, confirm: `${PASSWORD}!` })).status).toBe(400);
+    for (const email of ['limit-1@example.com', 'taken@example.com', 'limit-2@example.com']) {
+      expect((await probe(ip, email, PASSWORD)).seen.location).toBe('/signin?reason=signed-up');
+    }
+    const free = await probe(ip, 'limit-3@example.com', PASSWORD);
+    const taken = await probe(ip, 'taken@example.com', PASSWORD);
+    expect(free.seen.status).toBe(429);
+    expect(Number(free.seen.retryAfter)).toBeGreaterThan(0);
+    expect(taken.seen).toEqual(free.seen);
+    expect(h.app.state.accounts.byEmail('limit-3@example.com')).toBeNull();
+    const json = await c.post('/signup', { email: 'limit-3@example.com', password: PASSWORD, confirm: PASSWORD }, { headers: { accept: 'application/json' } });
+    expect(json.status).toBe(429);
+    expect(JSON.parse(json.body)).toEqual({ error: 'ERR_THROTTLED' });
+
+    expect((await probe('127.0.0.31', 'limit-4@example.com', PASSWORD)).seen.location).toBe('/signin?reason=signed-up');
+    h.clock.advance(15 * 60_000 + 1);
+    expect((await probe(ip, 'limit-3@example.com', PASSWORD)).seen.location).toBe('/signin?reason=signed-up');
+    expect(h.app.state.accounts.byEmail('limit-3@example.com')).not.toBeNull();
   });
 });
 

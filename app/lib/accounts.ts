@@ -84,7 +84,10 @@ export class Accounts {
     return toUser(this.db.prepare('SELECT * FROM users WHERE email = ?').get(email) as Row | undefined);
   }
 
-  /** Returns null if the email is taken. */
+  /**
+   * Returns null if the email is taken, after the same scrypt work as a free email (the hash comes
+   * before the insert), so sign-up cannot tell them apart by timing; a taken email's row is untouched.
+   */
   async create(email: string, password: string, role: Role = 'user'): Promise<User | null> {
     const hash = await hashPassword(password, this.scryptLogN);
     const now = this.clock();

@@ -166,6 +166,7 @@ export async function createApp(config: AppConfig): Promise<App> {
       untrusted: new FailureLimiter({ max: config.rateLimit.untrustedMax, windowMs, clock }),
       totp: new FailureLimiter({ max: accountMax, windowMs, clock }),
       reauth: new FailureLimiter({ max: accountMax, windowMs, clock }),
+      signup: new FailureLimiter({ max: config.rateLimit.signupMax ?? 10, windowMs, clock }),
     },
     devices: new DeviceCookies(config.secrets, config.https, clock),
     origins: [],

@@ -23,7 +23,7 @@ export interface EnvConfig {
   warnMs: number;
   touchAfterMs: number | undefined;
   stepUpMs: number;
-  rateLimit: { accountMax: number; ipMax: number; windowMs: number; untrustedMax: number };
+  rateLimit: { accountMax: number; ipMax: number; windowMs: number; untrustedMax: number; signupMax: number };
   scryptLogN: number;
   demo: { email: string; password: string } | null;
   demoRoles: boolean;
@@ -84,6 +84,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       ipMax: num(env, 'SW_RATE_IP_MAX', 20),
       windowMs: num(env, 'SW_RATE_WINDOW_MS', 15 * 60_000),
       untrustedMax: num(env, 'SW_RATE_UNTRUSTED_MAX', 50),
+      signupMax: num(env, 'SW_RATE_SIGNUP_MAX', 10),
     },
     scryptLogN: num(env, 'SW_SCRYPT_LOG_N', 15, 14),
     demo: demoOn ? { email: env.DEMO_EMAIL ?? 'demo@example.com', password: env.DEMO_PASSWORD ?? readablePassword() } : null,

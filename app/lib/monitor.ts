@@ -32,6 +32,8 @@ export const SUSPICIOUS = new Set([
   'csrf.blocked',
   'signin.failure',
   'signin.rate_limited',
+  'signup.existing_email',
+  'signup.rate_limited',
   'mfa.failure',
   'risk.ip_change',
   'risk.ua_change',

@@ -52,9 +52,10 @@ export interface AppConfig {
    * Sign-in throttling: `accountMax` failures per account from one address (or one known device)
    * before exponential backoff, `ipMax` failures per address across accounts, `untrustedMax`
    * failures per account from devices that never signed in to it, all
-   * per `windowMs`. See docs/reference-app.md, "Guessing and lockout".
+   * per `windowMs`; `signupMax` sign-up attempts per address per `windowMs` (default 10). See
+   * docs/reference-app.md, "Guessing and lockout" (sign-up: "How the protections are wired").
    */
-  rateLimit: { accountMax: number; ipMax: number; windowMs: number; untrustedMax: number };
+  rateLimit: { accountMax: number; ipMax: number; windowMs: number; untrustedMax: number; signupMax?: number };
   scryptLogN: number;
   /** Seeded admin account; its password is reset to this at every start. */
   demo: { email: string; password: string } | null;
@@ -88,6 +89,8 @@ export interface AppState {
     totp: FailureLimiter;
     /** Wrong passwords at step-up per user: only reachable from a signed-in session. */
     reauth: FailureLimiter;
+    /** Sign-up attempts (valid forms) per address, whatever the outcome. */
+    signup: FailureLimiter;
   };
   devices: DeviceCookies;
   /** Origins accepted for unsafe requests; set once the server knows its port. */

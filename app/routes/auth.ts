@@ -90,7 +90,9 @@ export function authRoutes(r: AppRouter): void {
             ? 'You have signed out. Your session was deleted on the server.'
             : reason === 'deleted'
               ? 'Your account was deleted and all its sessions were ended.'
-              : null;
+              : reason === 'signed-up'
+                ? 'If this email can be used, your account is ready. Sign in with it and your new password.'
+                : null;
       return ctx.page('Sign in', (v) => signinPage(v, { info, demoEmail: ctx.app.config.demo?.email }), { forms: true, nav: 'signin' });
     },
     {},
@@ -150,19 +152,31 @@ export function authRoutes(r: AppRouter): void {
       const raw = ctx.field('email');
       const email = normaliseEmail(raw);
       const password = ctx.form.get('password') ?? '';
-      const again = (error: string) =>
-        ctx.page('Create an account', (v) => signupPage(v, { email: raw, error, demoEmail: ctx.app.config.demo?.email }), { status: 400, forms: true, nav: 'signup' });
+      const again = (error: string, status = 400) =>
+        ctx.page('Create an account', (v) => signupPage(v, { email: raw, error, demoEmail: ctx.app.config.demo?.email }), { status, forms: true, nav: 'signup' });
+      // Per address, checked before anything else: each sign-up costs one scrypt and, through a
+      // later sign-in with the chosen password, one probe of whether the email was free.
+      const ip = ctx.app.sessions.requestInfo(ctx.req).ip;
+      const wait = ip ? Math.ceil(ctx.app.limits.signup.retryAfter(ip) / 1000) : 0;
+      if (wait > 0) {
+        await ctx.event('signup.rate_limited', { reason: `retry in ${wait} s` });
+        ctx.res.setHeader('retry-after', String(wait));
+        if (ctx.wantsJson) return ctx.json(429, { error: 'ERR_THROTTLED' });
+        return again(`Too many sign-ups from your network. Try again in ${waitText(wait)}.`, 429);
+      }
+      // Form mistakes say nothing about other people's accounts and do not use up the budget.
       if (!email) return again('Enter a valid email address.');
       const problem = passwordProblem(password);
       if (problem) return again(problem);
       if (password !== ctx.form.get('confirm')) return again('The two passwords differ.');
+      if (ip) ctx.app.limits.signup.fail(ip);
+      // Registered or not, the same work (create() hashes before it tries the insert) and the same
+      // answer: no sign-in, no session write, one redirect. The owner's account is not touched; a
+      // new account waits for its first sign-in (docs/reference-app.md, "Sign-up").
       const user = await ctx.app.accounts.create(email, password);
-      if (!user) return again('An account with this email exists already. Sign in instead.');
-      await ctx.session.login(user.id, { amr: ['pwd'] });
-      ctx.noteRotation('sign-up');
-      await ctx.event('account.created', { userId: user.id });
-      ctx.flash('ok', 'Welcome! Your account is ready. Consider turning on two-step verification.');
-      return ctx.redirect('/account');
+      if (user) await ctx.event('account.created', { userId: user.id });
+      else await ctx.event('signup.existing_email', { userId: ctx.app.accounts.byEmail(email)?.id ?? null, reason: 'sign-up for a registered email' });
+      return ctx.redirect('/signin?reason=signed-up');
     },
     {},
   );

@@ -132,6 +132,12 @@ describe('reference app in a real browser', () => {
     await pageA.getByLabel('Password', { exact: false }).first().fill(PASSWORD);
     await pageA.getByLabel('Repeat the password').fill(PASSWORD);
     await pageA.getByRole('button', { name: 'Create account' }).click();
+    // The same neutral answer for every email: the new account signs in like any other.
+    await pageA.waitForURL(`${app.url}/signin?reason=signed-up`);
+    expect(await pageA.getByRole('status').first().textContent()).toContain('If this email can be used, your account is ready');
+    await pageA.getByLabel('Email').fill(email);
+    await pageA.getByLabel('Password').fill(PASSWORD);
+    await pageA.getByRole('button', { name: 'Sign in' }).click();
     await pageA.waitForURL(`${app.url}/account`);
     expect(await pageA.getByTestId('account-email').textContent()).toBe(email);
 
@@ -251,6 +257,10 @@ describe('reference app in a real browser', () => {
     await tab1.getByLabel('Password', { exact: false }).first().fill(PASSWORD);
     await tab1.getByLabel('Repeat the password').fill(PASSWORD);
     await tab1.getByRole('button', { name: 'Create account' }).click();
+    await tab1.waitForURL(`${idleApp.url}/signin?reason=signed-up`);
+    await tab1.getByLabel('Email').fill('idle@example.com');
+    await tab1.getByLabel('Password').fill(PASSWORD);
+    await tab1.getByRole('button', { name: 'Sign in' }).click();
     await tab1.waitForURL(`${idleApp.url}/account`);
     const tab2 = await c.newPage();
     await tab2.goto(`${idleApp.url}/sessions`);
