@@ -11,7 +11,7 @@ import express5 from 'express';
 import express4 from 'express4';
 import cookieParser from 'cookie-parser';
 import { session, coreSession, type ExpressSessionOptions } from '../src/adapters/express.js';
-import { ConfigError, MemoryStore } from '../src/index.js';
+import { ConfigError, MemoryStore, SessionManager } from '../src/index.js';
 import { parseSetCookie } from '../src/cookie/index.js';
 import { FakeClock, SECRET } from './helpers/core.js';
 // @ts-expect-error cookie-signature (cookie-parser's dependency) ships no types
@@ -307,6 +307,9 @@ describe.each([
     expect((await get('/')).cookies[0]).toMatch(/^app\.sid=/);
     expect(() => session({})).toThrow(/secret option required for sessions/);
     expect(() => session({ secret: [] })).toThrow(ConfigError);
+    // A ready manager carries the key ring instead; one without secrets is refused the same way.
+    expect(() => session({ manager: new SessionManager({ store: new MemoryStore(), warn: () => {} }) })).toThrow(/secret option required/);
+    expect(() => session({ manager: new SessionManager({ store: new MemoryStore(), secrets: [SECRET] }) })).not.toThrow();
   });
 
   it('req.session.cookie is an own enumerable property and serialises like express-session\'s Cookie', async () => {

@@ -614,6 +614,8 @@ export function managerFromOptions<D extends Record<string, unknown>>(o: Express
     if (o.secret !== undefined || o.store !== undefined || o.cookie !== undefined || o.name !== undefined || o.key !== undefined) {
       throw new ConfigError('with `manager`, configure secret/store/cookie/name on the manager');
     }
+    // The manager's key ring stands in for `secret`: without either, cookies would go out unsigned.
+    if (o.manager.options.keys.length === 0) throw new ConfigError('secret option required for sessions: the manager has no secrets');
     return o.manager;
   }
   if (looksLikeExpressStore(o.store)) {
