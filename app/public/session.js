@@ -10,9 +10,61 @@
   const channel = 'BroadcastChannel' in window ? new BroadcastChannel('sessionward-session') : null;
   const signedIn = body.dataset.signedIn === 'yes';
 
-  // Sign-out from the menu: tell the other tabs at once.
+  /**
+   * POST /signout and resolve true only once the server has answered that the session is gone.
+   * Only then are the other tabs told: announced earlier, they would leave while the session still
+   * works, or leave for a sign-out that failed (and a network error leaves it unknown, so no).
+   */
+  async function signOutOnServer(token, reason) {
+    try {
+      const r = await fetch('/signout', {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'content-type': 'application/json', accept: 'application/json', 'x-csrf-token': token },
+        body: JSON.stringify({ reason: reason === 'idle' ? 'idle' : 'user' }),
+      });
+      return r.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  function announceSignout(reason) {
+    if (channel) channel.postMessage({ type: 'signout', reason });
+  }
+
+  function showError(text) {
+    const main = document.getElementById('main');
+    if (!main) return;
+    let box = document.getElementById('signout-error');
+    if (!box) {
+      box = document.createElement('div');
+      box.id = 'signout-error';
+      box.className = 'flash error';
+      box.setAttribute('role', 'alert');
+      main.prepend(box);
+    }
+    box.textContent = text;
+  }
+
+  // Sign-out from the menu (or "cancel" on the code page): with script, a fetch, so this page knows
+  // whether the server really ended the session before it tells the other tabs. Without script the
+  // form still posts and the server redirects as before.
+  let signingOut = false;
   for (const form of document.querySelectorAll('form[action="/signout"]')) {
-    form.addEventListener('submit', () => channel && channel.postMessage({ type: 'signout', reason: 'signed-out' }));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      if (signingOut) return;
+      signingOut = true;
+      const field = form.querySelector('input[name="_csrf"]');
+      if (await signOutOnServer(field ? field.value : '', 'signed-out')) {
+        announceSignout('signed-out');
+        location.assign('/signin?reason=signed-out');
+        return;
+      }
+      signingOut = false;
+      showError('Signing out did not go through; you are still signed in. Try again.');
+    });
   }
   if (!signedIn) return;
 
@@ -95,17 +147,10 @@
   async function leave(reason) {
     if (leaving) return;
     leaving = true;
-    if (channel) channel.postMessage({ type: 'signout', reason });
-    try {
-      await fetch('/signout', {
-        method: 'POST',
-        credentials: 'same-origin',
-        headers: { 'content-type': 'application/json', accept: 'application/json', 'x-csrf-token': csrf },
-        body: JSON.stringify({ reason: reason === 'idle' ? 'idle' : 'user' }),
-      });
-    } catch {
-      // The server ends the session by itself at the deadline.
-    }
+    // Other tabs follow only a confirmed sign-out. If it failed this tab still leaves (at the idle
+    // deadline the server ends the session by itself); the others find out on their next request
+    // or at their own deadline.
+    if (await signOutOnServer(csrf, reason)) announceSignout(reason);
     location.assign(`/signin?reason=${reason === 'idle' ? 'idle' : 'signed-out'}`);
   }
 

@@ -14,7 +14,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
 import { totpAt } from '../helpers/totp.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -77,6 +77,62 @@ async function shot(page: Page, name: string): Promise<void> {
 
 async function sid(ctx: BrowserContext): Promise<string | undefined> {
   return (await ctx.cookies()).find((c) => c.name === 'sid')?.value;
+}
+
+/**
+ * Hold this page's POST /signout at the network until the test decides: `fail` answers 503 without
+ * the server seeing it, `pass` lets it through. `arrived` resolves once the request is on the wire.
+ */
+async function holdSignout(page: Page, url: string): Promise<{ arrived: Promise<void>; release: (how: 'fail' | 'pass') => void }> {
+  let arrive!: () => void;
+  let release!: (how: 'fail' | 'pass') => void;
+  const arrived = new Promise<void>((r) => (arrive = r));
+  const decided = new Promise<'fail' | 'pass'>((r) => (release = r));
+  await page.unrouteAll();
+  await page.route(`${url}/signout`, async (route) => {
+    if (route.request().method() !== 'POST') return route.continue();
+    arrive();
+    if ((await decided) === 'fail') return route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":"ERR_STORE_UNAVAILABLE"}' });
+    return route.continue();
+  });
+  return { arrived, release };
+}
+
+/** Messages another tab saw on the app's BroadcastChannel, by type; lost if that tab navigates. */
+const RECORD = `window.__seen = []; new BroadcastChannel('sessionward-session').onmessage = (m) => window.__seen.push(m.data && m.data.type);`;
+const PROBE = `new BroadcastChannel('sessionward-session').postMessage({ type: 'probe' })`;
+
+/**
+ * Start recording `page`'s channel messages. `left` resolves to 'navigated' as soon as the page
+ * starts a navigation (the app's reaction to a sign-out): seen from here, since with a navigation
+ * held by page.route the browser's script stalls and a probe might never come back.
+ */
+async function record(page: Page): Promise<{ left: Promise<string> }> {
+  const left = new Promise<string>((resolve) => {
+    const onRequest = (r: Request) => {
+      if (!r.isNavigationRequest() || r.frame() !== page.mainFrame()) return;
+      page.off('request', onRequest);
+      resolve('navigated');
+    };
+    page.on('request', onRequest);
+  });
+  await page.evaluate(RECORD);
+  // Wrapped: an async function returning the bare promise would wait for the navigation itself.
+  return { left };
+}
+
+/**
+ * What `to` heard of the app's channel once a probe posted later from `from` (a third tab) has
+ * reached it, so a sign-out message posted before the probe has arrived by then; or 'navigated'.
+ */
+async function seenAfterProbe(from: Page, to: Page, left: Promise<string>, probes: number): Promise<unknown> {
+  const heard = (async () => {
+    await from.evaluate(PROBE);
+    await to.waitForFunction(`window.__seen === undefined || window.__seen.filter((t) => t === 'probe').length >= ${probes}`, undefined, { timeout: 5000 });
+    return to.evaluate('window.__seen');
+  })();
+  heard.catch(() => undefined);
+  return Promise.race([heard, left]);
 }
 
 describe('reference app in a real browser', () => {
@@ -283,4 +339,48 @@ describe('reference app in a real browser', () => {
     expect(tab1.url()).toBe(`${idleApp.url}/signin`);
     await c.close();
   }, 30_000);
+
+  it('cross-tab sign-out: other tabs follow only after POST /signout has succeeded; a failed sign-out is not announced', async () => {
+    const c = await browser.newContext();
+    const tab1 = await c.newPage();
+    await tab1.goto(`${app.url}/signin`);
+    await tab1.getByLabel('Email').fill('demo@example.com');
+    await tab1.getByLabel('Password').fill(DEMO_PASSWORD);
+    await tab1.getByRole('button', { name: 'Sign in' }).click();
+    await tab1.waitForURL(`${app.url}/account`);
+    const tab2 = await c.newPage();
+    await tab2.goto(`${app.url}/sessions`);
+    let { left } = await record(tab2);
+    // The prober: same origin, but no app script (a signed-in page would itself follow a sign-out).
+    const tab3 = await c.newPage();
+    await tab3.goto(`${app.url}/healthz`);
+
+    // 1. The sign-out fails (503): while it is in flight and after it, tab2 hears nothing.
+    const failing = await holdSignout(tab1, app.url);
+    await tab1.getByTestId('signout').click();
+    await failing.arrived;
+    expect(await seenAfterProbe(tab3, tab2, left, 1)).toEqual(['probe']);
+    failing.release('fail');
+    await tab1.getByRole('alert').filter({ hasText: 'did not go through' }).waitFor();
+    expect(tab1.url()).toBe(`${app.url}/account`);
+    expect(await seenAfterProbe(tab3, tab2, left, 2)).toEqual(['probe', 'probe']);
+    expect(tab2.url()).toBe(`${app.url}/sessions`);
+    // The server agrees: the session still works.
+    await tab2.reload();
+    expect(tab2.url()).toBe(`${app.url}/sessions`);
+    ({ left } = await record(tab2));
+
+    // 2. A slow sign-out that succeeds: nothing is announced until its response has arrived.
+    const slow = await holdSignout(tab1, app.url);
+    await tab1.getByTestId('signout').click();
+    await slow.arrived;
+    expect(await seenAfterProbe(tab3, tab2, left, 1)).toEqual(['probe']);
+    expect(tab2.url()).toBe(`${app.url}/sessions`);
+    slow.release('pass');
+    await tab1.waitForURL(/\/signin\?reason=signed-out$/);
+    await tab2.waitForURL(/\/signin\?reason=signed-out$/);
+    await tab2.goto(`${app.url}/account`);
+    expect(tab2.url()).toBe(`${app.url}/signin`);
+    await c.close();
+  });
 });
