@@ -80,26 +80,37 @@ async function sid(ctx: BrowserContext): Promise<string | undefined> {
 }
 
 /**
- * Hold this page's POST /signout at the network until the test decides: `fail` answers 503 without
- * the server seeing it, `pass` lets it through. `arrived` resolves once the request is on the wire.
+ * Hold this page's POST /signout at the network until the test calls `release`. `fail`: the server
+ * never sees it, and on release the page gets a 503. `answer-late`: the request goes to the real
+ * server at once, which ends the session and answers; that answer reaches the page only on release.
+ * `arrived` resolves once the request is held (for `answer-late`, with the server's status).
  */
-async function holdSignout(page: Page, url: string): Promise<{ arrived: Promise<void>; release: (how: 'fail' | 'pass') => void }> {
-  let arrive!: () => void;
-  let release!: (how: 'fail' | 'pass') => void;
-  const arrived = new Promise<void>((r) => (arrive = r));
-  const decided = new Promise<'fail' | 'pass'>((r) => (release = r));
+async function holdSignout(page: Page, url: string, how: 'fail' | 'answer-late'): Promise<{ arrived: Promise<number | null>; release: () => void }> {
+  let arrive!: (status: number | null) => void;
+  let release!: () => void;
+  const arrived = new Promise<number | null>((r) => (arrive = r));
+  const released = new Promise<void>((r) => (release = r));
   await page.unrouteAll();
   await page.route(`${url}/signout`, async (route) => {
     if (route.request().method() !== 'POST') return route.continue();
-    arrive();
-    if ((await decided) === 'fail') return route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":"ERR_STORE_UNAVAILABLE"}' });
-    return route.continue();
+    if (how === 'fail') {
+      arrive(null);
+      await released;
+      return route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":"ERR_STORE_UNAVAILABLE"}' });
+    }
+    const response = await route.fetch();
+    arrive(response.status());
+    await released;
+    return route.fulfill({ response });
   });
   return { arrived, release };
 }
 
-/** Messages another tab saw on the app's BroadcastChannel, by type; lost if that tab navigates. */
-const RECORD = `window.__seen = []; new BroadcastChannel('sessionward-session').onmessage = (m) => window.__seen.push(m.data && m.data.type);`;
+/**
+ * Messages another tab saw on the app's BroadcastChannel, by type; lost if that tab navigates.
+ * Deadline updates (every signed-in page load sends one) say nothing about sign-out: left out.
+ */
+const RECORD = `window.__seen = []; new BroadcastChannel('sessionward-session').onmessage = (m) => { const t = m.data && m.data.type; if (t !== 'deadline') window.__seen.push(t); };`;
 const PROBE = `new BroadcastChannel('sessionward-session').postMessage({ type: 'probe' })`;
 
 /**
@@ -133,6 +144,34 @@ async function seenAfterProbe(from: Page, to: Page, left: Promise<string>, probe
   })();
   heard.catch(() => undefined);
   return Promise.race([heard, left]);
+}
+
+/**
+ * Click "Sign out" in the page itself. Not locator.click(): that waits for a navigation it started,
+ * and a plain form post (what the page did before the sign-out became a fetch) is held by
+ * holdSignout, so the click would sit until the test timed out instead of the assertions failing.
+ */
+async function clickSignout(page: Page): Promise<void> {
+  await page.getByTestId('signout').waitFor();
+  await page.evaluate(`document.querySelector('[data-testid="signout"]').click()`);
+}
+
+/**
+ * How the page dealt with its sign-out answer: it showed the error, or it started a navigation (a
+ * page that wrongly followed a failed sign-out; it may even land on /account again, as the session
+ * still works, so neither its URL nor a wait for the error alone would tell).
+ */
+async function signoutSettled(page: Page): Promise<'error shown' | 'navigated'> {
+  const navigated = page
+    .waitForRequest((r) => r.isNavigationRequest() && r.frame() === page.mainFrame(), { timeout: 5000 })
+    .then(() => 'navigated' as const);
+  const shown = page
+    .locator('#signout-error')
+    .waitFor({ timeout: 5000 })
+    .then(() => 'error shown' as const);
+  navigated.catch(() => undefined);
+  shown.catch(() => undefined);
+  return Promise.race([navigated, shown]);
 }
 
 describe('reference app in a real browser', () => {
@@ -356,27 +395,45 @@ describe('reference app in a real browser', () => {
     await tab3.goto(`${app.url}/healthz`);
 
     // 1. The sign-out fails (503): while it is in flight and after it, tab2 hears nothing.
-    const failing = await holdSignout(tab1, app.url);
-    await tab1.getByTestId('signout').click();
+    const failing = await holdSignout(tab1, app.url, 'fail');
+    await clickSignout(tab1);
     await failing.arrived;
     expect(await seenAfterProbe(tab3, tab2, left, 1)).toEqual(['probe']);
-    failing.release('fail');
-    await tab1.getByRole('alert').filter({ hasText: 'did not go through' }).waitFor();
+    failing.release();
+    expect(await signoutSettled(tab1)).toBe('error shown');
     expect(tab1.url()).toBe(`${app.url}/account`);
+    expect(await tab1.getByRole('alert').textContent()).toContain('did not go through');
     expect(await seenAfterProbe(tab3, tab2, left, 2)).toEqual(['probe', 'probe']);
+    expect(tab2.url()).toBe(`${app.url}/sessions`);
+
+    // 2. The real server refuses it (a wrong form token: 403): not announced either.
+    await tab1.unrouteAll();
+    await tab1.evaluate(`document.getElementById('signout-error').remove(); document.querySelector('form[action="/signout"] input[name="_csrf"]').value = 'forged'`);
+    const refused = tab1.waitForResponse((r) => r.url() === `${app.url}/signout`);
+    await clickSignout(tab1);
+    expect((await refused).status()).toBe(403);
+    expect(await signoutSettled(tab1)).toBe('error shown');
+    expect(tab1.url()).toBe(`${app.url}/account`);
+    expect(await tab1.getByRole('alert').textContent()).toContain('did not go through');
+    expect(await seenAfterProbe(tab3, tab2, left, 3)).toEqual(['probe', 'probe', 'probe']);
     expect(tab2.url()).toBe(`${app.url}/sessions`);
     // The server agrees: the session still works.
     await tab2.reload();
     expect(tab2.url()).toBe(`${app.url}/sessions`);
+    await tab1.reload();
     ({ left } = await record(tab2));
 
-    // 2. A slow sign-out that succeeds: nothing is announced until its response has arrived.
-    const slow = await holdSignout(tab1, app.url);
-    await tab1.getByTestId('signout').click();
-    await slow.arrived;
+    // 3. A sign-out the server has done, whose answer is slow to arrive: nothing is announced until
+    // the page has it, although the session is already gone on the server.
+    const slow = await holdSignout(tab1, app.url, 'answer-late');
+    await clickSignout(tab1);
+    expect(await slow.arrived).toBe(200);
+    const status = await c.request.get(`${app.url}/session/status`, { headers: { accept: 'application/json' } });
+    expect(await status.json()).toMatchObject({ signedIn: false });
     expect(await seenAfterProbe(tab3, tab2, left, 1)).toEqual(['probe']);
     expect(tab2.url()).toBe(`${app.url}/sessions`);
-    slow.release('pass');
+    expect(tab1.url()).toBe(`${app.url}/account`);
+    slow.release();
     await tab1.waitForURL(/\/signin\?reason=signed-out$/);
     await tab2.waitForURL(/\/signin\?reason=signed-out$/);
     await tab2.goto(`${app.url}/account`);
