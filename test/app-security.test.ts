@@ -499,25 +499,39 @@ describe('reference app: sign-up tells nobody which emails are registered', () =
   });
   afterAll(async () => h.close());
 
-  /** Everything a stranger sees of one sign-up: the answer, then the page it leads to. */
+  /** Public event counters (/metrics needs no token here, as by default): type -> count. */
+  async function eventCounts(): Promise<Map<string, number>> {
+    const text = await (await fetch(`${h.base}/metrics`)).text();
+    return new Map([...text.matchAll(/^sessionward_events_total\{type="([^"]+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+  }
+
+  /** Everything a stranger sees of one sign-up: the answer, the page it leads to, and /metrics. */
   async function probe(ip: string, email: string, password: string) {
     const c = new Client(h, 'curl/8.5.0', ip);
     await c.get('/signup');
+    const counts = await eventCounts();
     const r = await c.post('/signup', { email, password, confirm: password });
+    const after = await eventCounts();
     const next = await c.get(r.location ?? '/');
     // Per-session values (CSRF token, cookie values) differ between any two visitors; the email is the probe's own input.
     const mask = (body: string) => body.replaceAll(email, 'EMAIL').replace(/(name="_csrf" value=|name="csrf-token" content=)"[^"]*"/g, '$1"TOKEN"');
     const cookieNames = (x: Res) => x.headers.getSetCookie().map((sc) => sc.split('=')[0]).sort();
+    // Every header but the clock and the cookies (compared by name); Content-Length must be the
+    // body's own length, and the bodies are compared masked.
+    const headers = (x: Res) => {
+      expect(Number(x.headers.get('content-length') ?? Buffer.byteLength(x.body))).toBe(Buffer.byteLength(x.body));
+      return Object.fromEntries([...x.headers].filter(([k]) => !['date', 'set-cookie', 'content-length'].includes(k)));
+    };
     return {
       client: c,
       seen: {
         status: r.status,
-        location: r.location,
+        headers: headers(r),
         cookies: cookieNames(r),
         body: mask(r.body),
-        retryAfter: r.headers.get('retry-after'),
+        events: [...after].filter(([type, n]) => n !== (counts.get(type) ?? 0)).map(([type, n]) => `${type} +${n - (counts.get(type) ?? 0)}`).sort(),
         nextStatus: next.status,
-        nextLocation: next.location,
+        nextHeaders: headers(next),
         nextCookies: cookieNames(next),
         nextBody: mask(next.body),
       },
@@ -533,7 +547,7 @@ describe('reference app: sign-up tells nobody which emails are registered', () =
     const free = await probe('127.0.0.22', 'free@example.com', 'attacker password 1');
     expect(taken.seen).toEqual(free.seen);
     expect(taken.seen.status).toBe(303);
-    expect(taken.seen.location).toBe('/signin?reason=signed-up');
+    expect(taken.seen.headers.location).toBe('/signin?reason=signed-up');
     // Nobody is signed in: the anonymous session from the form page stays as it was.
     expect(taken.seen.cookies).toEqual([]);
     expect(taken.seen.nextBody).toContain('If this email can be used, your account is ready');
@@ -557,21 +571,21 @@ describe('reference app: sign-up tells nobody which emails are registered', () =
     await c.get('/signup');
     expect((await c.post('/signup', { email: 'limit-typo@example.com', password: PASSWORD, confirm: `${PASSWORD}!` })).status).toBe(400);
     for (const email of ['limit-1@example.com', 'taken@example.com', 'limit-2@example.com']) {
-      expect((await probe(ip, email, PASSWORD)).seen.location).toBe('/signin?reason=signed-up');
+      expect((await probe(ip, email, PASSWORD)).seen.headers.location).toBe('/signin?reason=signed-up');
     }
     const free = await probe(ip, 'limit-3@example.com', PASSWORD);
     const taken = await probe(ip, 'taken@example.com', PASSWORD);
     expect(free.seen.status).toBe(429);
-    expect(Number(free.seen.retryAfter)).toBeGreaterThan(0);
+    expect(Number(free.seen.headers['retry-after'])).toBeGreaterThan(0);
     expect(taken.seen).toEqual(free.seen);
     expect(h.app.state.accounts.byEmail('limit-3@example.com')).toBeNull();
     const json = await c.post('/signup', { email: 'limit-3@example.com', password: PASSWORD, confirm: PASSWORD }, { headers: { accept: 'application/json' } });
     expect(json.status).toBe(429);
     expect(JSON.parse(json.body)).toEqual({ error: 'ERR_THROTTLED' });
 
-    expect((await probe('127.0.0.31', 'limit-4@example.com', PASSWORD)).seen.location).toBe('/signin?reason=signed-up');
+    expect((await probe('127.0.0.31', 'limit-4@example.com', PASSWORD)).seen.headers.location).toBe('/signin?reason=signed-up');
     h.clock.advance(15 * 60_000 + 1);
-    expect((await probe(ip, 'limit-3@example.com', PASSWORD)).seen.location).toBe('/signin?reason=signed-up');
+    expect((await probe(ip, 'limit-3@example.com', PASSWORD)).seen.headers.location).toBe('/signin?reason=signed-up');
     expect(h.app.state.accounts.byEmail('limit-3@example.com')).not.toBeNull();
   });
 });

@@ -40,6 +40,13 @@ export const SUSPICIOUS = new Set([
   'session.conflict',
 ]);
 
+/**
+ * Types `/metrics` counts under another name. `/metrics` is public unless METRICS_TOKEN is set, and
+ * sign-up answers a free and a registered email alike: two counters there would tell a stranger
+ * which one their sign-up hit. The feed, the admin stats and the audit log keep the exact type.
+ */
+const METRIC_TYPE: Readonly<Record<string, string>> = { 'account.created': 'signup.accepted', 'signup.existing_email': 'signup.accepted' };
+
 const SERIES_MINUTES = 30;
 type SeriesKey = 'signinOk' | 'signinFail' | 'created' | 'rotated' | 'ended' | 'blocked';
 const SERIES_KEYS: SeriesKey[] = ['signinOk', 'signinFail', 'created', 'rotated', 'ended', 'blocked'];
@@ -160,7 +167,7 @@ export class Monitor {
   record(raw: Record<string, unknown> & { type: string }): void {
     const e = sanitise({ at: new Date(this.clock()).toISOString(), ...raw });
     this.counters.set(e.type, (this.counters.get(e.type) ?? 0) + 1);
-    this.eventsTotal.inc({ type: e.type });
+    this.eventsTotal.inc({ type: METRIC_TYPE[e.type] ?? e.type });
     this.trackChain(e);
     // A bulk revocation is one event for many sessions.
     const n = e.type === 'sessions.revoked' ? (e.count ?? 0) : 1;

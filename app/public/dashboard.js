@@ -138,7 +138,8 @@
     histogram('chart-rotations', s.rotationHistogram, ['0', '1', '2', '3', '4', '5+']);
   }
 
-  const SUSPICIOUS = new Set(['token.invalid', 'token.unknown', 'alert.invalid_tokens', 'csrf.blocked', 'signin.failure', 'signin.rate_limited', 'mfa.failure', 'risk.ip_change', 'risk.ua_change', 'session.conflict']);
+  // The same list as SUSPICIOUS in app/lib/monitor.ts (the server-rendered feed).
+  const SUSPICIOUS = new Set(['token.invalid', 'token.unknown', 'alert.invalid_tokens', 'csrf.blocked', 'signin.failure', 'signin.rate_limited', 'signup.existing_email', 'signup.rate_limited', 'mfa.failure', 'risk.ip_change', 'risk.ua_change', 'session.conflict']);
 
   function addEvent(e) {
     const feed = document.getElementById('feed');
