@@ -63,7 +63,10 @@
         return;
       }
       signingOut = false;
-      showError('Signing out did not go through; you are still signed in. Try again.');
+      // Not "try again" alone: a form token made stale by a re-authentication in another tab (new
+      // session, new token) stays refused until the page is loaded afresh, and a network error
+      // leaves the outcome unknown.
+      showError('Signing out did not go through. Reload the page and try again.');
     });
   }
   if (!signedIn) return;
