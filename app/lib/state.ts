@@ -53,7 +53,7 @@ export interface AppConfig {
    * before exponential backoff, `ipMax` failures per address across accounts, `untrustedMax`
    * failures per account from devices that never signed in to it, all
    * per `windowMs`; `signupMax` sign-up attempts per address per `windowMs` (default 10). See
-   * docs/reference-app.md, "Guessing and lockout" (sign-up: "How the protections are wired").
+   * docs/reference-app.md, "How the protections are wired" (Guessing and lockout; Sign-up).
    */
   rateLimit: { accountMax: number; ipMax: number; windowMs: number; untrustedMax: number; signupMax?: number };
   scryptLogN: number;

@@ -17,7 +17,7 @@ export interface SecurityFacts {
   warnMs: number;
   stepUpMs: number;
   origins: string[];
-  rate: { accountMax: number; ipMax: number; windowMs: number; untrustedMax: number };
+  rate: { accountMax: number; ipMax: number; windowMs: number; untrustedMax: number; signupMax?: number };
   scryptLogN: number;
 }
 
@@ -92,7 +92,7 @@ export function securityPage(_v: ViewState, f: SecurityFacts): SafeHtml {
   </section>
   <section class="card" aria-labelledby="s-rate">
     <h2 id="s-rate">Guessing and forging <span class="muted small">SEC-42</span></h2>
-    <p>Guessing slows the guesser, not the owner. After ${f.rate.accountMax} failed sign-ins for one account from one address, that address waits 30 s, then twice as long after each further failure (at most ${duration(f.rate.windowMs)}), and answers 429; ${f.rate.ipMax} failures from one address across accounts hold it for ${duration(f.rate.windowMs)}. A browser that signed in to the account before carries a signed device cookie and is throttled only on its own failures, so nobody can lock you out of your account by guessing at your email; if many addresses guess at once (${f.rate.untrustedMax} failures), only browsers the account was never used on have to wait. Passwords are hashed with scrypt (N=2<sup>${f.scryptLogN}</sup>, r=8, p=1, a salt per user) and compared in constant time; an unknown email costs the same time as a known one. Many forged session cookies from one address raise an alert.</p>
+    <p>Guessing slows the guesser, not the owner. After ${f.rate.accountMax} failed sign-ins for one account from one address, that address waits 30 s, then twice as long after each further failure (at most ${duration(f.rate.windowMs)}), and answers 429; ${f.rate.ipMax} failures from one address across accounts hold it for ${duration(f.rate.windowMs)}. A browser that signed in to the account before carries a signed device cookie and is throttled only on its own failures, so nobody can lock you out of your account by guessing at your email; if many addresses guess at once (${f.rate.untrustedMax} failures), only browsers the account was never used on have to wait. Passwords are hashed with scrypt (N=2<sup>${f.scryptLogN}</sup>, r=8, p=1, a salt per user) and compared in constant time; an unknown email costs the same time as a known one. Signing up does not tell whether an email is registered either: a free and a registered email get the same answer after the same work, nobody is signed in by it, and one address may try ${f.rate.signupMax ?? 10} sign-ups per ${duration(f.rate.windowMs)}. Many forged session cookies from one address raise an alert.</p>
   </section>
   <section class="card" aria-labelledby="s-dev">
     <h2 id="s-dev">Your devices <span class="muted small">SEC-36, 38, 39</span></h2>
