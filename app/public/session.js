@@ -33,19 +33,23 @@
     if (channel) channel.postMessage({ type: 'signout', reason });
   }
 
+  /** In the idle dialog while it is open (it covers the page), else at the top of the page. */
   function showError(text) {
-    const main = document.getElementById('main');
-    if (!main) return;
+    const open = document.getElementById('idle-dialog');
+    const host = open && !open.hidden ? open.querySelector('.idle-box') : document.getElementById('main');
+    if (!host) return;
     let box = document.getElementById('signout-error');
     if (!box) {
       box = document.createElement('div');
       box.id = 'signout-error';
       box.className = 'flash error';
       box.setAttribute('role', 'alert');
-      main.prepend(box);
     }
+    host.prepend(box);
     box.textContent = text;
   }
+
+  const SIGNOUT_FAILED = 'Signing out did not go through. Reload the page and try again.';
 
   // Sign-out from the menu (or "cancel" on the code page): with script, a fetch, so this page knows
   // whether the server really ended the session before it tells the other tabs. Without script the
@@ -66,7 +70,7 @@
       // Not "try again" alone: a form token made stale by a re-authentication in another tab (new
       // session, new token) stays refused until the page is loaded afresh, and a network error
       // leaves the outcome unknown.
-      showError('Signing out did not go through. Reload the page and try again.');
+      showError(SIGNOUT_FAILED);
     });
   }
   if (!signedIn) return;
@@ -150,10 +154,16 @@
   async function leave(reason) {
     if (leaving) return;
     leaving = true;
-    // Other tabs follow only a confirmed sign-out. If it failed this tab still leaves (at the idle
-    // deadline the server ends the session by itself); the others find out on their next request
-    // or at their own deadline.
+    // Other tabs follow only a confirmed sign-out. At the idle deadline (or once keepalive found
+    // the session gone) this tab leaves anyway: the server ends an idle session by itself, and the
+    // others find out on their next request or at their own deadline. "Sign out now" that failed
+    // stays put and says so: leaving would land on /account again, still signed in, unannounced.
     if (await signOutOnServer(csrf, reason)) announceSignout(reason);
+    else if (reason === 'signed-out') {
+      leaving = false;
+      showError(SIGNOUT_FAILED);
+      return;
+    }
     location.assign(`/signin?reason=${reason === 'idle' ? 'idle' : 'signed-out'}`);
   }
 

@@ -440,4 +440,48 @@ describe('reference app in a real browser', () => {
     expect(tab2.url()).toBe(`${app.url}/signin`);
     await c.close();
   });
+
+  it('idle dialog: a failed "Sign out now" stays on the page, says so in the dialog and is not announced; a successful one is announced only after its answer', async () => {
+    // Warned 2 s after the last activity, with 28 s left to act: the dialog is up for the whole test.
+    const warnApp = await startServer({ DEMO_PASSWORD, SW_IDLE_MS: '30000', SW_WARN_MS: '28000' });
+    const c = await browser.newContext();
+    try {
+      const tab1 = await c.newPage();
+      await tab1.goto(`${warnApp.url}/signin`);
+      await tab1.getByLabel('Email').fill('demo@example.com');
+      await tab1.getByLabel('Password').fill(DEMO_PASSWORD);
+      await tab1.getByRole('button', { name: 'Sign in' }).click();
+      await tab1.waitForURL(`${warnApp.url}/account`);
+      const tab2 = await c.newPage();
+      await tab2.goto(`${warnApp.url}/sessions`);
+      const { left } = await record(tab2);
+      const tab3 = await c.newPage();
+      await tab3.goto(`${warnApp.url}/healthz`);
+      const dialog = tab1.getByRole('alertdialog');
+      await dialog.waitFor({ state: 'visible', timeout: 10_000 });
+
+      const failing = await holdSignout(tab1, warnApp.url, 'fail');
+      await dialog.getByRole('button', { name: 'Sign out now' }).click();
+      await failing.arrived;
+      expect(await seenAfterProbe(tab3, tab2, left, 1)).toEqual(['probe']);
+      failing.release();
+      expect(await signoutSettled(tab1)).toBe('error shown');
+      expect(tab1.url()).toBe(`${warnApp.url}/account`);
+      expect(await dialog.getByRole('alert').textContent()).toContain('did not go through');
+      expect(await seenAfterProbe(tab3, tab2, left, 2)).toEqual(['probe', 'probe']);
+      expect(tab2.url()).toBe(`${warnApp.url}/sessions`);
+
+      const slow = await holdSignout(tab1, warnApp.url, 'answer-late');
+      await dialog.getByRole('button', { name: 'Sign out now' }).click();
+      expect(await slow.arrived).toBe(200);
+      expect(await seenAfterProbe(tab3, tab2, left, 3)).toEqual(['probe', 'probe', 'probe']);
+      expect(tab1.url()).toBe(`${warnApp.url}/account`);
+      slow.release();
+      await tab1.waitForURL(/\/signin\?reason=signed-out$/);
+      await tab2.waitForURL(/\/signin\?reason=signed-out$/);
+    } finally {
+      await c.close();
+      await stopServer(warnApp);
+    }
+  }, 40_000);
 });
