@@ -17,7 +17,7 @@
  *   res.json({ views: req.session.views })
  * })
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { OutgoingMessage, type IncomingMessage, type ServerResponse } from 'node:http';
 import { SessionManager, type RequestInfo } from '../core/manager.js';
 import { AUTH_KEY, type Session } from '../core/session.js';
 import type { CookieOptions, SessionManagerOptions } from '../core/options.js';
@@ -468,11 +468,12 @@ function holdResponse(res: Res, commit: () => Promise<Array<[string, string]>>, 
           res.statusMessage = status.message;
         }
         for (const f of queue.splice(0)) f();
-        if (socket && socket.destroy === heldDestroy) socket.destroy = realDestroy!;
+        releaseSocket();
       },
       (err) => {
         phase = 2;
         queue.length = 0;
+        releaseSocket();
         onError(err);
         applying = true;
         sendFailure(res, err, orig.end);
@@ -507,6 +508,10 @@ function holdResponse(res: Res, commit: () => Promise<Array<[string, string]>>, 
     return realDestroy!.apply(socket, args as []);
   } as NonNullable<typeof realDestroy>;
   if (socket) socket.destroy = heldDestroy;
+  // A keep-alive socket serves further requests: give it its own destroy back once this one is out.
+  const releaseSocket = (): void => {
+    if (socket && socket.destroy === heldDestroy) socket.destroy = realDestroy!;
+  };
   hold('writeHead', () => res);
   // Report "no backpressure" while held: the bytes sit in the queue until the commit is done.
   hold('write', () => true);
@@ -523,18 +528,11 @@ function holdResponse(res: Res, commit: () => Promise<Array<[string, string]>>, 
       return real.apply(res, args);
     };
   }
-  const sent = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(res) === null ? res : findProto(res, 'headersSent'), 'headersSent');
-  if (sent?.get) {
-    const get = sent.get;
-    Object.defineProperty(res, 'headersSent', { configurable: true, get: () => (sealed && !applying) || get.call(res) });
-  }
+  Object.defineProperty(res, 'headersSent', { configurable: true, get: () => (sealed && !applying) || HEADERS_SENT.call(res) });
 }
 
-function findProto(o: object, prop: string): object {
-  let p: object | null = o;
-  while (p && !Object.prototype.hasOwnProperty.call(p, prop)) p = Object.getPrototypeOf(p);
-  return p ?? o;
-}
+/** Node's own `headersSent` getter (Express does not override it), looked up once. */
+const HEADERS_SENT = Object.getOwnPropertyDescriptor(OutgoingMessage.prototype, 'headersSent')!.get! as (this: ServerResponse) => boolean;
 
 function headersSentError(): Error {
   return Object.assign(new Error('Cannot set headers after they are sent to the client'), { code: 'ERR_HTTP_HEADERS_SENT' });

@@ -378,8 +378,9 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     // Only a renewal keeps the old token useful (for the grace window). After a login, step-up,
     // second factor or privilege change the old token must not carry what it did not have.
     const kind: RotationKind = next.reauthenticated ? ELEVATED : next.renewal ? 'renewal' : PRIVILEGE;
-    // What this request loaded, to tell a concurrent writer's changes from its own.
-    const loaded = old ? (JSON.parse(session.baseJson) as Record<string, unknown>) : null;
+    // What this request loaded, to tell a concurrent writer's changes from its own (parsed only
+    // if a concurrent write did land).
+    const loadedJson = old ? session.baseJson : null;
     await this.createFor(session, next.userId, next.data, next.reauthenticated, old);
     const replaced = old ? await this.retire(old, session.record!.id, kind) : null;
     if (old && replaced === null && old.userId !== null) {
@@ -390,8 +391,8 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       session.clearCookie = true;
       throw new SessionDestroyedError();
     }
-    if (loaded && replaced && replaced !== true && replaced.version !== old!.version && kind !== ELEVATED) {
-      await this.carryOver(session, loaded, replaced.data);
+    if (loadedJson !== null && replaced && replaced !== true && replaced.version !== old!.version && kind !== ELEVATED) {
+      await this.carryOver(session, JSON.parse(loadedJson) as Record<string, unknown>, replaced.data);
     }
     await this.emitIds('session.rotated', old?.id ?? null, session.record!.id, { userId: next.userId });
   }
