@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from './cleanup.js';
 import { CookieJar, follow } from './http.js';
 import { isSessionName } from './audit-rules.js';
-import { analyseTokens, DEFAULT_MIN_BITS, type TokenReport } from './token-analysis.js';
+import { analyseTokens, type TokenReport } from './token-analysis.js';
 import type { CliIo } from './io.js';
 
 export interface EntropyArgs {
