@@ -10,7 +10,7 @@ import express from 'express';
 import session from 'express-session';
 import { runAudit, type AuditArgs, type AuditReport } from '../src/cli/audit.js';
 import { evaluate, score, grade, type AuditFacts, type FindingId } from '../src/cli/audit-rules.js';
-import { main } from '../src/cli/index.js';
+import { cli } from './helpers/cli-run.js';
 import { selfSignedCertificate } from '../app/lib/config.js';
 
 const root = join(import.meta.dirname, '..');
@@ -43,20 +43,6 @@ async function audit(url: string, a: Partial<AuditArgs> = {}): Promise<Ran> {
 }
 
 const ids = (r: Ran) => new Set(r.report!.findings.map((f) => f.id));
-
-/** Run `sessionward ...` in this process (spawning tsx per run costs seconds). */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const o = { stdout: '', stderr: '' };
-  const w = [process.stdout.write, process.stderr.write];
-  process.stdout.write = ((s: string) => ((o.stdout += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((o.stderr += s), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(['node', 'sessionward', ...args]);
-    return { code, ...o };
-  } finally {
-    [process.stdout.write, process.stderr.write] = w as [typeof process.stdout.write, typeof process.stderr.write];
-  }
-}
 
 /** The weak app: plain HTTP, readable 90-day cookie, no regenerate at login, logout that keeps the session. */
 function weakApp(): express.Express {
