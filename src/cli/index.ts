@@ -14,15 +14,18 @@ import { Command, CommanderError, Option } from 'commander';
 import { pathToFileURL } from 'node:url';
 import { readFileSync, realpathSync } from 'node:fs';
 import { runCleanup, UsageError, type CleanupArgs } from './cleanup.js';
-import { runAudit, type AuditArgs } from './audit.js';
-import { runEntropy, type EntropyArgs } from './entropy.js';
-import { runKeygen, runKeysRotate, KEY_KINDS, type KeygenArgs } from './keygen.js';
-import { runMigrate, type MigrateArgs } from './migrate.js';
-import { runSessions, type SessionsArgs } from './sessions.js';
-import { runDoctor, type DoctorArgs } from './doctor.js';
+import type { AuditArgs } from './audit.js';
+import type { EntropyArgs } from './entropy.js';
+import type { KeygenArgs } from './keygen.js';
+import type { MigrateArgs } from './migrate.js';
+import type { SessionsArgs } from './sessions.js';
+import type { DoctorArgs } from './doctor.js';
 import { NetworkError } from './http.js';
 import { DriverMissingError } from './store-url.js';
 import { progressBar, type CliIo } from './io.js';
+
+// Commands are imported when run, so `cleanup` from cron starts as fast as before.
+const KEY_KINDS = ['session', 'sealed', 'jwt-hs256', 'jwt-es256', 'jwt-eddsa'];
 
 function describe(e: unknown): string {
   // The store's messages are vague on purpose (they may reach clients); an operator at a terminal
@@ -91,7 +94,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--samples <n>', `fresh sessions to sample for token entropy (0, or 20 and more)`, (v) => Number(v), 0)
     .addHelpText('after', example('sessionward audit https://localhost:3000/ --insecure --login /signin --user demo@example.com --password secret --logout /signout --samples 20', 'sessionward audit https://example.com/ --json --fail-under B'))
     .exitOverride()
-    .action((url: string, opts: AuditArgs) => run(opts.json, 'audit', (io) => runAudit(url, opts, io))());
+    .action((url: string, opts: AuditArgs) => run(opts.json, 'audit', async (io) => (await import('./audit.js')).runAudit(url, opts, io))());
 
   program
     .command('entropy')
@@ -105,7 +108,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print one JSON object', false)
     .addHelpText('after', example('sessionward entropy --url https://localhost:3000/signin --insecure --samples 200', 'sessionward entropy --file tokens.txt --min-bits 128 --json'))
     .exitOverride()
-    .action((opts: EntropyArgs) => run(opts.json, 'entropy', (io) => runEntropy(opts, io, readStdin))());
+    .action((opts: EntropyArgs) => run(opts.json, 'entropy', async (io) => (await import('./entropy.js')).runEntropy(opts, io, readStdin))());
 
   program
     .command('keygen')
@@ -115,7 +118,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print one JSON object', false)
     .addHelpText('after', example('sessionward keygen', 'sessionward keygen --kind jwt-es256 --json'))
     .exitOverride()
-    .action((opts: KeygenArgs) => run(opts.json, 'keygen', (io) => runKeygen(opts, io))());
+    .action((opts: KeygenArgs) => run(opts.json, 'keygen', async (io) => (await import('./keygen.js')).runKeygen(opts, io))());
 
   program
     .command('keys')
@@ -127,7 +130,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print one JSON object', false)
     .addHelpText('after', example('sessionward keys rotate --kind sealed'))
     .exitOverride()
-    .action((opts: { kind: string; json: boolean }) => run(opts.json, 'keys rotate', (io) => runKeysRotate(opts, io))());
+    .action((opts: { kind: string; json: boolean }) => run(opts.json, 'keys rotate', async (io) => (await import('./keygen.js')).runKeysRotate(opts, io))());
 
   program
     .command('migrate')
@@ -138,7 +141,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print one JSON object', false)
     .addHelpText('after', example('sessionward migrate --postgres "$DATABASE_URL" --schema auth'))
     .exitOverride()
-    .action((opts: MigrateArgs) => run(opts.json, 'migrate', (io) => runMigrate(opts, io))());
+    .action((opts: MigrateArgs) => run(opts.json, 'migrate', async (io) => (await import('./migrate.js')).runMigrate(opts, io))());
 
   const sessions = program.command('sessions').description('list, revoke and count sessions in a store').exitOverride();
   const storeOptions = (c: Command) =>
@@ -157,7 +160,7 @@ export async function main(argv: string[]): Promise<number> {
     const c = storeOptions(sessions.command(action).description(what));
     if (user) c.option('--user <id>', 'user id');
     c.addHelpText('after', example(`sessionward sessions ${action}${user ? ' --user 42' : ''} --store redis://127.0.0.1:6379 --json`));
-    c.action((opts: SessionsArgs) => run(opts.json, `sessions ${action}`, (io) => runSessions(action, opts, io))());
+    c.action((opts: SessionsArgs) => run(opts.json, `sessions ${action}`, async (io) => (await import('./sessions.js')).runSessions(action, opts, io))());
   }
 
   program
@@ -168,7 +171,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print one JSON object', false)
     .addHelpText('after', example('sessionward doctor --config ./session.config.js', 'SESSION_SECRETS=... sessionward doctor --store redis://127.0.0.1:6379 --json'))
     .exitOverride()
-    .action((opts: DoctorArgs) => run(opts.json, 'doctor', (io) => runDoctor(opts, io, process.env))());
+    .action((opts: DoctorArgs) => run(opts.json, 'doctor', async (io) => (await import('./doctor.js')).runDoctor(opts, io, process.env))());
 
   program
     .command('cleanup')

@@ -6,6 +6,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { CliIo } from './io.js';
 import { UsageError } from './cleanup.js';
 
+// src/cli/index.ts repeats this list (it loads this file only when a key command runs).
 export const KEY_KINDS = ['session', 'sealed', 'jwt-hs256', 'jwt-es256', 'jwt-eddsa'] as const;
 export type KeyKind = (typeof KEY_KINDS)[number];
 
