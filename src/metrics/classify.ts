@@ -83,6 +83,8 @@ export function classify(e: SessionwardEvent): CounterSample[] {
     case 'refresh.reuse':
     case 'refresh.revoked':
       return one('refresh_tokens_total', { outcome: e.type.slice('refresh.'.length) });
+    case 'anomaly.detected':
+      return e.signal.split('+').map((signal) => ({ name: 'anomalies_total' as const, labels: { signal: label(signal), action: label(e.action) }, value: 1 }));
     case 'auth.reauth_required':
       return one('auth_total', { outcome: 'reauth_required' });
     case 'store.error':

@@ -18,6 +18,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createWriteStream, promises as fs, type WriteStream } from 'node:fs';
 import { ConfigError } from '../errors.js';
+import type { SessionwardEvent } from './events.js';
 
 /** Fields an audit line may carry. Anything else an event holds is dropped. */
 export const AUDIT_FIELDS = [
@@ -38,7 +39,7 @@ export interface AuditLogOptions {
 
 export interface AuditLog {
   /** Append one event; never throws (a failing disk must not fail a request). */
-  write: (event: { type: string } & Record<string, unknown>) => void;
+  write: (event: { type: string; [field: string]: unknown } | SessionwardEvent) => void;
   /** Flush and close the file. */
   close(): Promise<void>;
 }
@@ -101,7 +102,7 @@ export async function createAuditLog(options: AuditLogOptions): Promise<AuditLog
   return {
     write(event) {
       try {
-        const rec = auditRecord(event);
+        const rec = auditRecord(event as unknown as Record<string, unknown>);
         if (!key) {
           stream.write(`${JSON.stringify(rec)}\n`);
           return;

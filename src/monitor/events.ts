@@ -18,7 +18,18 @@ import type { CsrfEvent } from '../csrf/index.js';
 /** Events of the monitoring layer: store health and timing. */
 export type MonitorEvent =
   | { type: 'store.error'; at: string; store: string; op: string; code: string; ms: number }
-  | { type: 'store.slow'; at: string; store: string; op: string; ms: number };
+  | { type: 'store.slow'; at: string; store: string; op: string; ms: number }
+  | {
+      type: 'anomaly.detected';
+      at: string;
+      /** Signals of the decision, joined by `+` (e.g. `ip_change+ua_change`). */
+      signal: string;
+      action: string;
+      score: number;
+      userId: string | null;
+      sid?: string;
+      ip?: string;
+    };
 
 export type SessionwardEvent = SessionEvent | StatelessEvent | CsrfEvent | MonitorEvent;
 
