@@ -12,7 +12,7 @@ import type { SessionRecord, SessionStore } from '../../src/stores/types.js';
 import { Revocation } from '../../src/stateless/revocation.js';
 import { SECRET, nextCookie } from './core.js';
 
-export const DENIED = 200;
+export const DENIED = 120;
 export const CUT_USERS = 40;
 export const INDEXED_USERS = 20;
 export const SESSIONS_PER_USER = 5;
@@ -90,20 +90,21 @@ export async function prepare(store: SessionStore, tag: string): Promise<Scenari
   for (let i = 0; i < CUT_USERS; i++) cutUsers.push(`${tag}-cut-${i}`);
   await Promise.all(cutUsers.map((u) => revocation.revokeUser(u, now)));
   const indexed = new Map<string, string[]>();
-  for (let u = 0; u < INDEXED_USERS; u++) {
-    const user = `${tag}-idx-${u}`;
-    const cookies: string[] = [];
-    for (let k = 0; k < SESSIONS_PER_USER; k++) cookies.push(await login(manager, user));
-    indexed.set(user, cookies);
-  }
-  const loggedOut: string[] = [];
-  for (let i = 0; i < LOGGED_OUT; i++) {
-    const c = await login(manager, `${tag}-out-${i}`);
-    const s = await manager.load({ cookie: c });
-    await s.destroy();
-    await manager.commit(s);
-    loggedOut.push(c);
-  }
+  await Promise.all(
+    Array.from({ length: INDEXED_USERS }, async (_, u) => {
+      const user = `${tag}-idx-${u}`;
+      indexed.set(user, await Promise.all(Array.from({ length: SESSIONS_PER_USER }, () => login(manager, user))));
+    }),
+  );
+  const loggedOut = await Promise.all(
+    Array.from({ length: LOGGED_OUT }, async (_, i) => {
+      const c = await login(manager, `${tag}-out-${i}`);
+      const s = await manager.load({ cookie: c });
+      await s.destroy();
+      await manager.commit(s);
+      return c;
+    }),
+  );
   return { manager, revocation, denied, cutAt: now, cutUsers, indexed, loggedOut };
 }
 
@@ -123,7 +124,7 @@ export async function fill(store: SessionStore, info: () => Promise<string>, max
   let refusedWrite: unknown;
   while (i < until) {
     const batch: Array<Promise<boolean>> = [];
-    for (let k = 0; k < 250; k++, i++) batch.push(store.create(fillRecord(now, i)));
+    for (let k = 0; k < 500; k++, i++) batch.push(store.create(fillRecord(now, i)));
     const results = await Promise.allSettled(batch);
     const bad = results.find((r) => r.status === 'rejected');
     if (bad) {
@@ -138,16 +139,11 @@ export async function fill(store: SessionStore, info: () => Promise<string>, max
 /** What came back after the fill. */
 export async function count(sc: Scenario, store: SessionStore): Promise<Omit<Counts, 'filled' | 'evicted' | 'refusedWrite'>> {
   const issuedAt = sc.cutAt - ISSUED;
-  let deniedAccepted = 0;
-  for (const d of sc.denied) if (!(await sc.revocation.isRevoked({ ...d, issuedAt: Date.now() }))) deniedAccepted++;
-  let cutAccepted = 0;
-  for (const u of sc.cutUsers) if (!(await sc.revocation.isRevoked({ id: `${u}-old`, userId: u, issuedAt }))) cutAccepted++;
-  let survivedLogoutEverywhere = 0;
-  for (const [user, cookies] of sc.indexed) {
-    await store.deleteByUser(user);
-    for (const c of cookies) if ((await loadsAs(sc.manager, c)) !== null) survivedLogoutEverywhere++;
-  }
-  let loggedOutBack = 0;
-  for (const c of sc.loggedOut) if ((await loadsAs(sc.manager, c)) !== null) loggedOutBack++;
+  const tally = async (checks: Array<Promise<boolean>>): Promise<number> => (await Promise.all(checks)).filter(Boolean).length;
+  const deniedAccepted = await tally(sc.denied.map(async (d) => !(await sc.revocation.isRevoked({ ...d, issuedAt: Date.now() }))));
+  const cutAccepted = await tally(sc.cutUsers.map(async (u) => !(await sc.revocation.isRevoked({ id: `${u}-old`, userId: u, issuedAt }))));
+  await Promise.all([...sc.indexed.keys()].map((user) => store.deleteByUser(user)));
+  const survivedLogoutEverywhere = await tally([...sc.indexed.values()].flat().map(async (c) => (await loadsAs(sc.manager, c)) !== null));
+  const loggedOutBack = await tally(sc.loggedOut.map(async (c) => (await loadsAs(sc.manager, c)) !== null));
   return { deniedAccepted, cutAccepted, survivedLogoutEverywhere, loggedOutBack };
 }
