@@ -117,14 +117,14 @@ async function evictedKeys(info: () => Promise<string>): Promise<number> {
  * evicted for a while (`evicted_keys` > 0 and then as many sessions again as it took to get there)
  * or refuses a write. `info` returns `INFO stats` (summed over masters on a cluster).
  */
-export async function fill(store: SessionStore, info: () => Promise<string>, maxSessions = 60_000): Promise<{ filled: number; evicted: number; refusedWrite: unknown }> {
+export async function fill(store: SessionStore, info: () => Promise<string>, maxSessions = 60_000, batchSize = 500): Promise<{ filled: number; evicted: number; refusedWrite: unknown }> {
   const now = Date.now();
   let i = 0;
   let until = maxSessions;
   let refusedWrite: unknown;
   while (i < until) {
     const batch: Array<Promise<boolean>> = [];
-    for (let k = 0; k < 500; k++, i++) batch.push(store.create(fillRecord(now, i)));
+    for (let k = 0; k < batchSize; k++, i++) batch.push(store.create(fillRecord(now, i)));
     const results = await Promise.allSettled(batch);
     const bad = results.find((r) => r.status === 'rejected');
     if (bad) {
