@@ -12,9 +12,11 @@ import { count, fill, prepare, type Scenario } from './helpers/eviction.js';
 
 const MAXMEMORY = '2mb';
 
+type Client = ReturnType<typeof createClient>;
+
 interface Running {
   srv: RedisProcess;
-  client: ReturnType<typeof createClient>;
+  client: Client;
   store: RedisStore;
   events: RedisStoreEvent[];
 }
@@ -29,7 +31,7 @@ afterEach(async () => {
 
 async function open(policy: string, options: { unsafeAllowAllkeysEviction?: boolean } = {}): Promise<Running> {
   const srv = await startRedis({ extraArgs: ['--maxmemory', MAXMEMORY, '--maxmemory-policy', policy] });
-  const client = createClient({ url: `redis://127.0.0.1:${srv.port}`, disableOfflineQueue: true });
+  const client: Client = createClient({ url: `redis://127.0.0.1:${srv.port}`, disableOfflineQueue: true });
   client.on('error', () => {});
   await client.connect();
   const events: RedisStoreEvent[] = [];
@@ -39,7 +41,7 @@ async function open(policy: string, options: { unsafeAllowAllkeysEviction?: bool
 }
 
 /** Revocation and logout on a full Redis: each must take effect. */
-async function atTheLimit(sc: Scenario, store: RedisStore): Promise<void> {
+async function atTheLimit(sc: Scenario): Promise<void> {
   const now = Date.now();
   await sc.revocation.revokeSession('late-jti', now + 600_000, 'late-user');
   expect(await sc.revocation.isRevoked({ id: 'late-jti', userId: 'late-user', issuedAt: now })).toBe(true);
@@ -66,7 +68,7 @@ describe('issue 19: eviction policies (own redis-server, maxmemory 2mb)', () => 
       const f = await fill(store, () => cli(srv.port, 'INFO', 'stats'));
       expect(f.evicted).toBeGreaterThan(0);
       expect(await count(sc, store)).toEqual({ deniedAccepted: 0, cutAccepted: 0, survivedLogoutEverywhere: 0, loggedOutBack: 0 });
-      await atTheLimit(sc, store);
+      await atTheLimit(sc);
     }, 60_000);
   }
 
@@ -79,7 +81,7 @@ describe('issue 19: eviction policies (own redis-server, maxmemory 2mb)', () => 
     expect(f.refusedWrite).toMatchObject({ code: 'ERR_STORE_MEMORY', status: 503 });
     expect(events).toContainEqual(expect.objectContaining({ type: 'store.memory_pressure' }));
     expect(store.stats.memoryRefusals).toBeGreaterThan(0);
-    await atTheLimit(sc, store);
+    await atTheLimit(sc);
     expect(await count(sc, store)).toEqual({ deniedAccepted: 0, cutAccepted: 0, survivedLogoutEverywhere: 0, loggedOutBack: 0 });
     expect(store.stats.writesAtLimit).toBeGreaterThan(0);
   }, 60_000);

@@ -29,6 +29,7 @@ import { sha256Sync } from '../crypto/node.js';
 import type { SessionRecord, SessionStore } from '../stores/types.js';
 import type { OnStatelessEvent } from './events.js';
 import { emit } from './util.js';
+import { backoff } from '../lib/backoff.js';
 
 export interface RevocationOptions {
   store: SessionStore;
@@ -66,13 +67,6 @@ interface RevocationData {
 
 /** Attempts of a compare-and-set before giving up; each lost round means another writer won. */
 const MAX_TRIES = 1000;
-
-/** Jittered exponential backoff (capped at ~50 ms): under contention one writer wins per round. */
-function backoff(attempt: number): Promise<void> | undefined {
-  if (attempt < 1) return undefined;
-  const ms = Math.random() * Math.min(50, 2 ** Math.min(attempt, 6));
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 function revocationRecord(key: string, now: number, data: RevocationData, expiresAt: number, prev?: SessionRecord): SessionRecord {
   return {
