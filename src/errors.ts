@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'ERR_CONFIG'
   | 'ERR_STORE_UNAVAILABLE'
   | 'ERR_STORE'
+  | 'ERR_STORE_MEMORY'
+  | 'ERR_STORE_EVICTION_POLICY'
   | 'ERR_SESSION_CONFLICT'
   | 'ERR_SESSION_DESTROYED'
   | 'ERR_SESSION_SUPERSEDED'
@@ -56,6 +58,28 @@ export class ConfigError extends SessionwardError {
 export class StoreUnavailableError extends SessionwardError {
   constructor(message = 'session store unavailable', options?: { cause?: unknown }) {
     super('ERR_STORE_UNAVAILABLE', message, 503, options);
+  }
+}
+
+/**
+ * The store is up but full: it refused a write for lack of memory (Redis `OOM` under
+ * `noeviction`, or when only unevictable keys are left). Distinct from ERR_STORE_UNAVAILABLE so
+ * operators see "add memory", not "Redis is down"; adapters map it to 503 (fail closed).
+ */
+export class StoreMemoryError extends SessionwardError {
+  constructor(message = 'session store out of memory', options?: { cause?: unknown }) {
+    super('ERR_STORE_MEMORY', message, 503, options);
+  }
+}
+
+/**
+ * The store's server may evict keys that hold revocation state (Redis `maxmemory-policy
+ * allkeys-*`), so a logged-out or revoked credential could be accepted again. Refused unless the
+ * application opted in by name (see docs/redis.md, "Eviction").
+ */
+export class StoreEvictionPolicyError extends SessionwardError {
+  constructor(message: string) {
+    super('ERR_STORE_EVICTION_POLICY', message, 503);
   }
 }
 

@@ -80,22 +80,23 @@ describe('RedisStore (standalone)', () => {
     expect(() => new RedisStore({ client: admin, waitForReplicas: { replicas: 1, timeoutMs: 0 } })).toThrow(ConfigError);
   });
 
-  it('SEC-19: every key (session and user index) has a TTL after create, update and touch', async () => {
+  it('SEC-19: the session key has a TTL after create, update and touch; the user index is pinned and swept', async () => {
     const store = new RedisStore({ client: admin, prefix: `${RUN}ttl:` });
     const now = Date.now();
     const r = makeRecord(now, { userId: 'ttl-user', expiresAt: now + 60_000, absoluteExpiresAt: now + 120_000 });
     const check = async (maxSession: number, maxIndex: number): Promise<void> => {
       const keys = await keysUnder(admin, `${RUN}ttl:`);
-      expect(keys.sort()).toEqual([store.sessionKey(r.id), store.userKey('ttl-user')].sort());
+      expect(keys.sort()).toEqual([store.sessionKey(r.id), store.userKey('ttl-user'), store.expiryKey].sort());
       const ps = await admin.pTTL(store.sessionKey(r.id));
-      const pu = await admin.pTTL(store.userKey('ttl-user'));
       expect(ps).toBeGreaterThan(0);
       expect(ps).toBeLessThanOrEqual(maxSession - now);
-      expect(pu).toBeGreaterThan(0);
-      expect(pu).toBeLessThanOrEqual(maxIndex - now);
-      // the session TTL is exactly expiresAt, the index TTL exactly the highest absoluteExpiresAt
+      // the session TTL is exactly expiresAt
       expect(Number(await admin.sendCommand(['PEXPIRETIME', store.sessionKey(r.id)]))).toBe(maxSession);
-      expect(Number(await admin.sendCommand(['PEXPIRETIME', store.userKey('ttl-user')]))).toBe(maxIndex);
+      // The index has no TTL (no volatile-* eviction can drop it while its sessions live, issue
+      // 19); the store's expiry sweep holds it until the highest absolute end.
+      expect(await admin.pTTL(store.userKey('ttl-user'))).toBe(-1);
+      expect(await admin.pTTL(store.expiryKey)).toBe(-1);
+      expect(Number(await admin.zScore(store.expiryKey, 'u:ttl-user'))).toBe(maxIndex);
     };
     expect(await store.create(r)).toBe(true);
     await check(now + 60_000, now + 120_000);
@@ -224,8 +225,9 @@ describe('RedisStore.cleanup (per-user index hygiene)', () => {
     // u2's index emptied, so Redis dropped the key; sessions are never touched by cleanup
     expect(await admin.exists(store.userKey('u2'))).toBe(0);
     for (const r of [live1, live2, ended, anon]) expect(await admin.exists(store.sessionKey(r.id))).toBe(1);
-    // the index TTL still follows its highest score
-    expect(Number(await admin.sendCommand(['PEXPIRETIME', store.userKey('u1')]))).toBe(now + 7_200_000);
+    // the index is pinned: no TTL, swept after its highest score
+    expect(await admin.pTTL(store.userKey('u1'))).toBe(-1);
+    expect(Number(await admin.zScore(store.expiryKey, 'u:u1'))).toBe(now + 7_200_000);
     expect(await store.cleanup(later, 1000)).toBe(0);
     expect((await store.listByUser('u1', later)).map((r) => r.id).sort()).toEqual([live1.id, live2.id].sort());
   });

@@ -3,12 +3,18 @@
  * per-credential denylist whose entries expire with the credential. Backed by any sessionward
  * {@link SessionStore}.
  *
- * One store read per check, by design: a credential bound to a user is checked against ONE record
- * per user (`sha256('revoke:' + userId)`) that holds both the cut-off and that user's denied ids;
- * an anonymous credential is checked against `sha256('deny:' + id)`. Results may be cached
- * in-process for `revocationCacheMs` (default 0 = every check reads the store); writes made
- * through this instance are visible to it at once.
+ * Records (issue 21, finding 7: one record per user grew without bound and lost under contention):
+ * - a cut-off per user, `sha256('revoke:' + userId)`, holding only `validAfter`;
+ * - a deny record per credential, `sha256('deny:' + id)`, living exactly as long as the
+ *   credential. Denying is an insert (`create`), so concurrent revocations never contend.
+ * A check reads the user's cut-off and the credential's deny record(s) in parallel: a fixed number
+ * of reads (1 + 1 + `alsoIds.length`) whatever the number of revocations, one round trip on
+ * Redis (the client pipelines them). Results may be cached in-process for `revocationCacheMs`
+ * (default 0 = every check reads the store); writes made through this instance are visible to
+ * it at once.
  *
+ * Every record is written `pinned`: a store that evicts (an LRU bound, Redis under memory
+ * pressure) must keep it until it expires, since its loss would accept a revoked credential again.
  * Records carry `userId: null` on purpose: they are not sessions, so they never show in
  * `listByUser` and `deleteByUser` ("log out everywhere") cannot wipe a cut-off.
  *
@@ -23,6 +29,7 @@ import { sha256Sync } from '../crypto/node.js';
 import type { SessionRecord, SessionStore } from '../stores/types.js';
 import type { OnStatelessEvent } from './events.js';
 import { emit } from './util.js';
+import { backoff } from '../lib/backoff.js';
 
 export interface RevocationOptions {
   store: SessionStore;
@@ -49,13 +56,34 @@ export interface RevocationSubject {
   alsoIds?: readonly string[];
 }
 
-interface UserRevocation {
+interface RevocationData {
   validAfter?: number;
-  /** sha256(id) -> expiry ms. */
+  /**
+   * Written by versions before issue 21 (sha256(id) -> expiry) into the user's record; still
+   * honoured on read and carried (never grown) by cut-off writes until its entries expire.
+   */
   deny?: Record<string, number>;
 }
 
-const MAX_TRIES = 25;
+/** Attempts of a compare-and-set before giving up; each lost round means another writer won. */
+const MAX_TRIES = 1000;
+
+function revocationRecord(key: string, now: number, data: RevocationData, expiresAt: number, prev?: SessionRecord): SessionRecord {
+  return {
+    id: key,
+    userId: null,
+    data: data as Record<string, unknown>,
+    version: prev ? prev.version + 1 : 1,
+    createdAt: prev?.createdAt ?? now,
+    lastSeenAt: now,
+    authTime: null,
+    absoluteExpiresAt: expiresAt,
+    expiresAt,
+    meta: { kind: 'revocation' },
+    rotatedTo: null,
+    pinned: true,
+  };
+}
 
 export class Revocation {
   readonly #store: SessionStore;
@@ -64,7 +92,7 @@ export class Revocation {
   readonly #cacheSize: number;
   readonly #now: () => number;
   readonly #onEvent: OnStatelessEvent | undefined;
-  readonly #cache = new Map<string, { rec: UserRevocation | null; until: number }>();
+  readonly #cache = new Map<string, { rec: RevocationData | null; until: number }>();
 
   constructor(o: RevocationOptions) {
     if (!o || !o.store || typeof o.store.get !== 'function') throw new ConfigError('Revocation needs a SessionStore');
@@ -80,51 +108,51 @@ export class Revocation {
     this.#onEvent = o.onEvent;
   }
 
-  #key(userId: string | null | undefined, id: string): string {
-    return userId ? sha256Sync('revoke:' + userId) : sha256Sync('deny:' + id);
+  #userKey(userId: string): string {
+    return sha256Sync('revoke:' + userId);
   }
 
-  /** True when the credential is denylisted or issued before its user's cut-off. One store read at most. */
-  async isRevoked(s: RevocationSubject): Promise<boolean> {
-    const key = this.#key(s.userId, s.id);
-    const now = this.#now();
-    let rec: UserRevocation | null;
+  #denyKey(id: string): string {
+    return sha256Sync('deny:' + id);
+  }
+
+  async #read(key: string, now: number): Promise<RevocationData | null> {
     const hit = this.#cacheMs > 0 ? this.#cache.get(key) : undefined;
-    if (hit && hit.until > now) rec = hit.rec;
-    else {
-      const r = await this.#store.get(key, now);
-      rec = r ? ((r.data ?? {}) as UserRevocation) : null;
-      this.#remember(key, rec, now);
-    }
-    if (!rec) return false;
-    if (!s.userId) return true; // an anonymous deny record exists for this id
-    if (typeof rec.validAfter === 'number' && s.issuedAt < rec.validAfter) return true;
-    for (const id of s.alsoIds ? [s.id, ...s.alsoIds] : [s.id]) {
-      const exp = rec.deny?.[sha256Sync(id)];
+    if (hit && hit.until > now) return hit.rec;
+    const r = await this.#store.get(key, now);
+    const rec = r ? ((r.data ?? {}) as RevocationData) : null;
+    this.#remember(key, rec, now);
+    return rec;
+  }
+
+  /** True when the credential is denylisted or issued before its user's cut-off. A fixed number of parallel reads. */
+  async isRevoked(s: RevocationSubject): Promise<boolean> {
+    const now = this.#now();
+    const ids = s.alsoIds ? [s.id, ...s.alsoIds] : [s.id];
+    const [cut, ...denied] = await Promise.all([
+      s.userId ? this.#read(this.#userKey(s.userId), now) : null,
+      ...ids.map((id) => this.#read(this.#denyKey(id), now)),
+    ]);
+    if (denied.some((d) => d !== null)) return true;
+    if (!cut) return false;
+    if (typeof cut.validAfter === 'number' && s.issuedAt < cut.validAfter) return true;
+    for (const id of ids) {
+      const exp = cut.deny?.[sha256Sync(id)];
       if (typeof exp === 'number' && exp > now) return true;
     }
     return false;
   }
 
   /** Deny one credential until `expiresAt` (its own expiry: afterwards it is dead anyway). */
-  async revokeSession(id: string, expiresAt: number, userId?: string | null): Promise<void> {
+  async revokeSession(id: string, expiresAt: number, _userId?: string | null): Promise<void> {
     const now = this.#now();
     if (expiresAt <= now) return;
-    const idHash = sha256Sync(id);
-    if (!userId) {
-      const key = this.#key(null, id);
-      await this.#upsert(key, now, () => ({ rec: {}, expiresAt }));
-    } else {
-      await this.#upsert(this.#key(userId, id), now, (cur) => {
-        const deny: Record<string, number> = {};
-        // Drop entries that have expired, so a user's record stays small.
-        for (const [h, e] of Object.entries(cur?.deny ?? {})) if (e > now) deny[h] = e;
-        deny[idHash] = Math.max(deny[idHash] ?? 0, expiresAt);
-        const rec: UserRevocation = { ...cur, deny };
-        return { rec, expiresAt: this.#horizon(rec, now) };
-      });
-    }
-    emit(this.#onEvent, { type: 'revocation.session', idHash });
+    const key = this.#denyKey(id);
+    // An insert: concurrent revocations of different credentials never touch the same record.
+    // A record that exists already only has to last as long as ours would.
+    await this.#merge(key, now, (cur) => (cur && cur.expiresAt >= expiresAt ? null : { data: {}, expiresAt }));
+    this.#remember(key, {}, now);
+    emit(this.#onEvent, { type: 'revocation.session', idHash: sha256Sync(id) });
   }
 
   /**
@@ -136,21 +164,8 @@ export class Revocation {
   async consumeOnce(id: string, expiresAt: number): Promise<boolean> {
     const now = this.#now();
     if (expiresAt <= now) return false;
-    const key = this.#key(null, id);
-    const record: SessionRecord = {
-      id: key,
-      userId: null,
-      data: {},
-      version: 1,
-      createdAt: now,
-      lastSeenAt: now,
-      authTime: null,
-      absoluteExpiresAt: expiresAt,
-      expiresAt,
-      meta: { kind: 'revocation' },
-      rotatedTo: null,
-    };
-    const first = await this.#store.create(record);
+    const key = this.#denyKey(id);
+    const first = await this.#store.create(revocationRecord(key, now, {}, expiresAt));
     this.#remember(key, {}, now);
     if (first) emit(this.#onEvent, { type: 'revocation.session', idHash: sha256Sync(id) });
     return first;
@@ -160,20 +175,26 @@ export class Revocation {
   async revokeUser(userId: string, validAfter = this.#now()): Promise<void> {
     if (typeof userId !== 'string' || userId === '') throw new TypeError('userId must be a non-empty string');
     const now = this.#now();
-    await this.#upsert(this.#key(userId, ''), now, (cur) => {
-      const rec: UserRevocation = { ...cur, validAfter: Math.max(cur?.validAfter ?? 0, validAfter) };
-      return { rec, expiresAt: this.#horizon(rec, now) };
+    const key = this.#userKey(userId);
+    const written = await this.#merge(key, now, (cur) => {
+      const data = (cur?.data ?? {}) as RevocationData;
+      // A later cut-off covers ours: done, whoever wrote it.
+      if (typeof data.validAfter === 'number' && data.validAfter >= validAfter) return null;
+      const next: RevocationData = { validAfter };
+      let expiresAt = Math.max(now, validAfter) + this.#maxLifetime;
+      if (data.deny) {
+        const deny: Record<string, number> = {};
+        for (const [h, e] of Object.entries(data.deny)) if (e > now) deny[h] = e;
+        if (Object.keys(deny).length) next.deny = deny;
+        for (const e of Object.values(deny)) expiresAt = Math.max(expiresAt, e);
+      }
+      return { data: next, expiresAt };
     });
+    this.#remember(key, written, now);
     emit(this.#onEvent, { type: 'revocation.user', userHash: sha256Sync(userId), validAfter });
   }
 
-  #horizon(rec: UserRevocation, now: number): number {
-    let h = typeof rec.validAfter === 'number' ? Math.max(now, rec.validAfter) + this.#maxLifetime : now + 1;
-    for (const e of Object.values(rec.deny ?? {})) h = Math.max(h, e);
-    return h;
-  }
-
-  #remember(key: string, rec: UserRevocation | null, now: number): void {
+  #remember(key: string, rec: RevocationData | null, now: number): void {
     if (this.#cacheMs <= 0) return;
     this.#cache.delete(key);
     if (this.#cache.size >= this.#cacheSize) {
@@ -183,29 +204,22 @@ export class Revocation {
     this.#cache.set(key, { rec, until: now + this.#cacheMs });
   }
 
-  /** Create-or-CAS-update loop: correct under concurrent writers on any conforming store. */
-  async #upsert(key: string, now: number, next: (cur: UserRevocation | null) => { rec: UserRevocation; expiresAt: number }): Promise<void> {
+  /**
+   * Create-or-compare-and-set loop for a monotonic record: `next` returns what to write, or null
+   * when the current record already covers this revocation. A lost round means another writer
+   * landed first; since every write only moves forward, the loop ends as soon as one covers ours,
+   * so a revocation never fails because others ran (jittered backoff spreads the rounds).
+   * Returns the record's data as it stands afterwards.
+   */
+  async #merge(key: string, now: number, next: (cur: SessionRecord | null) => { data: RevocationData; expiresAt: number } | null): Promise<RevocationData> {
     for (let i = 0; i < MAX_TRIES; i++) {
+      await backoff(i);
       const cur = await this.#store.get(key, now);
-      const { rec, expiresAt } = next(cur ? ((cur.data ?? {}) as UserRevocation) : null);
-      const record: SessionRecord = {
-        id: key,
-        userId: null,
-        data: rec as Record<string, unknown>,
-        version: cur ? cur.version + 1 : 1,
-        createdAt: cur?.createdAt ?? now,
-        lastSeenAt: now,
-        authTime: null,
-        absoluteExpiresAt: expiresAt,
-        expiresAt,
-        meta: { kind: 'revocation' },
-        rotatedTo: null,
-      };
+      const want = next(cur);
+      if (!want) return (cur!.data ?? {}) as RevocationData;
+      const record = revocationRecord(key, now, want.data, want.expiresAt, cur ?? undefined);
       const ok = cur ? await this.#store.update(record, cur.version, now) : await this.#store.create(record);
-      if (ok) {
-        this.#remember(key, rec, now);
-        return;
-      }
+      if (ok) return want.data;
     }
     throw new StoreError('revocation record kept changing; is the store conforming?');
   }

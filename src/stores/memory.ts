@@ -2,7 +2,8 @@
  * In-memory store: for tests and single-process apps only. Sessions vanish on restart and are not
  * shared between processes, so "log out everywhere" holds only within this process.
  *
- * Bounded: at most `maxEntries` records, least-recently-used evicted first. Expiry needs no timer
+ * Bounded: at most `maxEntries` records, least-recently-used evicted first; pinned records
+ * (revocation state) are never evicted and not counted, they leave when they expire. Expiry needs no timer
  * per session: reads check `expiresAt`, and every write sweeps a bounded slice of the oldest entries.
  *
  * @example
@@ -20,6 +21,8 @@ interface Entry {
   userId: string | null;
   /** Last time (store clock) the entry moved to the young end of the LRU order. */
   refreshedAt: number;
+  /** Revocation state: never evicted before it expires (see the store contract). */
+  pinned: boolean;
 }
 
 /** LRU order is refreshed at most this often per entry: re-inserting on every read costs more than it buys. */
@@ -47,6 +50,7 @@ export class MemoryStore implements SessionStore {
   private readonly maxEntries: number;
   private readonly sweepBatch: number;
   private readonly clock: () => number;
+  private pinnedCount = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.maxEntries = options.maxEntries ?? 100_000;
@@ -94,6 +98,7 @@ export class MemoryStore implements SessionStore {
     cur.rec = withData(record, NO_DATA, expectedVersion + 1);
     cur.dataJson = JSON.stringify(record.data);
     cur.expiresAt = record.expiresAt;
+    this.setPinned(cur, record.pinned === true);
     return true;
   }
 
@@ -153,7 +158,9 @@ export class MemoryStore implements SessionStore {
 
   private put(r: SessionRecord): void {
     const rec = withData(r, NO_DATA);
-    this.map.set(r.id, { rec, dataJson: JSON.stringify(r.data), expiresAt: r.expiresAt, userId: r.userId, refreshedAt: this.clock() });
+    const e: Entry = { rec, dataJson: JSON.stringify(r.data), expiresAt: r.expiresAt, userId: r.userId, refreshedAt: this.clock(), pinned: false };
+    this.map.set(r.id, e);
+    this.setPinned(e, r.pinned === true);
     if (r.userId !== null) {
       let s = this.byUser.get(r.userId);
       if (!s) this.byUser.set(r.userId, (s = new Set()));
@@ -165,6 +172,7 @@ export class MemoryStore implements SessionStore {
   private remove(id: string): void {
     const e = this.map.get(id);
     if (!e) return;
+    this.setPinned(e, false);
     this.map.delete(id);
     if (e.userId !== null) {
       const s = this.byUser.get(e.userId);
@@ -181,9 +189,19 @@ export class MemoryStore implements SessionStore {
       if (i++ >= this.sweepBatch) break;
       if (e.expiresAt <= now) this.remove(id);
     }
-    while (this.map.size > this.maxEntries) {
-      const oldest = this.map.keys().next().value as string;
-      this.remove(oldest);
+    while (this.map.size - this.pinnedCount > this.maxEntries) {
+      const [oldest, e] = this.map.entries().next().value as [string, Entry];
+      if (!e.pinned) this.remove(oldest);
+      else {
+        // Skipped, not evicted: moved to the young end so the next pass does not meet it again.
+        this.map.delete(oldest);
+        this.map.set(oldest, e);
+      }
     }
+  }
+
+  private setPinned(e: Entry, pinned: boolean): void {
+    if (e.pinned !== pinned) this.pinnedCount += pinned ? 1 : -1;
+    e.pinned = pinned;
   }
 }

@@ -115,11 +115,15 @@ return 1
 
 /**
  * KEYS[1]=session. ARGV: expectedVersion, now, newValue, newExpiresAt(decimal), hasUser ('0'|'1'),
- * userId, absoluteExpiresAt(decimal), indexed ('0'|'1').
+ * userId, absoluteExpiresAt(decimal), indexed ('0'|'1'), pinned ('0'|'1'), atLimit ('0'|'1').
  * Compare-and-set on version; never inserts, never revives. Returns {0} (refused), {1, oldUserId|nil}
  * (written), or {2} when the write would need a user-index entry the caller has not written yet
  * (new owner, or a later absolute end): the caller adds it and retries with indexed='1', so a live
  * session is never missing from its owner's index, while the common update stays one command.
+ * A pinned record is written without a TTL (eviction under `volatile-*` cannot reach it; the
+ * store's expiry sweep removes it). atLimit='1' is the allow-oom run after Redis refused the write
+ * for memory: it writes only a pinned record, a value no longer than the current one, or the one-time
+ * turn of a record into a pointer (a logout fence, at most 512 bytes more), and returns {3} otherwise, so a full Redis never grows through it.
  */
 export const UPDATE = `${HEAD}
 local s = redis.call('GET', KEYS[1])
@@ -130,8 +134,30 @@ if tonumber(e, 36) <= tonumber(ARGV[2]) then return {0} end
 if tonumber(ver, 36) ~= tonumber(ARGV[1]) then return {0} end
 local u = owner(rest)
 if ARGV[5] == '1' and ARGV[8] ~= '1' and (u ~= ARGV[6] or tonumber(ARGV[7]) > tonumber(a, 36)) then return {2} end
-redis.call('SET', KEYS[1], ARGV[3], 'PXAT', ARGV[4])
+if ARGV[10] == '1' and ARGV[9] ~= '1' and #ARGV[3] > #s then
+  -- Growth at the limit only for the one-time turn into a pointer (a logout fence): bounded.
+  local _, _, _, _, nrest = head(ARGV[3])
+  local _, ntomb = owner(nrest)
+  local _, otomb = owner(rest)
+  if not ntomb or otomb or #ARGV[3] > #s + 512 then return {3} end
+end
+if ARGV[9] == '1' then redis.call('SET', KEYS[1], ARGV[3]) else redis.call('SET', KEYS[1], ARGV[3], 'PXAT', ARGV[4]) end
 return {1, u}
+`;
+
+/**
+ * KEYS[1]=session. ARGV: now, value. Insert of a pinned record (no TTL): like SET NX, except that
+ * a pinned record already past its expiresAt (not swept yet) counts as absent. Returns 1 or 0.
+ */
+export const CREATE_PINNED = `${HEAD}
+local s = redis.call('GET', KEYS[1])
+if s then
+  local ver, e = head(s)
+  if type(ver) == 'table' then return ver end
+  if tonumber(e, 36) > tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
 `;
 
 /**
@@ -151,14 +177,15 @@ return {1, u, tomb and 1 or 0}
 `;
 
 /**
- * KEYS[1]=user index. ARGV: now, score (absoluteExpiresAt), id. Adds the id, prunes entries
- * whose absolute end has passed, and keeps the key's TTL at its highest score.
+ * KEYS[1]=user index. ARGV: now, score (absoluteExpiresAt), id. Adds the id and prunes entries
+ * whose absolute end has passed. The key has no TTL (PERSIST also converts an index written by an
+ * older version): eviction must never drop an index while its sessions live (SEC-38). The caller
+ * registered it in the expiry sweep first.
  */
 export const INDEX_ADD = `
 redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if top[2] then redis.call('PEXPIREAT', KEYS[1], top[2]) end
+redis.call('PERSIST', KEYS[1])
 return 1
 `;
 
@@ -166,7 +193,7 @@ return 1
  * KEYS[1]=user index. ARGV: now, budget. Removes at most `budget` entries whose absolute end has
  * passed (score <= now). Those are the lowest ranks, so ZREMRANGEBYRANK removes exactly them; the
  * count and the removal share one script so a concurrent prune cannot shift the ranks in between.
- * Returns {removed, expiredLeft}. The key's TTL (its highest score) is unaffected.
+ * Returns {removed, expiredLeft}.
  */
 export const INDEX_PRUNE = `
 local n = redis.call('ZCOUNT', KEYS[1], '-inf', ARGV[1])
@@ -175,13 +202,66 @@ if take > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, take - 1) end
 return {take, n - take}
 `;
 
-/**
- * KEYS[1]=user index. ARGV: ids. Removes them and moves the key's TTL to its (new) highest score,
- * as INDEX_ADD keeps it. Redis deletes a sorted set when its last member goes.
- */
+/** KEYS[1]=user index. ARGV: ids. Removes them; Redis deletes a sorted set when its last member goes. */
 export const INDEX_REMOVE = `
-local n = redis.call('ZREM', KEYS[1], unpack(ARGV))
+return redis.call('ZREM', KEYS[1], unpack(ARGV))
+`;
+
+/**
+ * A session key whose index entry cleanup removes: an expired record, written only where no key
+ * exists (`SET NX PXAT`), so a login still in flight (index entry written, SET NX not yet) fails instead
+ * of landing outside its owner's index. Every reader sees an expired record, i.e. nothing.
+ */
+export const CLEANUP_FENCE_VALUE = '1|1|0|0|0|0|||null\n{}\n{}';
+
+/** KEYS[1]=expiry sweep. ARGV: score, member. Registers a pinned key (GT: never earlier). */
+export const SWEEP_ADD = `
+redis.call('ZADD', KEYS[1], 'GT', ARGV[1], ARGV[2])
+return 1
+`;
+
+/**
+ * KEYS[1]=pinned record. ARGV: now. Deletes it if it is past its expiresAt; returns 1 when the
+ * sweep entry can go (deleted, missing, or no longer pinned: it has a TTL again), or {0, expiresAt}.
+ */
+export const SWEEP_RECORD = `${HEAD}
+local s = redis.call('GET', KEYS[1])
+if not s then return 1 end
+if redis.call('PTTL', KEYS[1]) >= 0 then return 1 end
+local ver, e = head(s)
+if type(ver) == 'table' then return 1 end
+local ex = tonumber(e, 36)
+if ex <= tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return {0, string.format('%.0f', ex)}
+`;
+
+/**
+ * KEYS[1]=user index. ARGV: now. Drops entries whose absolute end has passed; returns 1 when the
+ * set is gone (or is not pinned), or {0, highest score} when entries remain.
+ */
+export const SWEEP_INDEX = `
+if redis.call('PTTL', KEYS[1]) >= 0 then return 1 end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if top[2] then redis.call('PEXPIREAT', KEYS[1], top[2]) end
+if not top[2] then return 1 end
+return {0, top[2]}
+`;
+
+/**
+ * KEYS[1]=expiry sweep. ARGV: now, members. Removes those members still scored <= now: a member a
+ * writer re-registered meanwhile (a later score) stays.
+ */
+export const SWEEP_DROP = `
+local n = 0
+for i = 2, #ARGV do
+  local sc = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if sc and tonumber(sc) <= tonumber(ARGV[1]) then
+    redis.call('ZREM', KEYS[1], ARGV[i])
+    n = n + 1
+  end
+end
 return n
 `;

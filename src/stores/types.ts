@@ -20,7 +20,14 @@
  * - Stores keep records for at least until `expiresAt` and SHOULD drop them soon after (TTL).
  * - The per-user index (`listByUser`, `deleteByUser`) reflects create/update/delete at once
  *   (read-your-writes for the same store instance) and never lists expired records.
- * - Failures to reach the backend reject with `StoreUnavailableError` within a bounded time.
+ * - Failures to reach the backend reject with `StoreUnavailableError` within a bounded time; a
+ *   backend that is up but full rejects writes with `StoreMemoryError`.
+ * - A record written with `pinned: true` (revocation state: denylist entries, cut-offs, one-time
+ *   marks) is kept until its `expiresAt` whatever the store's memory or capacity pressure: a store
+ *   that evicts (an LRU bound, a cache policy) must never evict it early, because its loss would
+ *   make a revoked credential valid again. Where the backend allows it, such writes, deletes,
+ *   and updates that do not grow a record are accepted even at the store's memory limit, so
+ *   logout and revocation keep working when it is full.
  * - A store keeps no reference to the objects it is given or returns: callers may mutate them.
  */
 export interface SessionRecord {
@@ -48,6 +55,11 @@ export interface SessionRecord {
    * (a short grace window, SEC-18). A record with `rotatedTo` carries no data of its own.
    */
   rotatedTo?: string | null;
+  /**
+   * Write-side only (stores need not return it): keep this record until `expiresAt` even under
+   * memory pressure (see the guarantees above). Set by the revocation module, never by sessions.
+   */
+  pinned?: boolean;
 }
 
 export interface SessionMeta {

@@ -270,6 +270,19 @@ export function testSessionStore(
       }
     });
 
+    it('SEC-37: a pinned record (revocation state) behaves like any other: insert-only, compare-and-set, gone at expiresAt', async () => {
+      const r = makeRecord(now, { pinned: true, data: { validAfter: now }, expiresAt: now + 60_000, absoluteExpiresAt: now + 60_000 });
+      expect(await store.create(r)).toBe(true);
+      expect(await store.create({ ...r, data: {} })).toBe(false);
+      expect((await store.get(r.id, now))!.data).toEqual({ validAfter: now });
+      expect(await store.update({ ...r, version: 2, data: { validAfter: now + 1 } }, 1, now)).toBe(true);
+      expect(await store.update({ ...r, version: 2, data: {} }, 1, now)).toBe(false);
+      expect((await store.get(r.id, now + 59_999))!.data).toEqual({ validAfter: now + 1 });
+      expect(await store.get(r.id, now + 60_000)).toBeNull();
+      await store.delete(r.id);
+      expect(await store.get(r.id, now)).toBeNull();
+    });
+
     it('cleanup (when offered) removes only expired records', async () => {
       if (!store.cleanup) return expect(store.cleanup).toBeUndefined();
       const live = makeRecord(now);
