@@ -12,11 +12,12 @@ DIR=.runtimes
 
 # Left out of the Node 24 run, and why (README "Support matrix" says the same):
 #  - e2e: drives Chromium against the reference app; what it checks does not depend on the Node version.
-#  - package-install: its own per-runtime smoke (test/runtimes-install.test.ts) installs the tarball on Node 24.
+#  - package-install, runtimes-*: run once (on the machine's Node) and drive Node 22/24/26, Bun, Deno,
+#    workerd and the edge runtime themselves.
 #  - sqlite-store, cli: they open files with better-sqlite3, whose addon is built for the machine's
 #    Node only; a rebuild per Node major compiles SQLite for minutes, over the CI budget. On Node 24
 #    the store runs on node:sqlite (test/sqlite-node-store.test.ts and the lifecycle model).
-NODE24_EXCLUDE=(test/e2e/** test/package-install.test.ts test/sqlite-store.test.ts test/cli.test.ts)
+NODE24_EXCLUDE=('test/e2e/**' test/package-install.test.ts 'test/runtimes-*.test.ts' test/sqlite-store.test.ts test/cli.test.ts)
 
 fetch() {
   mkdir -p "$DIR"

@@ -25,6 +25,16 @@ export function memoryFactory(): StoreFactory {
   return { name: 'memory', open: async (clock) => new MemoryStore({ clock }), close: async () => {} };
 }
 
+/** True when better-sqlite3's addon loads here (it is built for one Node major: the machine's). */
+export function betterSqlite3Loads(): boolean {
+  try {
+    new SqliteStore({ filename: ':memory:', sweepIntervalMs: 0, driver: 'better-sqlite3' }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** SqliteStore in memory; `driver` pins one of the two (default: what `new SqliteStore()` picks here). */
 export function sqliteFactory(driver: SqliteDriverName | 'auto' = 'auto'): StoreFactory {
   const stores: SqliteStore[] = [];
