@@ -2,7 +2,7 @@
  * sessionward — sessions that are secure by default, fast and observable.
  * The core knows nothing of frameworks: adapters live under `sessionward/node`, `sessionward/web`, ...
  */
-export { SessionManager } from './core/manager.js';
+export { SessionManager } from './node-manager.js';
 export type { RequestInfo, CommitResult } from './core/manager.js';
 export { Session, AUTH_KEY } from './core/session.js';
 export type { LoginOptions, DeviceSession } from './core/session.js';

@@ -42,10 +42,12 @@ function run(args: string[], viaTty = false): Promise<Run> {
 }
 
 function seedSqlite(file: string, dead: number, live: number): void {
-  const store = new SqliteStore({ filename: file, sweepIntervalMs: 0 });
+  // Seeded with better-sqlite3; the CLI opens the file with whichever driver the runtime has.
+  const store = new SqliteStore({ filename: file, sweepIntervalMs: 0, driver: 'better-sqlite3' });
+  const db = store.database as Database.Database;
   const now = Date.now();
-  const ins = store.database.prepare('INSERT INTO sessionward_sessions VALUES (?, NULL, ?, 1, ?, ?, NULL, ?, ?, ?, NULL)');
-  store.database.transaction(() => {
+  const ins = db.prepare('INSERT INTO sessionward_sessions VALUES (?, NULL, ?, 1, ?, ?, NULL, ?, ?, ?, NULL)');
+  db.transaction(() => {
     for (let i = 0; i < dead; i++) ins.run(`dead-${i}`, '{}', now - 9000, now - 9000, now - 1, now - 1 - i, '{}');
     for (let i = 0; i < live; i++) ins.run(`live-${i}`, '{}', now, now, now + 3_600_000, now + 600_000, '{}');
   })();

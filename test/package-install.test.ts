@@ -17,6 +17,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureRuntimes, runtimeBin, type RuntimeName } from './helpers/runtimes.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 /**
@@ -131,7 +132,9 @@ const listening = async (server) => {
   closers.push(() => new Promise((r) => server.close(() => r())))
   return 'http://127.0.0.1:' + server.address().port + '/'
 }
+const only = process.argv[5] ? JSON.parse(process.argv[5]) : null
 async function adapter(name, start) {
+  if (only && !only.includes(name)) return
   try {
     report.adapters[name] = await roundTrip(await start())
   } catch (e) {
@@ -283,6 +286,7 @@ for (const spec of JSON.parse(specifiersJson)) {
 for (const name of JSON.parse(process.argv[4])) {
   report.versions[name] = JSON.parse(readFileSync('node_modules/' + name + '/package.json', 'utf8')).version
 }
+report.sqliteDriver = store.driver
 for (const close of closers) await close()
 store.close?.()
 console.log('REPORT ' + JSON.stringify(report))
@@ -300,6 +304,7 @@ interface Report {
   exports: Record<string, { missingFiles: string[]; resolved?: boolean; loaded: boolean; error?: string; lackingPeer?: string | null }>;
   documented: Record<string, boolean | string>;
   versions: Record<string, string>;
+  sqliteDriver?: string;
 }
 
 let work: string;
@@ -415,5 +420,53 @@ describe('the packed package, installed from the registry next to the latest pee
     const r = await run(join(project, 'node_modules', '.bin', 'sessionward'), ['--help'], project, 30_000);
     expect(r.code, shown('sessionward --help', r)).toBe(0);
     expect(r.stdout).toMatch(/\bcleanup\b/);
+  });
+});
+
+/**
+ * The same user script on the other runtimes (scripts/runtimes.sh): Node 22, 24 and 26, Bun and
+ * Deno run it against the same installed project. `new SqliteStore()` runs on node:sqlite there
+ * (nothing compiled); the better-sqlite3 addon in the project is built for this Node only.
+ */
+const ADAPTERS = ['node', 'web', 'express', 'fastify', 'hono'];
+const OTHER_RUNTIMES: Record<string, { bin: RuntimeName; args: string[]; adapters: string[] }> = {
+  'Node 22': { bin: 'node22', args: [], adapters: ADAPTERS },
+  'Node 24': { bin: 'node24', args: [], adapters: ADAPTERS },
+  'Node 26': { bin: 'node26', args: [], adapters: ADAPTERS },
+  // Express on Bun: the held response replays writeHead after Bun has sent the headers
+  // (ERR_HTTP_HEADERS_SENT kills the process); not supported there (README support matrix).
+  Bun: { bin: 'bun', args: [], adapters: ADAPTERS.filter((a) => a !== 'express') },
+  Deno: { bin: 'deno', args: ['run', '-A'], adapters: ADAPTERS },
+};
+
+describe.each(Object.keys(OTHER_RUNTIMES))('the installed package on %s', (name) => {
+  let other: Report;
+  beforeAll(async () => {
+    ensureRuntimes();
+    const rt = OTHER_RUNTIMES[name]!;
+    const r = await run(runtimeBin(rt.bin), [...rt.args, 'check.mjs', PREFIX + name.replace(' ', '') + ':', JSON.stringify(documentedSpecifiers()), JSON.stringify(INSTALLED), JSON.stringify(rt.adapters)], project, 120_000);
+    expect(r.code, shown(`${name} check.mjs`, r)).toBe(0);
+    const line = r.stdout.split('\n').find((l) => l.startsWith('REPORT '));
+    expect(line, shown(`${name} check.mjs (no report)`, r)).toBeDefined();
+    other = JSON.parse(line!.slice('REPORT '.length)) as Report;
+  }, 600_000);
+
+  it(`${OTHER_RUNTIMES[name]!.adapters.join(', ')}: each serves a session on SQLite (node:sqlite) across two requests`, () => {
+    for (const a of OTHER_RUNTIMES[name]!.adapters) {
+      const r = other.adapters[a]!;
+      expect(r.error, `${a}: ${r.error}`).toBeUndefined();
+      expect(r.status, a).toEqual([200, 200]);
+      expect(r.setCookie[0], a).toMatch(/^__Host-sid=[^;]+;/);
+      expect(r.body.map((b) => (a === 'node' ? b : (JSON.parse(b) as { views: number }).views)), a).toEqual(a === 'node' ? ['views: 1', 'views: 2'] : [1, 2]);
+    }
+    expect(other.sqliteDriver).toBe('node:sqlite');
+  });
+
+  it('RedisStore works on redis and ioredis', () => {
+    for (const c of ['redis', 'ioredis']) {
+      const r = other.redis[c]!;
+      expect(r.error, `${c}: ${r.error}`).toBeUndefined();
+      expect(r).toMatchObject({ created: true, data: { cart: ['sku-1'] }, deleted: 1, after: null, left: [] });
+    }
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { testSessionStore, makeRecord } from '../src/testing/conformance.js';
-import { SqliteStore, migrateSqlite, SQLITE_SCHEMA_VERSION } from '../src/stores/sqlite.js';
+import { SqliteStore, migrateSqlite, SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from '../src/stores/sqlite.js';
 import { sha256Sync } from '../src/crypto/node.js';
 import { randomBytes } from 'node:crypto';
 
@@ -12,15 +12,18 @@ const dir = mkdtempSync(join(tmpdir(), 'sessionward-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const file = (): string => join(dir, `s${n++}.db`);
+// This file pins better-sqlite3 (where `auto` would pick node:sqlite); test/sqlite-node-store.test.ts runs the other driver.
+const open = (o: SqliteStoreOptions): SqliteStore & { database: Database.Database } =>
+  new SqliteStore({ driver: 'better-sqlite3', ...o }) as SqliteStore & { database: Database.Database };
 
 testSessionStore('sqlite', () => {
-  const store = new SqliteStore({ filename: file(), sweepIntervalMs: 0 });
+  const store = open({ filename: file(), sweepIntervalMs: 0 });
   return { store, cleanup: () => store.close() };
 });
 
 describe('SqliteStore', () => {
   it('opens the file in WAL mode with synchronous=NORMAL and a busy timeout', async () => {
-    const store = new SqliteStore({ filename: file(), sweepIntervalMs: 0, busyTimeoutMs: 1234 });
+    const store = open({ filename: file(), sweepIntervalMs: 0, busyTimeoutMs: 1234 });
     expect(store.database.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(store.database.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
     expect(store.database.pragma('busy_timeout', { simple: true })).toBe(1234);
@@ -29,13 +32,13 @@ describe('SqliteStore', () => {
 
   it('creates the parent directory of the file when missing', async () => {
     const f = join(dir, 'nested', 'deeper', 'sessions.db');
-    const store = new SqliteStore({ filename: f, sweepIntervalMs: 0 });
+    const store = open({ filename: f, sweepIntervalMs: 0 });
     expect(existsSync(f)).toBe(true);
     await store.close();
   });
 
   it('indexes expires_at and user_id', async () => {
-    const store = new SqliteStore({ filename: file(), sweepIntervalMs: 0 });
+    const store = open({ filename: file(), sweepIntervalMs: 0 });
     const idx = store.database
       .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sessionward_sessions'")
       .all() as Array<{ name: string; sql: string }>;
@@ -59,7 +62,7 @@ describe('SqliteStore', () => {
     expect(db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sessionward_sessions'").get()).toEqual({ n: 0 });
     db.close();
 
-    const store = new SqliteStore({ filename: f, sweepIntervalMs: 0 });
+    const store = open({ filename: f, sweepIntervalMs: 0 });
     expect(store.database.prepare('SELECT version FROM sessionward_meta WHERE name = ?').get('sessionward_sessions')).toEqual({ version: SQLITE_SCHEMA_VERSION });
     expect((await store.get(r.id, now))!.data).toEqual({ kept: true });
     expect((await store.listByUser('old-user', now)).map((x) => x.id)).toEqual([r.id]);
@@ -68,11 +71,11 @@ describe('SqliteStore', () => {
 
   it('re-opening is idempotent and a newer schema version is refused', async () => {
     const f = file();
-    const a = new SqliteStore({ filename: f, sweepIntervalMs: 0 });
+    const a = open({ filename: f, sweepIntervalMs: 0 });
     const r = makeRecord(Date.now());
     await a.create(r);
     await a.close();
-    const b = new SqliteStore({ filename: f, sweepIntervalMs: 0 });
+    const b = open({ filename: f, sweepIntervalMs: 0 });
     expect(migrateSqlite(b.database)).toBe(SQLITE_SCHEMA_VERSION);
     expect(await b.get(r.id, Date.now())).not.toBeNull();
     b.database.prepare('UPDATE sessionward_meta SET version = ? WHERE name = ?').run(SQLITE_SCHEMA_VERSION + 1, 'sessionward_sessions');
@@ -82,8 +85,8 @@ describe('SqliteStore', () => {
 
   it('keeps two tables in one database apart', async () => {
     const db = new Database(':memory:');
-    const a = new SqliteStore({ database: db, table: 'a_sessions', sweepIntervalMs: 0 });
-    const b = new SqliteStore({ database: db, table: 'b sessions "quoted"', sweepIntervalMs: 0 });
+    const a = open({ database: db, table: 'a_sessions', sweepIntervalMs: 0 });
+    const b = open({ database: db, table: 'b sessions "quoted"', sweepIntervalMs: 0 });
     const r = makeRecord(Date.now());
     await a.create(r);
     expect(await b.get(r.id, Date.now())).toBeNull();
@@ -96,7 +99,7 @@ describe('SqliteStore', () => {
   });
 
   it('one sweep removes at most its batch of 5000 expired rows and never a live one', async () => {
-    const store = new SqliteStore({ filename: file(), sweepIntervalMs: 0, sweepBatchSize: 500 });
+    const store = open({ filename: file(), sweepIntervalMs: 0, sweepBatchSize: 500 });
     const now = Date.now();
     const insert = store.database.prepare(
       'INSERT INTO sessionward_sessions VALUES (?, NULL, ?, 1, ?, ?, NULL, ?, ?, ?, NULL)',
@@ -120,7 +123,7 @@ describe('SqliteStore', () => {
   });
 
   it('the background sweep runs on its own timer', async () => {
-    const store = new SqliteStore({ filename: file(), sweepIntervalMs: 20, sweepBatchSize: 10 });
+    const store = open({ filename: file(), sweepIntervalMs: 20, sweepBatchSize: 10 });
     const now = Date.now();
     await store.create(makeRecord(now - 10_000, { expiresAt: now - 5 }));
     const count = (): number => (store.database.prepare('SELECT COUNT(*) AS n FROM sessionward_sessions').get() as { n: number }).n;
@@ -130,7 +133,7 @@ describe('SqliteStore', () => {
   });
 
   it('create replaces an expired row with the same id but never a live one', async () => {
-    const store = new SqliteStore({ filename: file(), sweepIntervalMs: 0 });
+    const store = open({ filename: file(), sweepIntervalMs: 0 });
     const now = Date.now();
     const r = makeRecord(now - 100_000, { expiresAt: now - 1, data: { v: 'old' } });
     expect(await store.create(r)).toBe(true);
@@ -140,7 +143,7 @@ describe('SqliteStore', () => {
   });
 
   it('SEC-19: touch caps expires_at at the absolute expiry and refuses tombstones', async () => {
-    const store = new SqliteStore({ filename: file(), sweepIntervalMs: 0 });
+    const store = open({ filename: file(), sweepIntervalMs: 0 });
     const now = Date.now();
     const r = makeRecord(now, { absoluteExpiresAt: now + 5000, expiresAt: now + 1000 });
     await store.create(r);
@@ -156,7 +159,7 @@ describe('SqliteStore', () => {
 
   it('SEC-21: the database file holds only the hash, never the raw token', async () => {
     const f = file();
-    const store = new SqliteStore({ filename: f, sweepIntervalMs: 0 });
+    const store = open({ filename: f, sweepIntervalMs: 0 });
     const token = randomBytes(32).toString('base64url');
     await store.create(makeRecord(Date.now(), { id: sha256Sync(token), data: { x: 1 } }));
     const dump = JSON.stringify(store.database.prepare('SELECT * FROM sessionward_sessions').all());
@@ -166,7 +169,7 @@ describe('SqliteStore', () => {
   });
 
   it('enumerates, counts and clears live sessions', async () => {
-    const store = new SqliteStore({ filename: file(), sweepIntervalMs: 0 });
+    const store = open({ filename: file(), sweepIntervalMs: 0 });
     const now = Date.now();
     await store.create(makeRecord(now));
     await store.create(makeRecord(now));
@@ -179,14 +182,14 @@ describe('SqliteStore', () => {
   });
 
   it('rejects calls after close with StoreUnavailableError', async () => {
-    const store = new SqliteStore({ filename: file(), sweepIntervalMs: 0 });
+    const store = open({ filename: file(), sweepIntervalMs: 0 });
     await store.close();
     await expect(store.get('x', Date.now())).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
   });
 
   it('maps a lock held past busy_timeout to StoreUnavailableError', async () => {
     const f = file();
-    const store = new SqliteStore({ filename: f, sweepIntervalMs: 0, busyTimeoutMs: 0 });
+    const store = open({ filename: f, sweepIntervalMs: 0, busyTimeoutMs: 0 });
     const other = new Database(f);
     other.exec('BEGIN IMMEDIATE');
     await expect(store.create(makeRecord(Date.now()))).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
@@ -197,7 +200,7 @@ describe('SqliteStore', () => {
   });
 
   it('a corrupt row is a StoreError, not a crash', async () => {
-    const store = new SqliteStore({ filename: file(), sweepIntervalMs: 0 });
+    const store = open({ filename: file(), sweepIntervalMs: 0 });
     const r = makeRecord(Date.now());
     await store.create(r);
     store.database.prepare('UPDATE sessionward_sessions SET data = ? WHERE id = ?').run('{not json', r.id);

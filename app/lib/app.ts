@@ -12,7 +12,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, extname } from 'node:path';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SessionManager } from '../../src/core/manager.js';
+import { SessionManager } from '../../src/index.js';
 import { nodeSessions } from '../../src/adapters/node.js';
 import { verifyRequestIntegrity, verifyCsrfToken, INTEGRITY_VARY, isUnsafeMethod } from '../../src/csrf/index.js';
 import {

@@ -18,7 +18,8 @@
  * })
  */
 import { OutgoingMessage, type IncomingMessage, type ServerResponse } from 'node:http';
-import { SessionManager, type RequestInfo } from '../core/manager.js';
+import type { RequestInfo } from '../core/manager.js';
+import { SessionManager } from '../node-manager.js';
 import { AUTH_KEY, type Session } from '../core/session.js';
 import type { CookieOptions, SessionManagerOptions } from '../core/options.js';
 import type { SessionStore } from '../stores/types.js';

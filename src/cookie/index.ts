@@ -150,7 +150,8 @@ export function validateCookieOptions(name: string, a: CookieAttributes): void {
 export function serializeCookie(name: string, value: string, a: CookieAttributes = {}): string {
   if (!NAME_RE.test(name)) throw new ConfigError('invalid cookie name');
   if (!VALUE_RE.test(value)) throw new ConfigError('cookie value holds characters a cookie cannot carry');
-  if (Buffer.byteLength(name) + Buffer.byteLength(value) + 1 > MAX_COOKIE_BYTES) {
+  // Both are ASCII (checked above), so characters are bytes; no Buffer, which edge runtimes lack.
+  if (name.length + value.length + 1 > MAX_COOKIE_BYTES) {
     throw new CookieTooLargeError(`cookie ${name} would exceed ${MAX_COOKIE_BYTES} bytes`);
   }
   let s = `${name}=${value}`;

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { StoreError, SessionDestroyedError, ThrottledError, SessionConflictError, SessionSupersededError } from '../errors.js';
 import { parseCookieHeader, serializeCookie } from '../cookie/index.js';
-import { nodeCrypto } from '../crypto/node.js';
+import { webCrypto } from '../crypto/web.js';
 import type { SessionCrypto } from '../crypto/types.js';
 import type { SessionRecord, SessionStore } from '../stores/types.js';
 import { withData } from '../lib/record.js';
@@ -97,10 +96,11 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
   constructor(options: SessionManagerOptions) {
     this.options = resolveOptions(options);
     this.store = this.options.store;
-    this.crypto = options.crypto ?? nodeCrypto;
+    // The core stays free of Node built-ins; the Node entry points pass node:crypto (src/index.ts).
+    this.crypto = options.crypto ?? webCrypto;
     this.onEvent = options.onEvent;
     // SEC-41: events carry HMAC(auditKey, id); with no key ring the key lives only in this process.
-    this.auditKey = this.options.keys[0] ?? new Uint8Array(randomBytes(32));
+    this.auditKey = this.options.keys[0] ?? globalThis.crypto.getRandomValues(new Uint8Array(32));
     this.clearCookieHeader = serializeCookie(this.options.cookieName, '', { ...this.options.cookieAttrs, maxAge: 0, expires: new Date(0) });
   }
 

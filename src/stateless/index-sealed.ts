@@ -18,11 +18,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidInputError } from '../errors.js';
 import { NodeSealer } from './seal.js';
-import { WebSealer } from './seal-web.js';
 import { SealedSessions, type SealedSession, type SealedSessionOptions } from './sealed-session.js';
 
 export { NodeSealer, generateSealKey } from './seal.js';
 export { WebSealer } from './seal-web.js';
+export { createSealedSessionsWeb, getSealedSessionWeb } from './index-sealed-web.js';
 export type { SealKey, Sealer, Opened, OpenFailure } from './keys-common.js';
 export { SealedSessions } from './sealed-session.js';
 export type { SealedSession, SealedSessionApi, SealedSessionInfo, SealedSessionOptions, HeaderSink } from './sealed-session.js';
@@ -35,7 +35,6 @@ export { TokenInvalidError } from './errors.js';
 
 // Options objects are built once per app; the prepared key ring (HKDF, KeyObjects) is cached on them.
 const nodeCache = new WeakMap<SealedSessionOptions, SealedSessions<any>>();
-const webCache = new WeakMap<SealedSessionOptions, Promise<SealedSessions<any>>>();
 
 /** Build the Node core once (validates options: ConfigError at start-up). */
 export function createSealedSessions<T extends object = Record<string, unknown>>(options: SealedSessionOptions): SealedSessions<T> {
@@ -45,17 +44,6 @@ export function createSealedSessions<T extends object = Record<string, unknown>>
     nodeCache.set(options, s);
   }
   return s as SealedSessions<T>;
-}
-
-/** Build the WebCrypto core once. */
-export function createSealedSessionsWeb<T extends object = Record<string, unknown>>(options: SealedSessionOptions): Promise<SealedSessions<T>> {
-  let p = webCache.get(options);
-  if (!p) {
-    p = WebSealer.create(options.keys).then((sealer) => new SealedSessions<T>(sealer, options));
-    webCache.set(options, p);
-    p.catch(() => webCache.delete(options));
-  }
-  return p as Promise<SealedSessions<T>>;
 }
 
 /**
@@ -82,19 +70,4 @@ export async function getSealedSession<T extends object = Record<string, unknown
     res.setHeader('Set-Cookie', [...others, ...lines]);
     res.setHeader('Cache-Control', 'no-store');
   });
-}
-
-/**
- * Web Request/Response style. The session's `applyTo(response)` appends its Set-Cookie lines.
- *
- * @example
- * const session = await getSealedSessionWeb(request, options)
- * return session.applyTo(Response.json({ ok: true }))
- */
-export async function getSealedSessionWeb<T extends object = Record<string, unknown>>(
-  request: Request,
-  options: SealedSessionOptions,
-): Promise<SealedSession<T>> {
-  const core = await createSealedSessionsWeb<T>(options);
-  return core.load(request.headers.get('cookie'));
 }

@@ -7,16 +7,21 @@
  * The framework-free core is {@link SealedSessions}: it reads a Cookie header string and returns
  * a session whose pending Set-Cookie lines the Node and Web helpers apply.
  */
-import { randomBytes } from 'node:crypto';
 import { ConfigError, SessionDestroyedError } from '../errors.js';
 import { parseCookieHeader, validateCookieOptions, type CookieAttributes, type SameSite } from '../cookie/index.js';
-import { sha256Sync } from '../crypto/node.js';
+import { webCrypto } from '../crypto/web.js';
+import { toBase64Url } from '../lib/base64url.js';
 import { clearChunked, readChunked, writeChunked } from './chunk.js';
 import type { OnStatelessEvent } from './events.js';
 import { isIronSeal, openIronSeal } from './iron.js';
 import type { OpenFailure, Opened, SealKey, Sealer } from './keys-common.js';
 import type { Revocation } from './revocation.js';
 import { emit, parseJsonObject } from './util.js';
+
+// WebCrypto, not node:crypto: this module is part of the Web entry point (`sessionward/sealed/web`).
+function randomSid(): string {
+  return toBase64Url(globalThis.crypto.getRandomValues(new Uint8Array(16)));
+}
 
 
 const OPEN_CACHE_ENTRIES = 5_000;
@@ -209,7 +214,7 @@ export class SealedSessions<T extends object = Record<string, unknown>> {
         else if (now >= obj.exp || now >= obj.iat + this.#absolute) emit(this.#o.onEvent, { type: 'sealed.expired', cookie: name, kind: 'absolute' });
         else if (now >= obj.seen + this.#idle) emit(this.#o.onEvent, { type: 'sealed.expired', cookie: name, kind: 'idle' });
         else if (this.#o.revocation && (await this.#o.revocation.isRevoked({ id: obj.sid, userId: obj.uid, issuedAt: obj.iat }))) {
-          emit(this.#o.onEvent, { type: 'sealed.revoked', cookie: name, sidHash: sha256Sync(obj.sid) });
+          emit(this.#o.onEvent, { type: 'sealed.revoked', cookie: name, sidHash: await webCrypto.sha256(obj.sid) });
         } else {
           env = obj;
           if (opened.stale) {
@@ -240,7 +245,7 @@ export class SealedSessions<T extends object = Record<string, unknown>> {
           dirtyHeaders = [];
           if (ironName !== name) keep = clearChunked(ironName, this.#ironAttrs, []);
         } else if (opened) {
-          emit(this.#o.onEvent, { type: 'sealed.revoked', cookie: ironName, sidHash: sha256Sync(opened.mac) });
+          emit(this.#o.onEvent, { type: 'sealed.revoked', cookie: ironName, sidHash: await webCrypto.sha256(opened.mac) });
         } else emit(this.#o.onEvent, { type: 'sealed.invalid', cookie: ironName, reason: 'bad-seal' });
       }
     }
@@ -252,7 +257,7 @@ export class SealedSessions<T extends object = Record<string, unknown>> {
   }
 
   #fresh(now: number, data: Record<string, unknown>): Envelope {
-    return { v: 1, sid: randomBytes(16).toString('base64url'), uid: null, iat: now, seen: now, exp: now + this.#absolute, d: data };
+    return { v: 1, sid: randomSid(), uid: null, iat: now, seen: now, exp: now + this.#absolute, d: data };
   }
 
   async #sealLines(env: Envelope, present: readonly string[]): Promise<string[]> {
@@ -357,7 +362,7 @@ class SessionObject implements SealedSessionApi {
   login(userId: string): void {
     if (typeof userId !== 'string' || userId === '') throw new TypeError('userId must be a non-empty string');
     const now = this.#ops.now();
-    this.#env.sid = randomBytes(16).toString('base64url');
+    this.#env.sid = randomSid();
     this.#env.uid = userId;
     this.#env.iat = now;
     this.#env.exp = now + this.#ops.absolute();

@@ -1,31 +1,40 @@
 /**
- * Embedded SQLite store on better-sqlite3 — the default store for a single-host app.
- *
- * better-sqlite3 is an optional peer dependency, loaded only when the store opens a file itself
- * (a `filename`); passing your own `Database` never loads it from here.
+ * Embedded SQLite store — the default store for a single-host app. One SQL layer on two drivers
+ * (src/stores/sqlite-driver.ts): Node's built-in `node:sqlite` where the runtime has it (Node >= 22.13,
+ * nothing to compile), else the optional peer dependency better-sqlite3, loaded only when the store
+ * opens a file itself. A database file written by one driver opens with the other.
  *
  * @example
  * import { SqliteStore } from 'sessionward/stores/sqlite'
  * const store = new SqliteStore()                              // ./data/sessions.db
  * const store2 = new SqliteStore({ filename: '/var/lib/app/sessions.db' })
- * const store3 = new SqliteStore({ database: new Database(':memory:') })
+ * const store3 = new SqliteStore({ database: new DatabaseSync(':memory:') })   // or a better-sqlite3 Database
  */
-import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type BetterSqlite3 from 'better-sqlite3';
 import { ConfigError, InvalidInputError, StoreError, StoreUnavailableError } from '../errors.js';
 import type { SessionMeta, SessionRecord, SessionStore } from './types.js';
 import { insertParams } from '../lib/record.js';
+import {
+  connect, openSqlite, sqliteBusy,
+  type SqliteConnection, type SqliteDatabase, type SqliteDriverName, type SqliteStatement as Statement,
+} from './sqlite-driver.js';
 
-type Database = BetterSqlite3.Database;
-type Statement = BetterSqlite3.Statement;
+export { hasNodeSqlite } from './sqlite-driver.js';
+export type { NodeSqliteDatabase, SqliteDatabase, SqliteDriverName } from './sqlite-driver.js';
 
 export interface SqliteStoreOptions {
-  /** An open better-sqlite3 database. The store never closes a database it did not open. */
-  database?: Database;
+  /**
+   * An open database: a `node:sqlite` `DatabaseSync` or a better-sqlite3 `Database`.
+   * The store never closes a database it did not open.
+   */
+  database?: SqliteDatabase;
   /** Path of the database file, used when `database` is absent. Default `./data/sessions.db`. */
   filename?: string;
+  /**
+   * Driver for `filename`. Default `auto`: `node:sqlite` where the runtime has it, else better-sqlite3.
+   */
+  driver?: SqliteDriverName | 'auto';
   /** Table name. Default `sessionward_sessions`. */
   table?: string;
   /** How long a write waits for a lock held by another connection (ms). Default 5000. */
@@ -105,21 +114,9 @@ interface Row {
 const COLUMNS =
   'id, user_id, data, version, created_at, last_seen_at, auth_time, absolute_expires_at, expires_at, meta, rotated_to';
 
-function loadDriver(): typeof BetterSqlite3 {
-  try {
-    const require = createRequire(import.meta.url);
-    return require('better-sqlite3') as typeof BetterSqlite3;
-  } catch (cause) {
-    throw new ConfigError(
-      `SqliteStore needs the optional peer dependency better-sqlite3 (npm i better-sqlite3@12): ${String(cause)}`,
-    );
-  }
-}
-
 // SQLITE_BUSY/LOCKED mean "another connection holds the lock past busy_timeout": try again later.
 function mapError(e: unknown): Error {
-  const code = (e as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))) {
+  if (sqliteBusy(e)) {
     return new StoreUnavailableError('session store unavailable', { cause: e });
   }
   if (e instanceof StoreError || e instanceof StoreUnavailableError || e instanceof InvalidInputError) return e;
@@ -164,7 +161,9 @@ function rowToRecord(row: Row): SessionRecord {
 export class SqliteStore implements SessionStore {
   readonly name = 'sqlite';
   /** The underlying database (for inspection and tests). */
-  readonly database: Database;
+  readonly database: SqliteDatabase;
+  /** Which driver runs it: `node:sqlite` or `better-sqlite3`. */
+  readonly driver: SqliteDriverName;
   private readonly ownsDatabase: boolean;
   private readonly table: string;
   private readonly sweepBatchSize: number;
@@ -186,24 +185,26 @@ export class SqliteStore implements SessionStore {
     const sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
     if (!(sweepIntervalMs >= 0)) throw new ConfigError('SqliteStore: sweepIntervalMs must be >= 0');
 
+    let db: SqliteConnection;
     if (options.database) {
-      this.database = options.database;
+      db = connect(options.database);
       this.ownsDatabase = false;
     } else {
-      const Driver = loadDriver();
       const file = options.filename ?? DEFAULT_FILENAME;
       if (file !== ':memory:' && !file.startsWith('file:')) mkdirSync(dirname(resolve(file)), { recursive: true });
-      this.database = new Driver(file);
+      db = openSqlite(file, options.driver);
       this.ownsDatabase = true;
     }
-    const db = this.database;
+    this.database = db.database;
+    this.driver = db.driver;
     try {
-      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
       // WAL lets readers run beside the writer; NORMAL is durable across app crashes (not power
-      // loss of the last commits), the usual trade for a session table.
-      if (!db.memory) db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      migrateSqlite(db, tableName);
+      // loss of the last commits), the usual trade for a session table. (An in-memory database
+      // answers 'memory' and stays so.)
+      db.exec('PRAGMA journal_mode = WAL');
+      db.exec('PRAGMA synchronous = NORMAL');
+      migrateConnection(db, tableName);
     } catch (e) {
       if (this.ownsDatabase) db.close();
       throw mapError(e);
@@ -288,7 +289,7 @@ export class SqliteStore implements SessionStore {
   }
 
   create(record: SessionRecord): Promise<boolean> {
-    return this.run(() => this.s.create.run(...insertParams(record), Date.now()).changes === 1);
+    return this.run(() => Number(this.s.create.run(...insertParams(record), Date.now()).changes) === 1);
   }
 
   update(record: SessionRecord, expectedVersion: number, now: number): Promise<boolean> {
@@ -298,7 +299,7 @@ export class SqliteStore implements SessionStore {
     return this.run(() => {
       const r = record;
       return (
-        this.s.update.run(
+        Number(this.s.update.run(
           r.userId,
           JSON.stringify(r.data),
           r.version,
@@ -312,13 +313,13 @@ export class SqliteStore implements SessionStore {
           r.id,
           expectedVersion,
           now,
-        ).changes === 1
+        ).changes) === 1
       );
     });
   }
 
   touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {
-    return this.run(() => this.s.touch.run(lastSeenAt, expiresAt, id, now).changes === 1);
+    return this.run(() => Number(this.s.touch.run(lastSeenAt, expiresAt, id, now).changes) === 1);
   }
 
   delete(id: string): Promise<void> {
@@ -355,7 +356,7 @@ export class SqliteStore implements SessionStore {
   sweep(now: number = Date.now(), limit: number = this.sweepBatchSize): number {
     if (this.closed) return 0;
     const n = Math.max(1, Math.floor(limit));
-    return this.s.sweep.run(now, n).changes;
+    return Number(this.s.sweep.run(now, n).changes);
   }
 
   /** Every live, non-tombstone record (for admin views and the express-session bridge). */
@@ -393,11 +394,15 @@ export class SqliteStore implements SessionStore {
  * @example
  * migrateSqlite(db, 'sessionward_sessions') // returns the schema version now in place
  */
-export function migrateSqlite(db: Database, tableName = 'sessionward_sessions', target = SQLITE_SCHEMA_VERSION): number {
+export function migrateSqlite(db: SqliteDatabase, tableName = 'sessionward_sessions', target = SQLITE_SCHEMA_VERSION): number {
+  return migrateConnection(connect(db), tableName, target);
+}
+
+function migrateConnection(db: SqliteConnection, tableName: string, target = SQLITE_SCHEMA_VERSION): number {
   validateTable(tableName);
   const table = quoteIdent(tableName);
   const prefix = tableName.replace(/[^A-Za-z0-9_]/g, '_');
-  const step = db.transaction(() => {
+  return db.immediate(() => {
     db.exec('CREATE TABLE IF NOT EXISTS sessionward_meta (name TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL)');
     const row = db.prepare('SELECT version FROM sessionward_meta WHERE name = ?').get(tableName) as
       | { version: number }
@@ -417,5 +422,4 @@ export function migrateSqlite(db: Database, tableName = 'sessionward_sessions', 
     ).run(tableName, reached);
     return reached;
   });
-  return step.immediate();
 }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createClient, createCluster } from 'redis';
 import pg from 'pg';
 import { MemoryStore, type SessionStore } from '../../src/index.js';
-import { SqliteStore } from '../../src/stores/sqlite.js';
+import { SqliteStore, type SqliteDriverName } from '../../src/stores/sqlite.js';
 import { RedisStore } from '../../src/stores/redis.js';
 import { PostgresStore, quoteIdent } from '../../src/stores/postgres.js';
 import { startCluster, type RedisCluster } from './redis-server.js';
@@ -25,12 +25,23 @@ export function memoryFactory(): StoreFactory {
   return { name: 'memory', open: async (clock) => new MemoryStore({ clock }), close: async () => {} };
 }
 
-export function sqliteFactory(): StoreFactory {
+/** True when better-sqlite3's addon loads here (it is built for one Node major: the machine's). */
+export function betterSqlite3Loads(): boolean {
+  try {
+    new SqliteStore({ filename: ':memory:', sweepIntervalMs: 0, driver: 'better-sqlite3' }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SqliteStore in memory; `driver` pins one of the two (default: what `new SqliteStore()` picks here). */
+export function sqliteFactory(driver: SqliteDriverName | 'auto' = 'auto'): StoreFactory {
   const stores: SqliteStore[] = [];
   return {
-    name: 'sqlite',
+    name: driver === 'auto' ? 'sqlite' : `sqlite (${driver})`,
     open: async () => {
-      const s = new SqliteStore({ filename: ':memory:', sweepIntervalMs: 0 });
+      const s = new SqliteStore({ filename: ':memory:', sweepIntervalMs: 0, driver });
       stores.push(s);
       return s;
     },
