@@ -140,6 +140,8 @@ describe('sessionward/metrics', () => {
     expect(classify({ type: 'refresh.reuse', at, familyHash: 'f', tokenHash: 't' })[0]).toMatchObject({ name: 'refresh_tokens_total', labels: { outcome: 'reuse' } });
     expect(classify({ type: 'session.binding_violation', at } as never)[0]!.name).toBe('binding_violations_total');
     expect(classify({ type: 'token.grace', at })).toEqual([]);
+    expect(classify({ type: 'store.memory_pressure', at, store: 'redis', command: 'EVALSHA' })[0]).toMatchObject({ name: 'store_errors_total', labels: { code: 'ERR_STORE_MEMORY' } });
+    expect(classify({ type: 'store.eviction_policy', at, store: 'redis', node: 'standalone', policy: 'allkeys-lru', maxmemory: 1, risk: 'revocation', refused: true })[0]).toMatchObject({ name: 'store_config_warnings_total', labels: { risk: 'revocation', refused: 'true' } });
   });
 });
 

@@ -17,6 +17,7 @@ export type CounterName =
   | 'refresh_tokens_total'
   | 'auth_total'
   | 'store_errors_total'
+  | 'store_config_warnings_total'
   | 'session_cookies_total';
 
 export interface CounterSample {
@@ -38,6 +39,7 @@ export const COUNTERS: Readonly<Record<CounterName, { help: string; labels: read
   refresh_tokens_total: { help: 'Refresh-token outcomes (issued, rotated, race, reuse, revoked)', labels: ['outcome'] },
   auth_total: { help: 'Authentication outcomes (success, failure, throttled, reauth_required)', labels: ['outcome'] },
   store_errors_total: { help: 'Store calls that failed, by store, operation and error code', labels: ['store', 'op', 'code'] },
+  store_config_warnings_total: { help: 'Store configuration checks that found a risk (e.g. a Redis eviction policy), by risk and whether the store refused', labels: ['store', 'risk', 'refused'] },
   session_cookies_total: { help: 'Session Set-Cookie headers checked, by attribute check and result', labels: ['check', 'result'] },
 };
 
@@ -87,6 +89,10 @@ export function classify(e: SessionwardEvent): CounterSample[] {
       return e.signal.split('+').map((signal) => ({ name: 'anomalies_total' as const, labels: { signal: label(signal), action: label(e.action) }, value: 1 }));
     case 'auth.reauth_required':
       return one('auth_total', { outcome: 'reauth_required' });
+    case 'store.memory_pressure':
+      return one('store_errors_total', { store: e.store, op: label(e.command.toLowerCase()), code: 'ERR_STORE_MEMORY' });
+    case 'store.eviction_policy':
+      return one('store_config_warnings_total', { store: e.store, risk: label(e.risk), refused: String(e.refused) });
     case 'store.error':
       return one('store_errors_total', { store: label(e.store), op: label(e.op), code: label(e.code) });
     default:

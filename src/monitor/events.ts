@@ -14,6 +14,7 @@
 import type { SessionEvent } from '../core/events.js';
 import type { StatelessEvent } from '../stateless/events.js';
 import type { CsrfEvent } from '../csrf/index.js';
+import type { RedisStoreEvent } from '../stores/redis.js';
 
 /** Events of the monitoring layer: store health and timing. */
 export type MonitorEvent =
@@ -31,7 +32,7 @@ export type MonitorEvent =
       ip?: string;
     };
 
-export type SessionwardEvent = SessionEvent | StatelessEvent | CsrfEvent | MonitorEvent;
+export type SessionwardEvent = SessionEvent | StatelessEvent | CsrfEvent | RedisStoreEvent | MonitorEvent;
 
 export type EventSink = (event: SessionwardEvent) => void;
 

@@ -35,6 +35,7 @@ type Level = 'debug' | 'info' | 'warn' | 'error';
 function levelOf(e: SessionwardEvent): Level {
   switch (e.type) {
     case 'store.error':
+    case 'store.memory_pressure':
     case 'refresh.reuse':
     case 'alert.invalid_tokens':
       return 'error';
@@ -46,6 +47,7 @@ function levelOf(e: SessionwardEvent): Level {
     case 'session.conflict':
     case 'session.anomaly':
     case 'store.slow':
+    case 'store.eviction_policy':
       return 'warn';
     case 'anomaly.detected':
       return e.action === 'log' ? 'warn' : 'error';
@@ -78,6 +80,8 @@ const HINTS: Record<string, (e: SessionwardEvent) => string | undefined> = {
   'alert.invalid_tokens': () => 'one address sent many invalid session cookies; see `invalidTokenLimit`.',
   'store.error': () => 'a store call failed: requests that need the session get 503 until it recovers. Check the store is reachable and its timeouts.',
   'store.slow': () => 'a store call was slower than `slowMs`.',
+  'store.memory_pressure': () => 'Redis refused a write for memory (maxmemory reached): the request got ERR_STORE_MEMORY. Give Redis more memory or run cleanup(); see docs/redis.md for sizing.',
+  'store.eviction_policy': () => "Redis's maxmemory-policy can evict session keys; see docs/redis.md for the safe policies.",
   'sealed.invalid': () => 'a sealed cookie could not be opened: tampered, from another key ring, or too large.',
   'session.conflict': () => 'two requests changed the same key of one session at once; one got 409. Use session.update(fn) for read-modify-write.',
   'auth.reauth_required': () => 'requireFreshAuth refused a stale authentication: ask for the password again and call session.login(user).',
