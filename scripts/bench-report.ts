@@ -96,7 +96,7 @@ const checkText = (c: Check): string => `≥ ${c.min >= 10 ? `${c.min}×` : c.mi
 
 function goalsTable(): string {
   const out = [
-    '| goal | sessionward, throughput (spread) | sessionward, per CPU-second (spread) | peer (throughput / per CPU-s) | goal | met? |',
+    '| goal | sessionward, per CPU-second (spread) | sessionward, throughput (spread) | peer (per CPU-s / throughput) | goal | met? |',
     '|---|---:|---:|---|---|---|',
   ];
   for (const g of GOALS) {
@@ -106,13 +106,12 @@ function goalsTable(): string {
       out.push(`| ${g.label} | not measured | | | ${g.checks.map(checkText).join(', ')} | |`);
       continue;
     }
+    // Judged on requests per CPU-second (steady on a shared machine, see Method); throughput
+    // where no CPU figure exists (micro-benchmarks of libraries that do their work off-thread).
     const verdicts: boolean[] = [];
     for (const c of g.checks) {
-      // A goal is met when both the throughput and the CPU figure reach it (where both exist).
-      for (const m of ['ratio', 'cpuRatio'] as const) {
-        const v = ratioOf(m, g.scenario, subject, c.over);
-        if (v !== undefined) verdicts.push(v >= c.min);
-      }
+      const v = ratioOf('cpuRatio', g.scenario, subject, c.over) ?? ratioOf('ratio', g.scenario, subject, c.over);
+      if (v !== undefined) verdicts.push(v >= c.min);
     }
     let fieldText = '';
     if (g.field) {
@@ -123,10 +122,10 @@ function goalsTable(): string {
       }
     }
     const peer = g.peer ? find(g.scenario, g.peer) : undefined;
-    const peerText = peer ? `${g.peer} ${f2(peer.ratio)} / ${f2(peer.cpuRatio)}${typeof peer.lost === 'number' ? `, lost ${peer.lost}` : ''}` : '–';
+    const peerText = peer ? `${g.peer} ${f2(peer.cpuRatio)} / ${f2(peer.ratio)}${typeof peer.lost === 'number' ? `, lost ${peer.lost}` : ''}` : '–';
     const goal = [...g.checks.map(checkText), ...(g.field ? [`${g.field.name} ≤ ${g.field.max}`] : [])].join(', ') || '–';
     const met = verdicts.length === 0 ? '–' : verdicts.every(Boolean) ? '**yes**' : 'no';
-    out.push(`| ${g.label} | ${f2(row.ratio)}${spread(row, 'ratio')}${fieldText} | ${f2(row.cpuRatio)}${spread(row, 'cpuRatio')} | ${peerText} | ${goal} | ${met} |`);
+    out.push(`| ${g.label} | ${f2(row.cpuRatio)}${spread(row, 'cpuRatio')}${fieldText} | ${f2(row.ratio)}${spread(row, 'ratio')} | ${peerText} | ${goal} | ${met} |`);
   }
   return out.join('\n');
 }
