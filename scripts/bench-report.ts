@@ -155,7 +155,7 @@ function chart(metric: Metric): string {
   const W = 760, left = 230, bar = 12, gap = 3, pad = 14;
   const max = Math.max(1.2, ...groups.flatMap((g) => g.bars.map((b) => b.v)));
   const x = (v: number): number => left + ((W - left - 60) * v) / max;
-  let y = 40;
+  let y = 56;
   const parts: string[] = [];
   for (const g of groups) {
     const all = [{ subject: g.base, v: 1 }, ...g.bars];
@@ -169,11 +169,12 @@ function chart(metric: Metric): string {
     }
     y += pad;
   }
-  const ticks = [0, 0.5, 1].map((t) => `<line x1="${x(t)}" y1="30" x2="${x(t)}" y2="${y}" stroke="#d1d5db" stroke-dasharray="${t === 1 ? '0' : '3 3'}"/><text x="${x(t)}" y="24" font-size="10" text-anchor="middle">${t}</text>`);
+  const ticks = [0, 0.5, 1].map((t) => `<line x1="${x(t)}" y1="46" x2="${x(t)}" y2="${y}" stroke="#d1d5db" stroke-dasharray="${t === 1 ? '0' : '3 3'}"/><text x="${x(t)}" y="44" font-size="10" text-anchor="middle">${t}</text>`);
   const title = metric === 'ratio' ? 'throughput relative to the bare framework (1.0)' : 'requests per CPU-second relative to the bare framework (1.0)';
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y + 10}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="#fff"/>
-<text x="8" y="16" font-size="13" font-weight="600">${esc(title)}: grey bare, blue sessionward, orange the best-known peer, green a floor server</text>
+<text x="8" y="16" font-size="13" font-weight="600">${esc(title)}</text>
+<text x="8" y="32" font-size="11">grey: bare framework · blue: sessionward · orange: best-known peer · green: floor server</text>
 ${ticks.join('\n')}
 ${parts.join('\n')}
 </svg>
