@@ -30,6 +30,17 @@ describe('seal format', () => {
     expect(r.sealSync(NAME, 'x')).not.toBe(r.sealSync(NAME, 'x'));
   });
 
+  it('SEC-10: no IV repeats across many seals (the pooled IVs span several refills)', () => {
+    const r = new NodeSealer(keys);
+    const ivs = new Set<string>();
+    for (let i = 0; i < 2000; i++) ivs.add(r.sealSync(NAME, 'x').split('.')[2]!);
+    expect(ivs.size).toBe(2000);
+    // A seal opens after the pool that made its IV has been replaced.
+    const early = r.sealSync(NAME, 'early');
+    for (let i = 0; i < 600; i++) r.sealSync(NAME, 'x');
+    expect(r.openSync(NAME, early)).toEqual({ payload: 'early', kid: 'k1', stale: false });
+  });
+
   it('node and WebCrypto implementations read each other', async () => {
     const n = new NodeSealer(keys);
     const w = await WebSealer.create(keys);

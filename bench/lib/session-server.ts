@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { SessionManager } from '../../src/index.js';
 import { nodeSessions, sendError } from '../../src/adapters/node.js';
 import type { SessionStore } from '../../src/stores/types.js';
-import { close, listen, measureHttp, sideBySide } from './http.js';
+import { close, compare, listen, measureHttp, runLoad, sampleOf } from './http.js';
 import type { BenchContext } from './types.js';
 
 const BODY = JSON.stringify({ ok: true });
@@ -22,7 +22,7 @@ export function bareServer(): http.Server {
   });
 }
 
-export function sessionServer(store: SessionStore, log: (msg: string) => void = () => {}): http.Server {
+export function sessionServer(store: SessionStore, log: (msg: string) => void = () => {}, onWrite: () => void = () => {}): http.Server {
   const manager = new SessionManager<{ n?: number }>({ store, secrets: [SECRET] });
   const sessions = nodeSessions(manager);
   let logged = 0;
@@ -30,7 +30,10 @@ export function sessionServer(store: SessionStore, log: (msg: string) => void = 
     try {
       const session = await sessions.load(req);
       if (req.url === '/login') await session.login('bench-user');
-      else if (req.url === '/write') await session.update((d) => { d.n = (d.n ?? 0) + 1; });
+      else if (req.url === '/write') {
+        await session.update((d) => { d.n = (d.n ?? 0) + 1; });
+        onWrite();
+      }
       else if (session.isNew) res.statusCode = 401;
       if (req.url === '/count') res.setHeader('x-count', String(session.get('n') ?? 0));
       await sessions.commit(session, res);
@@ -78,48 +81,102 @@ export async function lostUpdates(store: SessionStore, sent = 200): Promise<{ se
     const t0 = performance.now();
     const codes = await Promise.all(Array.from({ length: sent }, () => post('/write', cookie)));
     const ms = Math.round(performance.now() - t0);
-    const r = await fetch(`${base}/count`, { headers: { cookie } });
-    await r.arrayBuffer();
-    return { sent, kept: Number(r.headers.get('x-count')), failed: codes.filter((c) => c !== 200).length, ms };
+    return { sent, kept: await counter(base, cookie), failed: codes.filter((c) => c !== 200).length, ms };
   } finally {
     agent.destroy();
     await close(server);
   }
 }
 
-function ratio(a: number | undefined, b: number | undefined): number {
-  return Math.round(((a ?? 0) / (b ?? 1)) * 100) / 100;
-}
-
 /**
  * Rows `http-read-<name>` (and `http-write-<name>` unless `write: false`): bare node:http beside
  * node:http + sessionward on `store`, side by side. Reads replay one signed-in cookie; writes use
- * one session per connection, as many users would (contention has the lost-updates row).
+ * one session per connection, as many users would (contention has its own rows). `floor` servers
+ * do the least any server on this store must do per request (e.g. exactly one Redis GET).
  */
-export async function httpRows(ctx: BenchContext, store: SessionStore, name: string, o: { write?: boolean } = {}): Promise<void> {
+export async function httpRows(
+  ctx: BenchContext,
+  store: SessionStore,
+  name: string,
+  o: { write?: boolean; floor?: { read?: () => http.Server; write?: () => http.Server } } = {},
+): Promise<void> {
+  const wantRead = ctx.wants(`http-read-${name}`);
+  const wantWrite = o.write !== false && ctx.wants(`http-write-${name}`);
+  if (!wantRead && !wantWrite) return;
+  const servers: http.Server[] = [];
+  const up = async (s: http.Server): Promise<string> => (servers.push(s), listen(s));
+  try {
+    const bareUrl = await up(bareServer());
+    const swUrl = await up(sessionServer(store, ctx.log));
+    const load = { duration: ctx.duration, connections: ctx.connections };
+    if (wantRead) {
+      const cookie = await loginCookie(swUrl);
+      const floorUrl = o.floor?.read ? await up(o.floor.read()) : undefined;
+      await compare(ctx, `http-read-${name}`, {
+        bare: (duration) => measureHttp(`${bareUrl}/read`, { ...load, duration }),
+        ...(floorUrl ? { floor: (duration: number) => measureHttp(`${floorUrl}/read`, { ...load, duration }) } : {}),
+        sessionward: (duration) => measureHttp(`${swUrl}/read`, { ...load, duration, headers: { cookie } }),
+      });
+    }
+    if (wantWrite) {
+      const cookies = await Promise.all(Array.from({ length: ctx.connections }, () => loginCookie(swUrl)));
+      const floorUrl = o.floor?.write ? await up(o.floor.write()) : undefined;
+      await compare(ctx, `http-write-${name}`, {
+        bare: (duration) => measureHttp(`${bareUrl}/write`, { ...load, duration }),
+        ...(floorUrl ? { floor: (duration: number) => measureHttp(`${floorUrl}/write`, { ...load, duration }) } : {}),
+        sessionward: (duration) => measureHttp(`${swUrl}/write`, { ...load, duration, cookiePerConnection: cookies }),
+      });
+    }
+  } finally {
+    for (const s of servers) await close(s);
+  }
+}
+
+/** Connections of a contended-write scenario: one user's parallel requests, all on one session. */
+export const CONTENDED = 32;
+
+/**
+ * Row `contended-write-<name>`: 32 connections incrementing one session's counter through
+ * `session.update`, beside bare node:http at the same concurrency. `sent` counts the increments
+ * the app made over every round (warm-up included; counted by the server, since the load
+ * generator drops the answers in flight when a window closes), `kept` is the counter afterwards,
+ * `lost` the difference.
+ */
+export async function contendedRows(ctx: BenchContext, store: SessionStore, name: string): Promise<void> {
+  if (!ctx.wants(`contended-write-${name}`)) return;
   const bare = bareServer();
-  const sw = sessionServer(store, ctx.log);
+  let sent = 0;
+  let failed = 0;
+  const sw = sessionServer(store, ctx.log, () => void sent++);
   const bareUrl = await listen(bare);
   const swUrl = await listen(sw);
   try {
     const cookie = await loginCookie(swUrl);
-    const load = { duration: ctx.duration, connections: ctx.connections };
-    const read = await sideBySide({
-      bare: () => measureHttp(`${bareUrl}/read`, load),
-      sessionward: () => measureHttp(`${swUrl}/read`, { ...load, headers: { cookie } }),
+    const load = { method: 'POST' as const, connections: CONTENDED };
+    await compare(ctx, `contended-write-${name}`, {
+      bare: (duration) => measureHttp(`${bareUrl}/write`, { ...load, duration }),
+      sessionward: async (duration) => {
+        const r = await runLoad(`${swUrl}/write`, { ...load, duration, headers: { cookie } });
+        // A refusal under contention (a 503 when the retries outlast the store's deadline) is
+        // part of the figure, not a broken run: counted, and only 2xx answers make throughput.
+        failed += r.non2xx + r.errors;
+        return sampleOf(r);
+      },
+    }, {
+      extra: async (subject): Promise<Record<string, number>> => {
+        if (subject !== 'sessionward') return {};
+        const kept = await counter(swUrl, cookie);
+        return { connections: CONTENDED, sent, kept, lost: sent - kept, failed };
+      },
     });
-    ctx.report({ scenario: `http-read-${name}`, subject: 'bare', opsPerSec: read.bare });
-    ctx.report({ scenario: `http-read-${name}`, subject: 'sessionward', opsPerSec: read.sessionward, ratio: ratio(read.sessionward, read.bare) });
-    if (o.write === false) return;
-    const cookies = await Promise.all(Array.from({ length: ctx.connections }, () => loginCookie(swUrl)));
-    const write = await sideBySide({
-      bare: () => measureHttp(`${bareUrl}/write`, load),
-      sessionward: () => measureHttp(`${swUrl}/write`, { ...load, cookiePerConnection: cookies }),
-    });
-    ctx.report({ scenario: `http-write-${name}`, subject: 'bare', opsPerSec: write.bare });
-    ctx.report({ scenario: `http-write-${name}`, subject: 'sessionward', opsPerSec: write.sessionward, ratio: ratio(write.sessionward, write.bare) });
   } finally {
     await close(bare);
     await close(sw);
   }
+}
+
+async function counter(base: string, cookie: string): Promise<number> {
+  const r = await fetch(`${base}/count`, { headers: { cookie } });
+  await r.arrayBuffer();
+  return Number(r.headers.get('x-count'));
 }

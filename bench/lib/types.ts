@@ -11,6 +11,12 @@ export interface BenchContext {
   duration: number;
   /** Concurrent connections of the load generator. */
   connections: number;
+  /** Interleaved rounds per side-by-side comparison (the median is reported). */
+  rounds: number;
+  /** Whether rows of this scenario are wanted (`--scenario` narrows a run, e.g. for profiling). */
+  wants(scenario: string): boolean;
+  /** Whether this subject is wanted (`--subject` narrows a run, e.g. to profile one server). */
+  wantsSubject(subject: string): boolean;
   /** Emit a row as soon as it is measured. */
   report(row: BenchRow): void;
   /** Human-readable progress (stderr). */

@@ -3,7 +3,10 @@
  * - redis-commands-per-read: commands Redis executed per authenticated read (INFO commandstats diff)
  * - redis-bytes-per-session: MEMORY USAGE of a fresh empty session
  * - redis-list-user-sessions: listing one user's 5 sessions with 10k and with 1M sessions in Redis
- * - http-read-redis / http-write-redis: bare node:http vs node:http + sessionward on RedisStore
+ * - http-read-redis / http-write-redis: bare node:http vs node:http + sessionward on RedisStore,
+ *   beside a floor server that does exactly one Redis GET per request (reads) or one GET and one
+ *   SET (writes): the least any server keeping sessions in Redis must do
+ * - contended-write-redis: 32 connections writing one session
  * - lost-updates-redis: 200 concurrent HTTP `session.update` increments of one session
  */
 import { createClient } from 'redis';
@@ -12,8 +15,9 @@ import { RedisStore } from '../../src/stores/redis.js';
 import { encodeRecord } from '../../src/stores/redis-codec.js';
 import { makeRecord } from '../../src/testing/conformance.js';
 import { cli, startRedis } from '../../test/helpers/redis-server.js';
-import { httpRows, lostUpdates } from '../lib/session-server.js';
-import { sideBySide } from '../lib/http.js';
+import http from 'node:http';
+import { contendedRows, httpRows, lostUpdates } from '../lib/session-server.js';
+import { alsoCountRedis, compare } from '../lib/http.js';
 import type { BenchContext, Scenario } from '../lib/types.js';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
@@ -82,6 +86,7 @@ async function listRate(store: RedisStore, user: string, ms: number): Promise<nu
 }
 
 async function storeRows(ctx: BenchContext, port: number, client: Client): Promise<void> {
+  if (!ctx.wants('redis-commands-per-read') && !ctx.wants('redis-bytes-per-session') && !ctx.wants('redis-list-user-sessions')) return;
   const store = new RedisStore({ client, prefix: 'b:' });
   const now = Date.now();
 
@@ -112,6 +117,7 @@ async function storeRows(ctx: BenchContext, port: number, client: Client): Promi
 
   // Listing one user's sessions must not depend on how many sessions Redis holds: two servers,
   // one with 10k and one with 1M sessions, measured in interleaved rounds (median of 3).
+  if (!ctx.wants('redis-list-user-sessions')) return;
   const bigServer = await startRedis();
   const bigClient = connectClient(bigServer.port, ctx);
   await bigClient.connect();
@@ -126,13 +132,11 @@ async function storeRows(ctx: BenchContext, port: number, client: Client): Promi
     await fill(client, 'l:', 0, 10_000);
     await fill(bigClient, 'l:', 0, 1_000_000);
     ctx.log(`redis: ${await client.dbSize()} and ${await bigClient.dbSize()} keys, filled in ${Math.round(performance.now() - t0)} ms`);
-    const ms = Math.max(1000, ctx.duration * 1000);
-    const rates = await sideBySide({
-      small: () => listRate(smallStore, target, ms),
-      big: () => listRate(bigStore, target, ms),
-    }, 5);
-    ctx.report({ scenario: 'redis-list-user-sessions', subject: 'sessionward-10k', opsPerSec: rates.small });
-    ctx.report({ scenario: 'redis-list-user-sessions', subject: 'sessionward-1m', opsPerSec: rates.big, ratio: round(rates.small! / rates.big!) });
+    // ratio: lists per second with 10k sessions over those with 1M (1 = size does not matter)
+    await compare(ctx, 'redis-list-user-sessions', {
+      'sessionward-1m': async (seconds) => ({ opsPerSec: await listRate(bigStore, target, Math.max(1000, seconds * 1000)) }),
+      'sessionward-10k': async (seconds) => ({ opsPerSec: await listRate(smallStore, target, Math.max(1000, seconds * 1000)) }),
+    }, { baseline: 'sessionward-1m' });
   } finally {
     await bigClient.quit().catch(() => {});
     await bigServer.stop();
@@ -140,9 +144,28 @@ async function storeRows(ctx: BenchContext, port: number, client: Client): Promi
   await client.flushAll();
 }
 
+/**
+ * One Redis GET per request (and a SET for writes) of a 160-byte value, answered like the session
+ * server answers: the floor under any Redis-backed session read or write.
+ */
+function floorServer(client: Client, write: boolean): http.Server {
+  const body = JSON.stringify({ ok: true });
+  return http.createServer(async (_req, res) => {
+    const v = await client.get('floor:s');
+    if (write) await client.set('floor:s', v ?? '', { PX: 3_600_000 });
+    res.setHeader('content-type', 'application/json');
+    res.end(body);
+  });
+}
+
 async function httpRedisRows(ctx: BenchContext, client: Client): Promise<void> {
   const store = new RedisStore({ client, prefix: 'h:' });
-  await httpRows(ctx, store, 'redis');
+  const untrack = await alsoCountRedis(client);
+  await client.set('floor:s', 'x'.repeat(160), { PX: 3_600_000 });
+  await httpRows(ctx, store, 'redis', { floor: { read: () => floorServer(client, false), write: () => floorServer(client, true) } });
+  await contendedRows(ctx, new RedisStore({ client, prefix: 'c:' }), 'redis');
+  if (!ctx.wants('lost-updates-redis')) return untrack();
+  untrack();
   const lost = await lostUpdates(store);
   ctx.report({ scenario: 'lost-updates-redis', subject: 'sessionward', sent: lost.sent, kept: lost.kept });
 }

@@ -19,17 +19,21 @@ import { getSealedSession, createSealedSessions, type SealedSessionOptions } fro
 import { JwtSigner, JwtVerifier, RefreshTokens } from '../../src/stateless/index-jwt.js';
 import { RedisStore } from '../../src/stores/redis.js';
 import { startRedis } from '../../test/helpers/redis-server.js';
-import { measureHttp, listen, close, sideBySide } from '../lib/http.js';
+import { measureHttp, listen, close, compare, serverCpuUs, type Sample } from '../lib/http.js';
 import type { BenchContext, Scenario } from '../lib/types.js';
 
 const PAYLOAD = { user: { id: 42, name: 'ada', roles: ['admin'] }, csrf: 'x'.repeat(32) };
 const ISS = 'https://id.example';
 const AUD = 'api';
 
-/** Calls per second of `fn` over `ms`, calling in batches so the clock is read rarely. */
-async function rate(fn: () => unknown, ms: number, async = false): Promise<number> {
+/** Milliseconds of a micro-benchmark window: at most 2 s, however long the HTTP windows are. */
+const ms = (seconds: number): number => Math.min(2000, seconds * 1000);
+
+/** Calls per second of `fn` over `ms` (and CPU µs per call), calling in batches so the clock is read rarely. */
+async function rate(fn: () => unknown, ms: number, async = false): Promise<Sample> {
   const batch = async ? 20 : 200;
   const deadline = performance.now() + ms;
+  const cpu0 = serverCpuUs();
   const t0 = performance.now();
   let n = 0;
   while (performance.now() < deadline) {
@@ -37,26 +41,26 @@ async function rate(fn: () => unknown, ms: number, async = false): Promise<numbe
     else for (let i = 0; i < batch; i++) fn();
     n += batch;
   }
-  return Math.round(n / ((performance.now() - t0) / 1000));
+  return { opsPerSec: Math.round(n / ((performance.now() - t0) / 1000)), cpuUsPerOp: (serverCpuUs() - cpu0) / n };
 }
 
-async function sealRows(ctx: BenchContext, ms: number): Promise<void> {
+async function sealRows(ctx: BenchContext): Promise<void> {
   const password = 'iron-session-password-at-least-32-chars!';
   const ring = new NodeSealer([{ id: 'k1', key: randomBytes(32) }]);
   const ironSeal = await sealData(PAYLOAD, { password });
   if (JSON.stringify(await unsealData(ironSeal, { password })) !== JSON.stringify(PAYLOAD)) throw new Error('iron-session round trip failed');
-  const res = await sideBySide({
-    sessionward: () => rate(() => {
+  // ratio: sessionward's seal+unseal rate over iron-session's
+  await compare(ctx, 'seal-unseal', {
+    'iron-session': (s) => rate(async () => unsealData(await sealData(PAYLOAD, { password }), { password }), ms(s), true),
+    sessionward: (s) => rate(() => {
       const o = ring.openSync('s', ring.sealSync('s', JSON.stringify(PAYLOAD)));
       if (typeof o === 'string') throw new Error('unseal failed');
       JSON.parse(o.payload);
-    }, ms),
-    'iron-session': () => rate(async () => unsealData(await sealData(PAYLOAD, { password }), { password }), ms, true),
-  });
-  for (const [subject, opsPerSec] of Object.entries(res)) ctx.report({ scenario: 'seal-unseal', subject, opsPerSec });
+    }, ms(s)),
+  }, { baseline: 'iron-session' });
 }
 
-async function jwtRows(ctx: BenchContext, ms: number): Promise<void> {
+async function jwtRows(ctx: BenchContext): Promise<void> {
   const secret = randomBytes(32);
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const cases = [
@@ -78,13 +82,13 @@ async function jwtRows(ctx: BenchContext, ms: number): Promise<void> {
     await jose.jwtVerify(token, c.joseKey, { algorithms: [c.alg], issuer: ISS, audience: AUD });
     jsonwebtoken.verify(token, c.nodeKey, jwtOpts);
     fast(token);
-    const res = await sideBySide({
-      sessionward: () => rate(() => ours.verifySync(token), ms),
-      jose: () => rate(() => jose.jwtVerify(token, c.joseKey, { algorithms: [c.alg], issuer: ISS, audience: AUD }), ms, true),
-      jsonwebtoken: () => rate(() => jsonwebtoken.verify(token, c.nodeKey, jwtOpts), ms),
-      'fast-jwt': () => rate(() => fast(token), ms),
-    });
-    for (const [subject, opsPerSec] of Object.entries(res)) ctx.report({ scenario: c.scenario, subject, opsPerSec });
+    // ratio: each library's verifications per second over fast-jwt's
+    await compare(ctx, c.scenario, {
+      'fast-jwt': (s) => rate(() => fast(token), ms(s)),
+      sessionward: (s) => rate(() => ours.verifySync(token), ms(s)),
+      jose: (s) => rate(() => jose.jwtVerify(token, c.joseKey, { algorithms: [c.alg], issuer: ISS, audience: AUD }), ms(s), true),
+      jsonwebtoken: (s) => rate(() => jsonwebtoken.verify(token, c.nodeKey, jwtOpts), ms(s)),
+    }, { baseline: 'fast-jwt' });
   }
 }
 
@@ -112,9 +116,11 @@ async function httpRows(ctx: BenchContext): Promise<void> {
   });
   const [bareUrl, swUrl] = [await listen(bare), await listen(sw)];
   try {
-    const load = { duration: ctx.duration, connections: ctx.connections, headers: { cookie } };
-    const res = await sideBySide({ bare: () => measureHttp(bareUrl, load), sessionward: () => measureHttp(swUrl, load) });
-    for (const [subject, opsPerSec] of Object.entries(res)) ctx.report({ scenario: 'http-read-sealed', subject, opsPerSec });
+    const load = { connections: ctx.connections, headers: { cookie } };
+    await compare(ctx, 'http-read-sealed', {
+      bare: (duration) => measureHttp(bareUrl, { ...load, duration }),
+      sessionward: (duration) => measureHttp(swUrl, { ...load, duration }),
+    });
   } finally {
     await close(bare);
     await close(sw);
@@ -148,11 +154,10 @@ async function refreshRows(ctx: BenchContext, ms: number): Promise<void> {
 }
 
 const scenario: Scenario = async (ctx) => {
-  const ms = Math.min(2000, ctx.duration * 1000);
-  await sealRows(ctx, ms);
-  await jwtRows(ctx, ms);
+  await sealRows(ctx);
+  await jwtRows(ctx);
   await httpRows(ctx);
-  await refreshRows(ctx, Math.max(ms, 2000));
+  if (ctx.wants('refresh-rotate-redis')) await refreshRows(ctx, 2000);
 };
 
 export default scenario;

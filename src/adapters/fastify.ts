@@ -18,7 +18,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SessionManager } from '../core/manager.js';
 import type { Session } from '../core/session.js';
-import { isSessionwardError } from '../errors.js';
+import { errorReply, type ErrorReply } from '../lib/error-reply.js';
+import { CsrfError } from '../csrf/errors.js';
 import { checkCsrf, compileGuard, emitCsrfEvent, getCsrfToken, mergeVary, tokenSources, type CsrfGuardOptions } from '../csrf/index.js';
 
 export interface FastifySessionwardOptions<D extends Record<string, unknown> = Record<string, any>> {
@@ -29,10 +30,12 @@ export interface FastifySessionwardOptions<D extends Record<string, unknown> = R
   getIp?: (request: FastifyRequest) => string | undefined;
 }
 
-function fail(reply: FastifyReply, err: { status: number; code: string; headers: ReadonlyArray<readonly [string, string]> }): void {
-  reply.code(err.status).header('content-type', 'application/json').header('cache-control', 'no-store');
+/** Prepare `reply` for a typed error's reply and return the body to send. */
+function fail(reply: FastifyReply, r: ErrorReply): string {
+  reply.code(r.status);
   // Fastify appends repeated set-cookie headers itself.
-  for (const [name, value] of err.headers) reply.header(name, value);
+  for (const [name, value] of r.headers) reply.header(name, value);
+  return r.body;
 }
 
 async function plugin(fastify: FastifyInstance, opts: FastifySessionwardOptions<any>): Promise<void> {
@@ -51,9 +54,9 @@ async function plugin(fastify: FastifyInstance, opts: FastifySessionwardOptions<
       const ua = request.headers['user-agent'];
       r.session = await manager.load({ cookie: request.headers.cookie, userAgent: typeof ua === 'string' ? ua : undefined, ip: getIp(request) });
     } catch (err) {
-      if (!isSessionwardError(err)) throw err;
-      fail(reply, err);
-      return reply.send(JSON.stringify({ error: err.code }));
+      const r = errorReply(err);
+      if (!r) throw err;
+      return reply.send(fail(reply, r));
     }
     r.csrfToken = () => getCsrfToken(r.session!);
     if (csrf) reply.header('vary', mergeVary(reply.getHeader('vary') as string | undefined));
@@ -66,8 +69,7 @@ async function plugin(fastify: FastifyInstance, opts: FastifySessionwardOptions<
       const reason = checkCsrf({ method: request.method, headers: request.headers }, session, csrf, body);
       if (!reason) return;
       await emitCsrfEvent(csrf, reason, request.method, { ip: request.ip, sid: async () => (session?.id ? manager.sid(session.id) : undefined) });
-      reply.code(403).header('content-type', 'application/json').header('cache-control', 'no-store');
-      return reply.send(JSON.stringify({ error: 'ERR_CSRF' }));
+      return reply.send(fail(reply, errorReply(new CsrfError())!));
     });
   }
 
@@ -79,10 +81,10 @@ async function plugin(fastify: FastifyInstance, opts: FastifySessionwardOptions<
       for (const [name, value] of headers) reply.header(name, value);
       return payload;
     } catch (err) {
-      if (!isSessionwardError(err)) throw err;
+      const r = errorReply(err);
+      if (!r) throw err;
       reply.removeHeader('content-length');
-      fail(reply, err);
-      return JSON.stringify({ error: err.code });
+      return fail(reply, r);
     }
   });
 }

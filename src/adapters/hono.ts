@@ -10,10 +10,12 @@
  * app.use(sessionMiddleware(manager, { csrf: { origin: 'https://app.example.com' } }))
  * app.get('/', (c) => c.json({ user: c.get('session').userId }))
  */
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { SessionManager } from '../core/manager.js';
 import type { Session } from '../core/session.js';
-import { errorResponse, loadSession } from './web.js';
+import { loadSession } from './web.js';
+import { errorReply, replyResponse, type ErrorReply } from '../lib/error-reply.js';
+import { CsrfError } from '../csrf/errors.js';
 import { checkCsrf, compileGuard, emitCsrfEvent, mergeVary, tokenSources, webHeadersFor, type CsrfGuardOptions } from '../csrf/index.js';
 
 export interface HonoSessionOptions {
@@ -25,6 +27,13 @@ export interface HonoSessionOptions {
 export type SessionVariables<D extends Record<string, unknown> = Record<string, any>> = { session: Session<D> };
 
 const FORM = /^(application\/x-www-form-urlencoded|multipart\/form-data)/i;
+
+/** A typed error's reply through the context, so headers set on it earlier (Vary) stay. */
+function reply(c: Context, r: ErrorReply): Response {
+  for (const [name, value] of r.headers) c.header(name, value, { append: name === 'set-cookie' });
+  c.status(r.status as Parameters<Context['status']>[0]);
+  return c.body(r.body);
+}
 
 /**
  * @example
@@ -40,35 +49,36 @@ export function sessionMiddleware<D extends Record<string, unknown> = Record<str
     let session: Session<D>;
     try {
       session = await loadSession(manager, c.req.raw, { getIp: options.getIp });
+      c.set('session', session);
+      if (csrf) {
+        c.header('vary', mergeVary(c.res?.headers.get('vary')));
+        let bodyToken: unknown;
+        if (src && FORM.test(c.req.header('content-type') ?? '') && !c.req.header(src.header)) {
+          // Hono caches the parsed body, so the handler can still read it.
+          const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+          bodyToken = (form as Record<string, unknown>)[src.field];
+        }
+        const reason = checkCsrf({ method: c.req.method, headers: webHeadersFor(c.req.raw.headers, csrf) }, session, csrf, bodyToken);
+        if (reason) {
+          await emitCsrfEvent(csrf, reason, c.req.method, { sid: async () => (session.id ? manager.sid(session.id) : undefined) });
+          throw new CsrfError();
+        }
+      }
     } catch (err) {
-      const r = errorResponse(err);
-      if (r) return r;
+      const r = errorReply(err);
+      if (r) return reply(c, r);
       throw err;
-    }
-    c.set('session', session);
-    if (csrf) {
-      c.header('vary', mergeVary(c.res?.headers.get('vary')));
-      let bodyToken: unknown;
-      if (src && FORM.test(c.req.header('content-type') ?? '') && !c.req.header(src.header)) {
-        // Hono caches the parsed body, so the handler can still read it.
-        const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
-        bodyToken = (form as Record<string, unknown>)[src.field];
-      }
-      const reason = checkCsrf({ method: c.req.method, headers: webHeadersFor(c.req.raw.headers, csrf) }, session, csrf, bodyToken);
-      if (reason) {
-        await emitCsrfEvent(csrf, reason, c.req.method, { sid: async () => (session.id ? manager.sid(session.id) : undefined) });
-        return c.json({ error: 'ERR_CSRF' }, 403, { 'cache-control': 'no-store', vary: 'Sec-Fetch-Site, Origin' });
-      }
     }
     await next();
     try {
       const { headers } = await manager.commit(session);
       for (const [name, value] of headers) c.header(name, value, { append: name === 'set-cookie' });
     } catch (err) {
-      const r = errorResponse(err);
+      const r = errorReply(err);
       if (!r) throw err;
+      // A fresh response: nothing the handler prepared goes out beside the error.
       c.res = undefined as unknown as Response;
-      c.res = r;
+      c.res = replyResponse(r);
     }
   };
 }

@@ -14,7 +14,8 @@
 import type { SessionManager } from '../core/manager.js';
 import type { Session } from '../core/session.js';
 import { commitSession, errorResponse, loadSession, type WebSessionOptions } from './web.js';
-import { checkCsrf, compileGuard, csrfForbiddenResponse, emitCsrfEvent, mergeVary, webHeadersFor, type CsrfGuardOptions } from '../csrf/index.js';
+import { checkCsrf, compileGuard, emitCsrfEvent, mergeVary, webHeadersFor, type CsrfGuardOptions } from '../csrf/index.js';
+import { CsrfError } from '../csrf/errors.js';
 
 export interface NextSessionOptions extends WebSessionOptions {
   /** CSRF checks on unsafe methods (token from the header only: bodies are the handler's). */
@@ -39,6 +40,13 @@ export interface NextSessions<D extends Record<string, unknown>> {
  */
 export function nextSessions<D extends Record<string, unknown> = Record<string, any>>(manager: SessionManager<D>, options: NextSessionOptions = {}): NextSessions<D> {
   const csrf = options.csrf ? compileGuard(options.csrf) : null;
+  // With CSRF checks every answer varies on the headers they read (SEC-24), errors included.
+  const withVary = (response: Response): Response => {
+    if (!csrf) return response;
+    const out = new Response(response.body, response);
+    out.headers.set('vary', mergeVary(out.headers.get('vary')));
+    return out;
+  };
   const wrap = <C>(handler: NextHandler<D, C>) => async (request: Request, context: C): Promise<Response> => {
     try {
       const session = await loadSession(manager, request, options);
@@ -46,18 +54,13 @@ export function nextSessions<D extends Record<string, unknown> = Record<string, 
         const reason = checkCsrf({ method: request.method, headers: webHeadersFor(request.headers, csrf) }, session, csrf);
         if (reason) {
           await emitCsrfEvent(csrf, reason, request.method, { sid: async () => (session.id ? manager.sid(session.id) : undefined) });
-          return csrfForbiddenResponse();
+          throw new CsrfError();
         }
       }
-      let response = await commitSession(manager, session, await handler(request, session, context));
-      if (csrf) {
-        response = new Response(response.body, response);
-        response.headers.set('vary', mergeVary(response.headers.get('vary')));
-      }
-      return response;
+      return withVary(await commitSession(manager, session, await handler(request, session, context)));
     } catch (err) {
       const r = errorResponse(err);
-      if (r) return r;
+      if (r) return withVary(r);
       throw err;
     }
   };

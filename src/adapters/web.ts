@@ -9,7 +9,7 @@
  */
 import type { SessionManager, RequestInfo } from '../core/manager.js';
 import type { Session } from '../core/session.js';
-import { isSessionwardError } from '../errors.js';
+import { errorReply, replyResponse } from '../lib/error-reply.js';
 
 export interface WebSessionOptions {
   /** Client IP: runtimes expose it differently (e.g. a platform header); default none. */
@@ -46,13 +46,8 @@ export async function commitSession<D extends Record<string, unknown>>(manager: 
 
 /** A typed error as a Response: status and stable code only (nothing about why). */
 export function errorResponse(err: unknown): Response | null {
-  if (!isSessionwardError(err)) return null;
-  const headers = new Headers({ 'content-type': 'application/json', 'cache-control': 'no-store' });
-  for (const [name, value] of err.headers) {
-    if (name === 'set-cookie') headers.append(name, value);
-    else headers.set(name, value);
-  }
-  return new Response(JSON.stringify({ error: err.code }), { status: err.status, headers });
+  const r = errorReply(err);
+  return r ? replyResponse(r) : null;
 }
 
 /** Wrap a handler: load before, commit after, typed errors mapped to their status (503 for a down store). */

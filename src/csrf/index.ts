@@ -14,6 +14,8 @@ import type { Session } from '../core/session.js';
 import { verifyRequestIntegrity, compileOriginPolicy, type OriginPolicy, type IntegrityReason, type IntegrityRequest } from './origin.js';
 import { verifyCsrfToken } from './token.js';
 import { headerValue } from './util.js';
+import { CsrfError } from './errors.js';
+import { errorReply, replyResponse, sendReply } from '../lib/error-reply.js';
 
 export { verifyRequestIntegrity, compileOriginPolicy, isUnsafeMethod, INTEGRITY_VARY } from './origin.js';
 export type { OriginPolicy, IntegrityResult, IntegrityReason, IntegrityRequest } from './origin.js';
@@ -150,10 +152,7 @@ export async function guardNodeRequest(
     ip: req.socket?.remoteAddress,
     sid: async () => (session?.id && extra.sid ? extra.sid(session.id) : undefined),
   });
-  res.statusCode = 403;
-  res.setHeader('content-type', 'application/json');
-  res.setHeader('cache-control', 'no-store');
-  res.end(JSON.stringify({ error: 'ERR_CSRF' }));
+  sendReply(res, errorReply(new CsrfError())!);
   return false;
 }
 
@@ -180,8 +179,7 @@ export function webHeadersFor(h: Headers, options: CsrfGuardOptions): Record<str
 
 /** A 403 Response for a refused request (status and stable code only). */
 export function csrfForbiddenResponse(): Response {
-  return new Response(JSON.stringify({ error: 'ERR_CSRF' }), {
-    status: 403,
-    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', vary: 'Sec-Fetch-Site, Origin' },
-  });
+  const r = replyResponse(errorReply(new CsrfError())!);
+  r.headers.set('vary', mergeVary(null));
+  return r;
 }

@@ -21,6 +21,23 @@ interface NodeKey {
 }
 
 /**
+ * IVs from a pool of CSPRNG bytes (SEC-1), filled 256 IVs at a time: one call into OpenSSL's RNG
+ * per seal was a sixth of a seal+unseal. Each slice is handed out once and a spent pool is
+ * replaced, never refilled in place (earlier IVs may still be referenced), so no IV repeats.
+ */
+const IV_POOL = 12 * 256;
+let ivPool = Buffer.alloc(0);
+let ivAt = 0;
+function nextIv(): Buffer {
+  if (ivAt + 12 > ivPool.length) {
+    ivPool = randomBytes(IV_POOL);
+    ivAt = 0;
+  }
+  ivAt += 12;
+  return ivPool.subarray(ivAt - 12, ivAt);
+}
+
+/**
  * Node key ring. Build once at start-up (HKDF runs here); seal/open are then synchronous.
  *
  * @example
@@ -58,7 +75,7 @@ export class NodeSealer implements Sealer {
 
   sealSync(name: string, payload: string): string {
     const k = this.#keys[0]!;
-    const iv = randomBytes(12);
+    const iv = nextIv();
     const c = createCipheriv('aes-256-gcm', k.key, iv);
     c.setAAD(this.#aad(k.id, name));
     const ct = Buffer.concat([c.update(payload, 'utf8'), c.final(), c.getAuthTag()]);
