@@ -13,7 +13,7 @@
 import type { MiddlewareHandler } from 'hono';
 import type { SessionManager } from '../core/manager.js';
 import type { Session } from '../core/session.js';
-import { errorResponse, loadSession } from './web.js';
+import { answerEndpoint, errorResponse, loadSession } from './web.js';
 import { checkCsrf, compileGuard, emitCsrfEvent, mergeVary, tokenSources, webHeadersFor, type CsrfGuardOptions } from '../csrf/index.js';
 
 export interface HonoSessionOptions {
@@ -39,6 +39,8 @@ export function sessionMiddleware<D extends Record<string, unknown> = Record<str
   return async (c, next) => {
     let session: Session<D>;
     try {
+      const answered = await answerEndpoint(manager, c.req.raw, { getIp: options.getIp });
+      if (answered) return answered;
       session = await loadSession(manager, c.req.raw, { getIp: options.getIp });
     } catch (err) {
       const r = errorResponse(err);

@@ -15,11 +15,11 @@ import type { Session } from '../../core/session.js';
 import type { SessionRecord } from '../../stores/types.js';
 import { bindingOf } from '../../core/binding.js';
 import { parseCookieHeader } from '../../cookie/index.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, isSessionwardError } from '../../errors.js';
 import { mintChallenge } from './challenge.js';
 import { checkCredential } from './credential.js';
 import { registrationHeader } from './headers.js';
-import { DbscContext, resolveDbsc, type DeviceBoundSessionsOptions, type ResolvedDbsc } from './context.js';
+import { DbscContext, reply, resolveDbsc, type DeviceBoundSessionsOptions, type ResolvedDbsc } from './context.js';
 import { register } from './register.js';
 import { refresh } from './refresh.js';
 
@@ -62,8 +62,14 @@ export class DeviceBoundSessions implements SessionGuard {
   /** @internal Registration and refresh; null for any other request. */
   async endpoint(req: EndpointRequest): Promise<EndpointResponse | null> {
     if (req.method !== 'POST') return null;
-    if (req.path === this.options.registerPath) return register(this.ctx, req);
-    if (req.path === this.options.refreshPath) return refresh(this.ctx, req);
-    return null;
+    const run = req.path === this.options.registerPath ? register : req.path === this.options.refreshPath ? refresh : null;
+    if (!run) return null;
+    try {
+      return await run(this.ctx, req);
+    } catch (err) {
+      // A store outage while loading: the browser only skips this attempt (5xx), learns nothing more.
+      if (isSessionwardError(err)) return reply(503, [['retry-after', '1']]);
+      throw err;
+    }
   }
 }
