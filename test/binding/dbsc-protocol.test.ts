@@ -83,7 +83,7 @@ describe.each(factories.map((f) => [f.name, f] as const))('DBSC protocol on %s',
     expect(browser.refreshes).toBe(2);
   });
 
-  it('a bound cookie replayed after its lifetime is refused and raises session.binding_violation', async () => {
+  it('SEC-35: a bound cookie replayed after its lifetime is refused and raises session.binding_violation', async () => {
     const { browser, clock, send, events } = await boundSetup();
     const stolen = browser.cookieHeader();
     const thief = async (cookie: string) => JSON.parse((await send('GET', '/me', { cookie })).body);
@@ -101,7 +101,7 @@ describe.each(factories.map((f) => [f.name, f] as const))('DBSC protocol on %s',
     expect(JSON.parse((await browser.request('GET', '/me')).body).user).toBe('alice');
   });
 
-  it('wrong key: a refresh proof not signed by the registered key is refused with a violation, nothing renewed', async () => {
+  it('SEC-35: wrong key: a refresh proof not signed by the registered key is refused with a violation, nothing renewed', async () => {
     const { browser, events, clock, me } = await boundSetup();
     const sid = browser.jar.get('__Host-sid')!.value;
     const { challenge } = await browser.challenge();

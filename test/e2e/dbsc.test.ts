@@ -108,7 +108,7 @@ describe('DBSC in headless Chromium against the reference app over HTTPS', () =>
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('registers, refreshes after the bound cookie expires, and a copied cookie is refused elsewhere', async () => {
+  it('SEC-35: registers, refreshes after the bound cookie expires, and a copied cookie is refused elsewhere', async () => {
     const device: BrowserContext = await browser.newContext();
     const page = await device.newPage();
     await signIn(page);
