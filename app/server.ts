@@ -27,6 +27,7 @@ async function main(): Promise<void> {
     absoluteMs: env.absoluteMs,
     warnMs: env.warnMs,
     touchAfterMs: env.touchAfterMs,
+    dbsc: env.dbsc,
     stepUpMs: env.stepUpMs,
     rateLimit: env.rateLimit,
     scryptLogN: env.scryptLogN,

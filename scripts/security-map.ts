@@ -59,7 +59,7 @@ const WHERE: Record<number, string> = {
   32: 'fingerprint cookie, its hash in the token (`src/stateless/jwt/fingerprint.ts`)',
   33: 'refresh families, reuse revokes the family, grace window for races',
   34: 'refresh idle/absolute expiry, bound to session and user',
-  35: '`session.riskSignals`, `session.anomaly` event (IP/UA change is a signal, never the only control)',
+  35: '`session.riskSignals`, `session.anomaly` event (IP/UA change is a signal, never the only control); DBSC device binding (`sessionward/dbsc`, `session.binding`, `session.binding_violation`) and DPoP for access tokens (`DpopVerifier`)',
   36: 'logout deletes the record, clears the cookie with the same attributes and Max-Age=0, optional Clear-Site-Data',
   37: 'sealed/JWT revocation: per-user cut-off + denylist (`src/stateless/revocation.ts`)',
   38: '`destroyOtherSessions()`, `destroyUserSessions()`; rotation pointers keep their owner and end with the rest',

@@ -27,7 +27,8 @@ export type ErrorCode =
   | 'ERR_TOKEN_REVOKED'
   | 'ERR_TOKEN_REUSED'
   | 'ERR_REFRESH_RACE'
-  | 'ERR_THROTTLED';
+  | 'ERR_THROTTLED'
+  | 'ERR_DPOP_NONCE';
 
 /** Base class of every error sessionward throws on purpose. */
 export class SessionwardError extends Error {

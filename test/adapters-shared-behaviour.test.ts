@@ -1,7 +1,8 @@
 /**
  * The same behaviour suite (test/helpers/adapter-suite.ts) through every adapter, over real HTTP:
  * node:http, Express, Fastify, Hono (@hono/node-server) and the Web/Next.js helper (through
- * @hono/node-server's node-http -> Request bridge, since Next.js itself is not installed).
+ * @hono/node-server's node-http -> Request bridge, since Next.js itself is not installed); the DBSC
+ * endpoint suite also through the plain Web adapter (`withSession`, which has no CSRF guard).
  */
 import { createServer, type Server } from 'node:http';
 import express from 'express';
@@ -15,7 +16,15 @@ import { sessionMiddleware, type SessionVariables } from '../src/adapters/hono.j
 import { nextSessions } from '../src/adapters/next.js';
 import { guardNodeRequest } from '../src/csrf/index.js';
 import { listen, close } from '../bench/lib/http.js';
-import { runAdapterSuite } from './helpers/adapter-suite.js';
+import { runAdapterSuite as runBehaviourSuite, type AdapterUnderTest } from './helpers/adapter-suite.js';
+import { runDbscAdapterSuite } from './helpers/dbsc-adapter-suite.js';
+import { withSession } from '../src/adapters/web.js';
+
+/** Both behaviour suites (sessions, and DBSC endpoints) for one adapter. */
+function runAdapterSuite(adapter: AdapterUnderTest): void {
+  runBehaviourSuite(adapter);
+  runDbscAdapterSuite(adapter);
+}
 
 const served = (server: Server) => async () => ({ url: await listen(server), close: () => close(server) });
 
@@ -25,6 +34,7 @@ runAdapterSuite({
     const sessions = nodeSessions(manager);
     const server = createServer(async (req, res) => {
       try {
+        if (await sessions.endpoint(req, res)) return;
         const session = await sessions.load(req);
         if (!(await guardNodeRequest(req, res, session, csrf, { sid: (id) => manager.sid(id) }))) return;
         const path = (req.url ?? '/').split('?')[0];
@@ -142,5 +152,18 @@ runAdapterSuite({
       return Response.json({ ok: true });
     });
     return served(createServer(getRequestListener((req) => handler(req, {}))))();
+  },
+});
+
+runDbscAdapterSuite({
+  name: 'web',
+  async start(manager) {
+    const handler = withSession(manager, async (request, session) => {
+      const path = new URL(request.url).pathname;
+      if (path === '/read') return Response.json({ n: session.get('n') ?? null, user: session.userId });
+      if (path === '/login') await session.login('alice');
+      return Response.json({ ok: true });
+    });
+    return served(createServer(getRequestListener(handler)))();
   },
 });

@@ -14,6 +14,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SessionManager } from '../../src/index.js';
 import { nodeSessions } from '../../src/adapters/node.js';
+import { DeviceBoundSessions, bindingOf } from '../../src/binding/dbsc/index.js';
 import { verifyRequestIntegrity, verifyCsrfToken, INTEGRITY_VARY, isUnsafeMethod } from '../../src/csrf/index.js';
 import {
   ReauthRequiredError,
@@ -144,6 +145,8 @@ export async function createApp(config: AppConfig): Promise<App> {
     ...(config.touchAfterMs ? { touchAfter: config.touchAfterMs } : {}),
     clock,
     onEvent: (e) => monitor.record({ ...e }),
+    // Origin scope, not the whole site: browsers refuse `include_site` on localhost.
+    ...(config.dbsc ? { guard: new DeviceBoundSessions({ boundLifetime: config.dbsc.boundMs, includeSite: false }) } : {}),
     // The banner on every page says the same thing; keep the console for the start-up message.
     warn: () => undefined,
   });
@@ -177,6 +180,12 @@ export async function createApp(config: AppConfig): Promise<App> {
     for (const u of accounts.list()) n += (await manager.listUserSessions(u.id)).length;
     return n;
   };
+  monitor.boundSessions = async () => {
+    let n = 0;
+    const now = clock();
+    for (const u of accounts.list()) n += (await config.store.listByUser(u.id, now)).filter((r) => !r.rotatedTo && bindingOf(r.data)).length;
+    return n;
+  };
 
   const router: AppRouter = new Router();
   authRoutes(router);
@@ -207,6 +216,8 @@ export async function createApp(config: AppConfig): Promise<App> {
     const m = router.match(method, url.pathname);
     let session: Session<SessionData>;
     try {
+      // DBSC registration and refresh: answered by the library before any session is loaded.
+      if (await state.sessions.endpoint(req, res)) return;
       session = await state.sessions.load(req);
     } catch (e) {
       return plainError(res, e);

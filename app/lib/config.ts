@@ -22,6 +22,8 @@ export interface EnvConfig {
   absoluteMs: number;
   warnMs: number;
   touchAfterMs: number | undefined;
+  /** Device-bound sessions (DBSC): on by default over HTTPS (`SW_DBSC=0` turns them off); bound cookie lifetime. */
+  dbsc: { boundMs: number } | null;
   stepUpMs: number;
   rateLimit: { accountMax: number; ipMax: number; windowMs: number; untrustedMax: number; signupMax: number };
   scryptLogN: number;
@@ -78,6 +80,8 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     absoluteMs: num(env, 'SW_ABSOLUTE_MS', 12 * 3_600_000),
     warnMs: Math.min(num(env, 'SW_WARN_MS', 60_000), idleMs),
     touchAfterMs: env.SW_TOUCH_AFTER_MS ? num(env, 'SW_TOUCH_AFTER_MS', 0) : undefined,
+    // DBSC needs HTTPS: browsers register keys only on secure origins.
+    dbsc: (env.HTTPS === '1' || env.HTTPS === 'true') && env.SW_DBSC !== '0' ? { boundMs: num(env, 'SW_DBSC_BOUND_MS', 10 * 60_000) } : null,
     stepUpMs: num(env, 'SW_STEP_UP_MS', 5 * 60_000),
     rateLimit: {
       accountMax: num(env, 'SW_RATE_MAX', 5),

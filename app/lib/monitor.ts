@@ -38,6 +38,7 @@ export const SUSPICIOUS = new Set([
   'risk.ip_change',
   'risk.ua_change',
   'session.conflict',
+  'session.binding_violation',
 ]);
 
 /**
@@ -76,6 +77,10 @@ export interface Stats {
   invalidTokens: number;
   csrfBlocked: number;
   suspicious: number;
+  /** Live sessions bound to a device key (DBSC). */
+  boundSessions: number;
+  /** Requests refused by a device binding (a bound cookie replayed without its device, a wrong key). */
+  bindingViolations: number;
 }
 
 const FIELDS = ['type', 'at', 'sid', 'newSid', 'userId', 'ip', 'userAgent', 'reason', 'count'] as const;
@@ -109,6 +114,8 @@ export class Monitor {
   private readonly cookieMetric: Counter<'check' | 'result'>;
   /** Supplies the live signed-in session count for the gauge and the dashboard. */
   activeSessions: () => Promise<number> = async () => 0;
+  /** Supplies the live count of device-bound (DBSC) sessions for the dashboard. */
+  boundSessions: () => Promise<number> = async () => 0;
 
   constructor(
     private readonly clock: () => number,
@@ -277,6 +284,8 @@ export class Monitor {
       invalidTokens: this.count('token.invalid') + this.count('alert.invalid_tokens'),
       csrfBlocked: this.count('csrf.blocked'),
       suspicious,
+      boundSessions: await this.boundSessions(),
+      bindingViolations: this.count('session.binding_violation'),
     };
   }
 

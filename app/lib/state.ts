@@ -41,6 +41,8 @@ export interface AppConfig {
   secrets: string[];
   /** Serve with production cookie settings (`__Host-`, Secure). False = plain-HTTP development. */
   https: boolean;
+  /** Device Bound Session Credentials (`sessionward/dbsc`) with this bound-cookie lifetime; null = off. */
+  dbsc?: { boundMs: number } | null;
   idleMs: number;
   absoluteMs: number;
   /** How long before the idle timeout the browser warns. */

@@ -113,6 +113,8 @@
     setKpi('expirationRate', pct(s.expirationRate));
     setKpi('rotationsPerSession', s.rotationsPerSession === null ? '—' : s.rotationsPerSession.toFixed(2));
     setKpi('invalidTokens', String(s.invalidTokens));
+    setKpi('boundSessions', String(s.boundSessions));
+    setKpi('bindingViolations', String(s.bindingViolations));
     setKpi('csrfBlocked', String(s.csrfBlocked));
     setKpi('cookieTotal', String(s.cookie.total));
     setKpi('lastCookie', s.cookie.last || '—');

@@ -42,6 +42,7 @@ export function accountRoutes(r: AppRouter): void {
             absoluteExpiresAt: s.absoluteExpiresAt,
             sessionCount: sessions.length,
             risk: risk && (risk.ip || risk.ua) ? risk : null,
+            binding: s.binding,
             demoRoles: ctx.app.config.demoRoles,
             stepUpMs: ctx.app.config.stepUpMs,
             now: ctx.app.clock(),

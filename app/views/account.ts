@@ -14,6 +14,8 @@ export interface AccountProps {
   absoluteExpiresAt: number | null;
   sessionCount: number;
   risk: { ip?: string; ua?: string } | null;
+  /** What the session is bound to: 'dbsc' (a device key) or 'none' (the cookie alone). */
+  binding: 'dbsc' | 'none';
   demoRoles: boolean;
   stepUpMs: number;
   now: number;
@@ -32,6 +34,7 @@ ${p.risk
     <h2 id="this-session">This session</h2>
     <dl class="facts">
       <dt>Session fingerprint</dt><dd><code data-testid="session-fingerprint">${p.fingerprint}</code> <span class="muted small">keyed hash of the session id, never the token</span></dd>
+      <dt>Device binding</dt><dd data-testid="binding">${p.binding === 'dbsc' ? html`<strong class="ok-text">bound to this device</strong> <span class="muted small">(DBSC: a copied cookie stops working within minutes)</span>` : html`<span>not device-bound</span> <span class="muted small">(this browser does not offer DBSC, or the site is not served over HTTPS)</span>`}</dd>
       <dt>Token generation</dt><dd><strong data-testid="token-generation">${p.generation}</strong> <span class="muted small">a new token at every sign-in, second factor, role change and re-authentication</span></dd>
       <dt>Signed in</dt><dd>${p.authTime ? html`<time datetime="${new Date(p.authTime).toISOString()}" title="${iso(p.authTime)}">${ago(p.authTime, now)}</time>` : '—'}</dd>
       <dt>Ends at the latest</dt><dd>${p.absoluteExpiresAt ? html`<span title="${iso(p.absoluteExpiresAt)}">${inTime(p.absoluteExpiresAt, now)}</span> <span class="muted small">absolute timeout</span>` : '—'}</dd>

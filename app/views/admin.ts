@@ -36,6 +36,8 @@ export function adminPage(v: ViewState, p: { stats: Stats; events: AppEvent[]; r
   ${tile('rotationsPerSession', 'Rotations / session', s.rotationsPerSession === null ? '—' : s.rotationsPerSession.toFixed(2), 'new tokens per session')}
   ${tile('invalidTokens', 'Invalid tokens', String(s.invalidTokens), 'forged or malformed cookies')}
   ${tile('csrfBlocked', 'CSRF blocked', String(s.csrfBlocked), 'cross-site or token-less requests')}
+  ${tile('boundSessions', 'Device-bound sessions', String(s.boundSessions), 'DBSC: cookies worthless without the device key')}
+  ${tile('bindingViolations', 'Binding violations', String(s.bindingViolations), 'bound cookies replayed without their device')}
 </div>
 <div class="grid two">
   <section class="card" aria-labelledby="c-signins"><h2 id="c-signins">Sign-ins per minute</h2><div class="chart" id="chart-signins" role="img" aria-label="Bar chart of successful and failed sign-ins per minute over the last 30 minutes"></div>

@@ -27,6 +27,7 @@ import { MemoryStore } from '../stores/memory.js';
 import { ConfigError, InvalidInputError, isSessionwardError } from '../errors.js';
 import { parseCookieHeader, parseSetCookie } from '../cookie/index.js';
 import { createLegacy, type Legacy, type LegacyOptions } from './express-legacy.js';
+import { answerEndpoint } from './node.js';
 import { checkCsrf, compileGuard, emitCsrfEvent, getCsrfToken, mergeVary, tokenSources, type CsrfGuardOptions } from '../csrf/index.js';
 
 export type { LegacyOptions, LegacyStore, LegacyRedis } from './express-legacy.js';
@@ -664,6 +665,7 @@ export function session<D extends Record<string, unknown> = Record<string, any>>
     // The IP is read only when needed: Express's req.ip runs proxy-addr on every access.
     const info: RequestInfo = { cookie: cookieSource(req, manager.cookieName), userAgent: typeof ua === 'string' ? ua : undefined, ip: clientIp.bind(req) };
     (async () => {
+      if (await answerEndpoint(manager, req, res, clientIp.bind(req))) return false;
       let core = await manager.load(info);
       const st: State<D> = {
         manager, core, view: null, info, regenerated: false, lastUid: null, retired: [],
@@ -696,8 +698,9 @@ export function session<D extends Record<string, unknown> = Record<string, any>>
       req.sessionID = core.id ?? undefined;
       req.session = st.view;
       holdResponse(res, () => finalize(st, req), (err) => onError(err, req));
+      return true;
     })().then(
-      () => next(),
+      (go) => go && next(),
       (err) => {
         onError(err, req);
         sendFailure(res, err, res.end);

@@ -20,6 +20,7 @@ import type { SessionManager } from '../core/manager.js';
 import type { Session } from '../core/session.js';
 import { errorReply, type ErrorReply } from '../lib/error-reply.js';
 import { CsrfError } from '../csrf/errors.js';
+import { answerEndpoint } from './node.js';
 import { checkCsrf, compileGuard, emitCsrfEvent, getCsrfToken, mergeVary, tokenSources, type CsrfGuardOptions } from '../csrf/index.js';
 
 export interface FastifySessionwardOptions<D extends Record<string, unknown> = Record<string, any>> {
@@ -52,6 +53,8 @@ async function plugin(fastify: FastifyInstance, opts: FastifySessionwardOptions<
     const r = request as unknown as { session: Session<any> | null; csrfToken: (() => string) | null };
     try {
       const ua = request.headers['user-agent'];
+      const answered = await answerEndpoint(manager, request.raw, reply.raw, () => getIp(request));
+      if (answered) return reply.hijack();
       r.session = await manager.load({ cookie: request.headers.cookie, userAgent: typeof ua === 'string' ? ua : undefined, ip: getIp(request) });
     } catch (err) {
       const r = errorReply(err);

@@ -13,7 +13,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { SessionManager } from '../core/manager.js';
 import type { Session } from '../core/session.js';
-import { loadSession } from './web.js';
+import { answerEndpoint, loadSession } from './web.js';
 import { errorReply, replyResponse, type ErrorReply } from '../lib/error-reply.js';
 import { CsrfError } from '../csrf/errors.js';
 import { checkCsrf, compileGuard, emitCsrfEvent, mergeVary, tokenSources, webHeadersFor, type CsrfGuardOptions } from '../csrf/index.js';
@@ -48,6 +48,8 @@ export function sessionMiddleware<D extends Record<string, unknown> = Record<str
   return async (c, next) => {
     let session: Session<D>;
     try {
+      const answered = await answerEndpoint(manager, c.req.raw, { getIp: options.getIp });
+      if (answered) return answered;
       session = await loadSession(manager, c.req.raw, { getIp: options.getIp });
       c.set('session', session);
       if (csrf) {

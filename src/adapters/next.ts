@@ -13,7 +13,7 @@
  */
 import type { SessionManager } from '../core/manager.js';
 import type { Session } from '../core/session.js';
-import { commitSession, errorResponse, loadSession, type WebSessionOptions } from './web.js';
+import { answerEndpoint, commitSession, errorResponse, loadSession, type WebSessionOptions } from './web.js';
 import { checkCsrf, compileGuard, emitCsrfEvent, mergeVary, webHeadersFor, type CsrfGuardOptions } from '../csrf/index.js';
 import { CsrfError } from '../csrf/errors.js';
 
@@ -49,6 +49,8 @@ export function nextSessions<D extends Record<string, unknown> = Record<string, 
   };
   const wrap = <C>(handler: NextHandler<D, C>) => async (request: Request, context: C): Promise<Response> => {
     try {
+      const answered = await answerEndpoint(manager, request, options);
+      if (answered) return answered;
       const session = await loadSession(manager, request, options);
       if (csrf) {
         const reason = checkCsrf({ method: request.method, headers: webHeadersFor(request.headers, csrf) }, session, csrf);

@@ -29,6 +29,34 @@ export interface NodeSessions<D extends Record<string, unknown>> {
   commit(session: Session<D>, res: ServerResponse): Promise<void>;
   /** Strings the core needs from a request (exposed for other Node adapters). */
   requestInfo(req: IncomingMessage): RequestInfo & { ip?: string };
+  /**
+   * Answer an endpoint of the manager's guard (DBSC registration and refresh) and return true;
+   * false when `req` is not for one. Call it before `load`.
+   */
+  endpoint(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+}
+
+/** Translate a Node request for the guard's endpoints and write its answer; false when it is not one. */
+export async function answerEndpoint(manager: SessionManager<any>, req: IncomingMessage, res: ServerResponse, ip?: () => string | undefined): Promise<boolean> {
+  if (!manager.options.guard || req.method !== 'POST') return false;
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const ua = req.headers['user-agent'];
+  const r = await manager.endpoint({
+    method: req.method,
+    path: q === -1 ? url : url.slice(0, q),
+    header: (name) => {
+      const v = req.headers[name];
+      return typeof v === 'string' ? v : null;
+    },
+    userAgent: typeof ua === 'string' ? ua : null,
+    ip: (ip ? ip() : req.socket?.remoteAddress) ?? null,
+  });
+  if (!r) return false;
+  res.statusCode = r.status;
+  applyHeaders(res, r.headers);
+  res.end(r.body);
+  return true;
 }
 
 export function applyHeaders(res: ServerResponse, headers: Array<[string, string]>): void {
@@ -51,6 +79,7 @@ export function nodeSessions<D extends Record<string, unknown>>(manager: Session
   };
   return {
     requestInfo,
+    endpoint: (req, res) => answerEndpoint(manager, req, res, () => getIp(req)),
     load(req) {
       const ua = req.headers['user-agent'];
       // The IP is read lazily: the socket's peer address costs a syscall most requests never need.

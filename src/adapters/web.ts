@@ -24,6 +24,25 @@ export function webRequestInfo(request: Request, options: WebSessionOptions = {}
   };
 }
 
+/**
+ * Answer an endpoint of the manager's guard (DBSC registration and refresh); null when the
+ * request is not for one. Call it before `loadSession`.
+ */
+export async function answerEndpoint(manager: SessionManager<any>, request: Request, options: WebSessionOptions = {}): Promise<Response | null> {
+  if (!manager.options.guard || request.method !== 'POST') return null;
+  const r = await manager.endpoint({
+    method: request.method,
+    path: new URL(request.url).pathname,
+    header: (name) => request.headers.get(name),
+    userAgent: request.headers.get('user-agent'),
+    ip: options.getIp?.(request) ?? null,
+  });
+  if (!r) return null;
+  const headers = new Headers();
+  for (const [name, value] of r.headers) headers.append(name, value);
+  return new Response(r.body || null, { status: r.status, headers });
+}
+
 /** Load the session of a Web request. */
 export function loadSession<D extends Record<string, unknown>>(manager: SessionManager<D>, request: Request, options?: WebSessionOptions): Promise<Session<D>> {
   return manager.load(webRequestInfo(request, options));
@@ -58,6 +77,8 @@ export function withSession<D extends Record<string, unknown>>(
 ): (request: Request) => Promise<Response> {
   return async (request) => {
     try {
+      const answered = await answerEndpoint(manager, request, options);
+      if (answered) return answered;
       const session = await loadSession(manager, request, options);
       const response = await handler(request, session);
       return await commitSession(manager, session, response);

@@ -15,7 +15,9 @@ export type SessionEventType =
   | 'token.grace'
   | 'token.reissued'
   | 'alert.invalid_tokens'
-  | 'auth.reauth_required';
+  | 'auth.reauth_required'
+  | 'session.bound'
+  | 'session.binding_violation';
 
 export interface SessionEvent {
   type: SessionEventType;

@@ -8,6 +8,7 @@ import { resolveOptions, type ResolvedOptions, type SessionManagerOptions } from
 import { signToken, verifyCookieValue, TOKEN_BYTES } from './token.js';
 import { Session, mergeChanges, clip, type DeviceSession } from './session.js';
 import type { SessionEvent, SessionEventType } from './events.js';
+import type { EndpointRequest, EndpointResponse } from './guard.js';
 
 /** What an adapter knows about the incoming request. Strings only: the core sees no framework objects. */
 export interface RequestInfo {
@@ -16,6 +17,11 @@ export interface RequestInfo {
   userAgent?: string | null;
   /** The client IP, or a function that reads it: it is only read when needed (creation, events). */
   ip?: string | null | (() => string | null | undefined);
+}
+
+export interface LoadOptions {
+  /** @internal Skip the guard: only the guard's own refresh endpoint loads this way. */
+  unguarded?: boolean;
 }
 
 /** What an adapter must apply to the response: header name/value pairs (Set-Cookie may repeat). */
@@ -82,7 +88,7 @@ export type Engine = SessionManager<any>;
 export class SessionManager<D extends Record<string, unknown> = Record<string, unknown>> {
   /** @internal */ readonly options: ResolvedOptions;
   readonly store: SessionStore;
-  private readonly crypto: SessionCrypto;
+  /** @internal */ readonly crypto: SessionCrypto;
   private readonly onEvent: ((e: SessionEvent) => void) | undefined;
   private readonly auditKey: Uint8Array;
   private readonly invalidBySource = new Map<string, { count: number; since: number; alerted: boolean }>();
@@ -102,6 +108,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     // SEC-41: events carry HMAC(auditKey, id); with no key ring the key lives only in this process.
     this.auditKey = this.options.keys[0] ?? globalThis.crypto.getRandomValues(new Uint8Array(32));
     this.clearCookieHeader = serializeCookie(this.options.cookieName, '', { ...this.options.cookieAttrs, maxAge: 0, expires: new Date(0) });
+    this.options.guard?.attach(this);
   }
 
   /** Name of the session cookie (e.g. `__Host-sid`). */
@@ -114,7 +121,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
    * the result is a fresh, unsaved session and the cookie is cleared (SEC-3). Rejects only with
    * typed errors: StoreUnavailableError (503) or ThrottledError (429, when configured).
    */
-  async load(req: RequestInfo = {}): Promise<Session<D>> {
+  async load(req: RequestInfo = {}, opts: LoadOptions = {}): Promise<Session<D>> {
     const o = this.options;
     const info = { ip: req.ip, userAgent: clip(req.userAgent) };
     const raw = parseCookieHeader(req.cookie ?? undefined, o.cookieName)[o.cookieName];
@@ -156,6 +163,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       // authentication time (it can never borrow a newer one).
       const next = rec.meta.rotation === ENDED ? null : await this.store.get(rec.rotatedTo, now);
       if (!next || next.rotatedTo || !this.live(next, now) || next.userId !== rec.userId) return this.fresh(info);
+      if (o.guard && !opts.unguarded && (await this.refused(next, req, info, now))) return new Session<D>(this, null, null, info);
       const s = new Session<D>(this, next, null, info);
       s.viaGrace = true;
       s.graceAuthTime = rec.authTime === null || next.authTime === null ? null : Math.min(rec.authTime, next.authTime);
@@ -169,6 +177,9 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       await this.emitId('session.expired', rec.id, { userId: rec.userId });
       return this.fresh(info);
     }
+    // Refused by the device binding: anonymous for this request only. The record and the cookie
+    // stay: the device that holds the key refreshes and carries on.
+    if (o.guard && !opts.unguarded && (await this.refused(rec, req, info, now))) return new Session<D>(this, null, null, info);
     const s = new Session<D>(this, rec, parsed.token, info);
     if (this.onEvent && rec.userId !== null) await this.reportRisk(s);
     if (parsed.keyIndex > 0) {
@@ -176,6 +187,22 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       await this.emitId('token.reissued', rec.id, { reason: 'old_key' });
     }
     return s;
+  }
+
+  /** Ask the guard about a live record; emits `session.binding_violation` when it refuses. */
+  private async refused(rec: SessionRecord, req: RequestInfo, info: { ip?: RequestInfo['ip']; userAgent?: string }, now: number): Promise<boolean> {
+    const reason = await this.options.guard!.admit(rec, req, now);
+    if (reason === null) return false;
+    await this.emitId('session.binding_violation', rec.id, { ...resolveIp(info), userId: rec.userId, reason });
+    return true;
+  }
+
+  /**
+   * Answer an endpoint of the configured guard (DBSC registration and refresh); null when the
+   * request is not for one. Adapters call this before `load`.
+   */
+  async endpoint(req: EndpointRequest): Promise<EndpointResponse | null> {
+    return this.options.guard?.endpoint ? this.options.guard.endpoint(req) : null;
   }
 
   /** A new, unsaved session whose response clears the cookie the client sent. */
@@ -227,6 +254,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       const expires = maxAge === undefined ? undefined : new Date(now + maxAge * 1000);
       headers.push(['set-cookie', serializeCookie(o.cookieName, value, { ...o.cookieAttrs, maxAge, expires })]);
       session.issueCookie = false;
+      if (o.guard?.onIssue) headers.push(...(await o.guard.onIssue(session, now)));
     } else if (session.clearCookie) {
       headers.push(['set-cookie', this.clearCookieHeader]);
       session.clearCookie = false;

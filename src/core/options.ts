@@ -3,6 +3,7 @@ import { validateCookieOptions, type SameSite } from '../cookie/index.js';
 import type { SessionStore } from '../stores/types.js';
 import type { SessionCrypto } from '../crypto/types.js';
 import type { SessionEvent } from './events.js';
+import type { SessionGuard } from './guard.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -85,6 +86,8 @@ export interface SessionManagerOptions {
   onEvent?: (event: SessionEvent) => void;
   /** Receives the plain-HTTP development warning; default console.warn. */
   warn?: (message: string) => void;
+  /** Device binding (e.g. `new DeviceBoundSessions()` from `sessionward/dbsc`); see docs/device-binding.md. */
+  guard?: SessionGuard;
 }
 
 export interface ResolvedOptions {
@@ -102,6 +105,7 @@ export interface ResolvedOptions {
   onConflict: 'error' | 'last-write-wins';
   invalidTokenLimit: { max: number; windowMs: number; action: 'alert' | 'throttle' };
   clock: () => number;
+  guard: SessionGuard | null;
 }
 
 function toKey(s: string | Uint8Array, i: number): Uint8Array {
@@ -175,5 +179,6 @@ export function resolveOptions(o: SessionManagerOptions): ResolvedOptions {
     onConflict: o.onConflict ?? 'error',
     invalidTokenLimit: { max: lim.max, windowMs: lim.windowMs, action: lim.action ?? 'alert' },
     clock: o.clock ?? Date.now,
+    guard: o.guard ?? null,
   };
 }

@@ -8,6 +8,7 @@ import {
 } from '../errors.js';
 import type { SessionRecord } from '../stores/types.js';
 import type { Engine } from './manager.js';
+import { bindingOf, type BindingKind } from './binding.js';
 
 /** Reserved data key holding sessionward's own auth state (pending second factor, methods). */
 export const AUTH_KEY = '__sw';
@@ -211,6 +212,15 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
     if (meta.ip && this.ip && meta.ip !== this.ip) out.push('ip_change');
     if (meta.userAgent && this.userAgent && meta.userAgent !== this.userAgent) out.push('ua_change');
     return out;
+  }
+
+  /**
+   * What this session is bound to: 'dbsc' when its requests must prove a device key (Device Bound
+   * Session Credentials), 'none' otherwise — apps can require step-up for sensitive actions on
+   * unbound sessions (docs/device-binding.md).
+   */
+  get binding(): BindingKind {
+    return bindingOf(this.record?.data) ? 'dbsc' : 'none';
   }
 
   /** The factor still pending (e.g. 'mfa'), or null. */

@@ -21,6 +21,8 @@ export { createFingerprint, FINGERPRINT_COOKIE } from './jwt/fingerprint.js';
 export { RefreshTokens } from './refresh.js';
 export type { RefreshTokenOptions, RefreshBinding, IssuedRefreshToken } from './refresh.js';
 export { Revocation } from './revocation.js';
+export { DpopVerifier, DpopNonceError } from './jwt/dpop.js';
+export type { DpopVerifierOptions, DpopRequest, DpopProof } from './jwt/dpop.js';
 export type { RevocationOptions, RevocationSubject } from './revocation.js';
 export { TokenInvalidError, TokenExpiredError, TokenRevokedError, TokenReusedError, RefreshRaceError } from './errors.js';
 export type { StatelessEvent, OnStatelessEvent } from './events.js';
