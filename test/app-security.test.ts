@@ -490,6 +490,26 @@ describe('reference app: guessing slows the attacker, never locks the owner out'
     await owner.get('/reauth?next=/account/password');
     expect((await owner.post('/reauth', { password: PASSWORD, next: '/account/password' })).location).toBe('/account/password');
   });
+
+  it('a burst of 40 concurrent wrong passwords is counted before scrypt: at most the limit (5) is evaluated, at sign-in and at step-up', async () => {
+    const owner = new Client(h, undefined, '127.0.4.1');
+    await owner.signup('burst@example.com');
+    const attacker = new Client(h, 'curl/8.5.0', '127.0.4.2');
+    await attacker.get('/signin');
+    const signins = await Promise.all(Array.from({ length: 40 }, (_, i) => attacker.post('/signin', { email: 'burst@example.com', password: `guess-${i}` })));
+    const statuses = (rs: Res[]) => rs.map((r) => r.status).sort();
+    expect(statuses(signins)).toEqual([...Array<number>(5).fill(401), ...Array<number>(35).fill(429)]);
+    // Step-up: the signed-in owner's own session, same shape.
+    h.clock.advance(6 * 60_000);
+    await owner.get('/reauth?next=/account/password');
+    const reauths = await Promise.all(Array.from({ length: 40 }, (_, i) => owner.post('/reauth', { password: `guess-${i}`, next: '/account/password' })));
+    expect(statuses(reauths)).toEqual([...Array<number>(5).fill(401), ...Array<number>(35).fill(429)]);
+    // A right password gives its reservation back: successes are never charged to the address.
+    h.clock.advance(16 * 60_000);
+    await owner.get('/reauth?next=/account/password');
+    expect((await owner.post('/reauth', { password: PASSWORD, next: '/account/password' })).location).toBe('/account/password');
+    for (let i = 0; i < 25; i++) expect((await new Client(h, undefined, '127.0.4.3').signin('burst@example.com')).location).toBe('/account');
+  });
 });
 
 describe('reference app: sign-up tells nobody which emails are registered', () => {
