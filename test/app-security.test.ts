@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createApp, type App } from '../app/lib/app.js';
 import type { AppConfig } from '../app/lib/state.js';
-import { loadSecrets, openStore } from '../app/lib/config.js';
+import { loadEnvConfig, loadSecrets, openStore } from '../app/lib/config.js';
 import { MemoryStore } from '../src/stores/memory.js';
 import { SqliteStore } from '../src/stores/sqlite.js';
 import type { SessionStore } from '../src/stores/types.js';
@@ -127,6 +127,8 @@ class Client {
   /** Other cookies the app set (the device cookie), sent back like a browser would. */
   jar = new Map<string, string>();
   csrf = '';
+  /** Headers sent with every request (a proxy's X-Forwarded-For). */
+  always: Record<string, string> = {};
   constructor(
     readonly h: Harness,
     readonly ua = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36',
@@ -136,7 +138,7 @@ class Client {
 
   async req(method: string, path: string, opts: { form?: Record<string, string>; headers?: Record<string, string>; csrf?: string | null } = {}): Promise<Res> {
     const cookies = [...(this.cookie ? [this.cookie] : []), ...[...this.jar].map(([k, v]) => `${k}=${v}`)];
-    const headers: Record<string, string> = { 'user-agent': this.ua, ...(cookies.length ? { cookie: cookies.join('; ') } : {}) };
+    const headers: Record<string, string> = { 'user-agent': this.ua, ...this.always, ...(cookies.length ? { cookie: cookies.join('; ') } : {}) };
     let body: string | undefined;
     if (method !== 'GET') {
       headers.origin = this.h.base;
@@ -509,6 +511,77 @@ describe('reference app: guessing slows the attacker, never locks the owner out'
     await owner.get('/reauth?next=/account/password');
     expect((await owner.post('/reauth', { password: PASSWORD, next: '/account/password' })).location).toBe('/account/password');
     for (let i = 0; i < 25; i++) expect((await new Client(h, undefined, '127.0.4.3').signin('burst@example.com')).location).toBe('/account');
+  });
+});
+
+describe('reference app behind a reverse proxy', () => {
+  /** A visitor reaching the app through a proxy on `proxyIp`, which appends `clientIp` to X-Forwarded-For. */
+  function via(h: Harness, proxyIp: string, clientIp: string, sent?: string): Client {
+    const c = new Client(h, 'curl/8.5.0', proxyIp);
+    c.always = { 'x-forwarded-for': sent ? `${sent}, ${clientIp}` : clientIp };
+    return c;
+  }
+  /** The app's events so far, oldest first (the audit file is written asynchronously). */
+  const events = (h: Harness) => h.app.state.monitor.recent(200);
+  const madeUp = (i: number) => `nobody-${i}@example.com`;
+  const IP_MAX = 6;
+  const rateLimit = { accountMax: 5, ipMax: IP_MAX, windowMs: 15 * 60_000, untrustedMax: 50, signupMax: 50 };
+
+  it('with one trusted hop, one anonymous client failing on made-up emails no longer blocks sign-in for every other visitor; the session layer records the client address', async () => {
+    const h = await start({ trustProxy: { hops: 1 }, rateLimit });
+    try {
+      await via(h, '127.0.6.1', '198.51.100.7').signup('behind-proxy@example.com');
+      // SW_RATE_IP_MAX failures, one attacker; a forged left part of the header changes nothing.
+      for (let i = 0; i < IP_MAX; i++) expect((await via(h, '127.0.6.1', '203.0.113.9', `192.0.2.${i}`).signin(madeUp(i), 'guess')).status).toBe(401);
+      expect((await via(h, '127.0.6.1', '203.0.113.9', '192.0.2.77').signin(madeUp(99), 'guess')).status).toBe(429);
+      // Another visitor, no device cookie, same proxy socket: signs in.
+      const visitor = via(h, '127.0.6.1', '198.51.100.8');
+      expect((await visitor.signin('behind-proxy@example.com')).location).toBe('/account');
+      const records = await h.store.listByUser(events(h).find((l) => l.type === 'signin.success')!.userId as string, h.clock.now());
+      expect(records.map((r) => r.meta.ip).sort()).toEqual(['198.51.100.7', '198.51.100.8']);
+      expect(events(h).filter((l) => l.type === 'signin.failure').map((l) => l.ip)).toEqual(Array<string>(IP_MAX).fill('203.0.113.9'));
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('by default X-Forwarded-For is not believed: a client cannot leave its address\'s limit by writing the header', async () => {
+    const h = await start({ rateLimit });
+    try {
+      for (let i = 0; i < IP_MAX; i++) expect((await via(h, '127.0.6.2', `203.0.113.${i}`).signin(madeUp(i), 'guess')).status).toBe(401);
+      expect((await via(h, '127.0.6.2', '203.0.113.200').signin(madeUp(99), 'guess')).status).toBe(429);
+      expect(new Set(events(h).filter((l) => l.type === 'signin.failure').map((l) => l.ip))).toEqual(new Set(['127.0.6.2']));
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('with proxy addresses, the header is believed only from those addresses (CIDR ranges too)', async () => {
+    const h = await start({ trustProxy: { addresses: ['127.0.7.0/24', '::1'] } });
+    try {
+      await via(h, '127.0.7.1', '198.51.100.9').get('/signin');
+      await via(h, '127.0.8.1', '198.51.100.10').get('/signin');
+      await via(h, '127.0.7.1', '198.51.100.11', '127.0.7.5').post('/signin', { email: madeUp(1), password: 'guess' }, { csrf: null });
+      expect(events(h).filter((l) => l.type === 'csrf.blocked').map((l) => l.ip)).toEqual(['198.51.100.11']);
+      await via(h, '127.0.8.1', '198.51.100.12').post('/signin', { email: madeUp(1), password: 'guess' }, { csrf: null });
+      expect(events(h).filter((l) => l.type === 'csrf.blocked').map((l) => l.ip)).toEqual(['198.51.100.11', '127.0.8.1']);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('TRUST_PROXY is off unless set, takes a hop count or addresses, and refuses anything else at start', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sw-proxy-'));
+    const env = (v?: string) => loadEnvConfig({ DATA_DIR: dir, ...(v === undefined ? {} : { TRUST_PROXY: v }) }).trustProxy;
+    try {
+      expect(env()).toBeUndefined();
+      expect(env('0')).toBeUndefined();
+      expect(env('2')).toEqual({ hops: 2 });
+      expect(env('10.0.0.1, 10.1.0.0/16, fd00::/8')).toEqual({ addresses: ['10.0.0.1', '10.1.0.0/16', 'fd00::/8'] });
+      for (const bad of ['true', 'proxy.internal', '10.0.0.0/33', '10.0.0.1/8/1', '-1']) expect(() => env(bad)).toThrow(/TRUST_PROXY/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

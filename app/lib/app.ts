@@ -26,6 +26,7 @@ import { Accounts } from './accounts.js';
 import { Monitor } from './monitor.js';
 import { Backoff, FailureLimiter } from './ratelimit.js';
 import { DeviceCookies } from './device.js';
+import { clientIpResolver } from './client-ip.js';
 import { Router } from './router.js';
 import { Ctx } from './context.js';
 import type { AppConfig, AppState, SessionData } from './state.js';
@@ -156,7 +157,9 @@ export async function createApp(config: AppConfig): Promise<App> {
     config,
     clock,
     manager,
-    sessions: nodeSessions(manager),
+    // The throttles, the audit log and the session layer (device list, risk signals, SEC-42) all
+    // see the same client address.
+    sessions: nodeSessions(manager, { getIp: clientIpResolver(config.trustProxy) }),
     accounts,
     monitor,
     limits: {

@@ -10,6 +10,7 @@ import { SqliteStore } from '../../src/stores/sqlite.js';
 import { RedisStore } from '../../src/stores/redis.js';
 import { PostgresStore } from '../../src/stores/postgres.js';
 import { base32Encode } from './totp.js';
+import { parseTrustProxy, type TrustProxy } from './client-ip.js';
 
 export interface EnvConfig {
   port: number;
@@ -28,6 +29,7 @@ export interface EnvConfig {
   demo: { email: string; password: string } | null;
   demoRoles: boolean;
   metricsToken: string | undefined;
+  trustProxy: TrustProxy | undefined;
   publicOrigin: string | undefined;
 }
 
@@ -90,6 +92,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     demo: demoOn ? { email: env.DEMO_EMAIL ?? 'demo@example.com', password: env.DEMO_PASSWORD ?? readablePassword() } : null,
     demoRoles: demoOn,
     metricsToken: env.METRICS_TOKEN || undefined,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
     publicOrigin: env.PUBLIC_ORIGIN || undefined,
   };
 }

@@ -6,6 +6,7 @@ import type { Accounts } from './accounts.js';
 import type { Monitor } from './monitor.js';
 import type { Backoff, FailureLimiter } from './ratelimit.js';
 import type { DeviceCookies } from './device.js';
+import type { TrustProxy } from './client-ip.js';
 
 export interface Flash {
   kind: 'ok' | 'error' | 'info';
@@ -61,6 +62,11 @@ export interface AppConfig {
   demo: { email: string; password: string } | null;
   /** Offer the "become admin" demo toggle to every user. */
   demoRoles: boolean;
+  /**
+   * Reverse proxies in front of the app whose `X-Forwarded-For` is believed (a hop count or their
+   * addresses). Unset: the socket address is the client, whatever the header says.
+   */
+  trustProxy?: TrustProxy;
   /** Bearer token required by /metrics when set. */
   metricsToken?: string;
   /** Append audit events here; null disables the file. */
