@@ -19,6 +19,7 @@ import {
   connect, openSqlite, sqliteBusy,
   type SqliteConnection, type SqliteDatabase, type SqliteDriverName, type SqliteStatement as Statement,
 } from './sqlite-driver.js';
+import { ensureSqliteIndexes, quoteSqliteIdent as quoteIdent, refuseCaseTwin, sqliteIndexSql, validateSqliteTable as validateTable } from './sqlite-names.js';
 
 export { hasNodeSqlite } from './sqlite-driver.js';
 export type { NodeSqliteDatabase, SqliteDatabase, SqliteDriverName } from './sqlite-driver.js';
@@ -45,10 +46,10 @@ export interface SqliteStoreOptions {
   sweepBatchSize?: number;
 }
 
-/** One schema step. `sql` receives the quoted table name and a safe index-name prefix. */
+/** One schema step. `up` receives the quoted table name and the table's exact name. */
 export interface SqliteMigration {
   version: number;
-  up: (table: string, prefix: string) => string;
+  up: (table: string, name: string) => string;
 }
 
 /**
@@ -76,26 +77,14 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   {
     version: 2,
     // Indexes came in their own step so that a database created by version 1 shows the upgrade path.
-    up: (t, p) => `
-      CREATE INDEX IF NOT EXISTS ${quoteIdent(`${p}_expires_at_idx`)} ON ${t} (expires_at);
-      CREATE INDEX IF NOT EXISTS ${quoteIdent(`${p}_user_id_idx`)} ON ${t} (user_id) WHERE user_id IS NOT NULL;`,
+    // Index names come from sqliteIndexPrefix: each table's own, whatever its punctuation.
+    up: (_t, name) => sqliteIndexSql(name),
   },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]!.version;
 
 const DEFAULT_FILENAME = './data/sessions.db';
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-function validateTable(name: string): void {
-  // Any text is quoted safely; the limits only keep derived index names readable and unique.
-  if (name.length === 0 || name.length > 48 || name.includes('\0')) {
-    throw new ConfigError('SqliteStore: table must be 1..48 characters without NUL');
-  }
-}
 
 interface Row {
   id: string;
@@ -119,7 +108,7 @@ function mapError(e: unknown): Error {
   if (sqliteBusy(e)) {
     return new StoreUnavailableError('session store unavailable', { cause: e });
   }
-  if (e instanceof StoreError || e instanceof StoreUnavailableError || e instanceof InvalidInputError) return e;
+  if (e instanceof StoreError || e instanceof StoreUnavailableError || e instanceof InvalidInputError || e instanceof ConfigError) return e;
   return new StoreError('sqlite store failed', { cause: e });
 }
 
@@ -401,9 +390,9 @@ export function migrateSqlite(db: SqliteDatabase, tableName = 'sessionward_sessi
 function migrateConnection(db: SqliteConnection, tableName: string, target = SQLITE_SCHEMA_VERSION): number {
   validateTable(tableName);
   const table = quoteIdent(tableName);
-  const prefix = tableName.replace(/[^A-Za-z0-9_]/g, '_');
   return db.immediate(() => {
     db.exec('CREATE TABLE IF NOT EXISTS sessionward_meta (name TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL)');
+    refuseCaseTwin(db, tableName);
     const row = db.prepare('SELECT version FROM sessionward_meta WHERE name = ?').get(tableName) as
       | { version: number }
       | undefined;
@@ -414,9 +403,10 @@ function migrateConnection(db: SqliteConnection, tableName: string, target = SQL
       );
     }
     for (const m of SQLITE_MIGRATIONS) {
-      if (m.version > current && m.version <= target) db.exec(m.up(table, prefix));
+      if (m.version > current && m.version <= target) db.exec(m.up(table, tableName));
     }
     const reached = Math.max(current, Math.min(target, SQLITE_SCHEMA_VERSION));
+    if (reached >= 2) ensureSqliteIndexes(db, tableName);
     db.prepare(
       'INSERT INTO sessionward_meta (name, version) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET version = excluded.version',
     ).run(tableName, reached);
