@@ -140,6 +140,26 @@ describe('SqliteStore', () => {
     db.close();
   });
 
+  it('createSchema: false opens an existing table only, and refuses a missing file, a missing table or an old schema without changing anything', async () => {
+    const missing = join(dir, 'absent', 'x.db');
+    expect(() => new SqliteStore({ filename: missing, createSchema: false })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }));
+    expect(existsSync(join(dir, 'absent'))).toBe(false);
+    const f = file();
+    const db = new Database(f);
+    migrateSqlite(db, 'old', 1);
+    migrateSqlite(db, 'current');
+    const objects = () => db.prepare('SELECT name FROM sqlite_master ORDER BY name').all();
+    const was = objects();
+    expect(() => new SqliteStore({ filename: f, table: 'typo', createSchema: false })).toThrow(/no session table "typo".*"current", "old"/);
+    expect(() => new SqliteStore({ filename: f, table: 'old', createSchema: false })).toThrow(/schema version 1/);
+    expect(objects()).toEqual(was);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('delete');
+    const ok = new SqliteStore({ filename: f, table: 'current', createSchema: false, sweepIntervalMs: 0 });
+    expect(await ok.cleanup(Date.now())).toBe(0);
+    await ok.close();
+    db.close();
+  });
+
   it('one sweep removes at most its batch of 5000 expired rows and never a live one', async () => {
     const store = open({ filename: file(), sweepIntervalMs: 0, sweepBatchSize: 500 });
     const now = Date.now();

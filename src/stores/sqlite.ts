@@ -10,7 +10,7 @@
  * const store2 = new SqliteStore({ filename: '/var/lib/app/sessions.db' })
  * const store3 = new SqliteStore({ database: new DatabaseSync(':memory:') })   // or a better-sqlite3 Database
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError, InvalidInputError, StoreError, StoreUnavailableError } from '../errors.js';
 import type { SessionMeta, SessionRecord, SessionStore } from './types.js';
@@ -44,6 +44,13 @@ export interface SqliteStoreOptions {
   sweepIntervalMs?: number;
   /** Most rows one sweep deletes, so a sweep never stalls the event loop. Default 500. */
   sweepBatchSize?: number;
+  /**
+   * `false`: open an existing session table only (maintenance tools such as `sessionward
+   * cleanup`). Never creates the file, a table or an index, never changes the journal mode; a
+   * missing file or table, or one at another schema version, is a `ConfigError` that names the
+   * sessionward tables the file does hold. Default `true` (create and migrate).
+   */
+  createSchema?: boolean;
 }
 
 /** One schema step. `up` receives the quoted table name and the table's exact name. */
@@ -180,7 +187,12 @@ export class SqliteStore implements SessionStore {
       this.ownsDatabase = false;
     } else {
       const file = options.filename ?? DEFAULT_FILENAME;
-      if (file !== ':memory:' && !file.startsWith('file:')) mkdirSync(dirname(resolve(file)), { recursive: true });
+      const create = options.createSchema !== false;
+      if (create && file !== ':memory:' && !file.startsWith('file:')) mkdirSync(dirname(resolve(file)), { recursive: true });
+      // Neither driver has a "must exist" mode in common: look first, so a mistyped path creates nothing.
+      if (!create && (file === ':memory:' || file.startsWith('file:') || !existsSync(file))) {
+        throw new ConfigError(`SqliteStore: no SQLite file ${file}`);
+      }
       db = openSqlite(file, options.driver);
       this.ownsDatabase = true;
     }
@@ -188,12 +200,16 @@ export class SqliteStore implements SessionStore {
     this.driver = db.driver;
     try {
       db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
-      // WAL lets readers run beside the writer; NORMAL is durable across app crashes (not power
-      // loss of the last commits), the usual trade for a session table. (An in-memory database
-      // answers 'memory' and stays so.)
-      db.exec('PRAGMA journal_mode = WAL');
-      db.exec('PRAGMA synchronous = NORMAL');
-      migrateConnection(db, tableName);
+      if (options.createSchema === false) {
+        requireSqliteTable(db, tableName);
+      } else {
+        // WAL lets readers run beside the writer; NORMAL is durable across app crashes (not power
+        // loss of the last commits), the usual trade for a session table. (An in-memory database
+        // answers 'memory' and stays so.)
+        db.exec('PRAGMA journal_mode = WAL');
+        db.exec('PRAGMA synchronous = NORMAL');
+        migrateConnection(db, tableName);
+      }
     } catch (e) {
       if (this.ownsDatabase) db.close();
       throw mapError(e);
@@ -412,4 +428,26 @@ function migrateConnection(db: SqliteConnection, tableName: string, target = SQL
     ).run(tableName, reached);
     return reached;
   });
+}
+
+/**
+ * For `createSchema: false`: the table must be a sessionward table at this schema version. Reads
+ * only (a mistyped `--table` used to create a table, switch the file to WAL and report success).
+ */
+function requireSqliteTable(db: SqliteConnection, tableName: string): void {
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sessionward_meta'").get();
+  const tables = hasMeta ? (db.prepare('SELECT name, version FROM sessionward_meta ORDER BY name').all() as Array<{ name: string; version: number }>) : [];
+  const mine = tables.find((t) => t.name === tableName);
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(tableName);
+  if (!mine || !exists) {
+    const known = tables.map((t) => JSON.stringify(t.name)).join(', ');
+    throw new ConfigError(
+      `SqliteStore: no session table ${JSON.stringify(tableName)} in this file (${known ? `its session tables: ${known}` : 'it holds no sessionward table'}); check the file and table name`,
+    );
+  }
+  if (mine.version !== SQLITE_SCHEMA_VERSION) {
+    throw new ConfigError(
+      `SqliteStore: table ${JSON.stringify(tableName)} has schema version ${mine.version}, this sessionward uses ${SQLITE_SCHEMA_VERSION}; open it once with the application (which migrates it) first`,
+    );
+  }
 }
