@@ -30,6 +30,7 @@ async function main(): Promise<void> {
     stepUpMs: env.stepUpMs,
     rateLimit: env.rateLimit,
     scryptLogN: env.scryptLogN,
+    insecureTestScrypt: env.insecureTestScrypt,
     demo: env.demo,
     demoRoles: env.demoRoles,
     metricsToken: env.metricsToken,

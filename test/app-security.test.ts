@@ -16,6 +16,8 @@ import { MemoryStore } from '../src/stores/memory.js';
 import { SqliteStore } from '../src/stores/sqlite.js';
 import type { SessionStore } from '../src/stores/types.js';
 import { totpAt } from './helpers/totp.js';
+import { Accounts } from '../app/lib/accounts.js';
+import { SCRYPT_MIN_LOG_N, scryptCost } from '../app/lib/passwords.js';
 
 const PASSWORD = 'correct horse battery';
 const SECRET = 'app-test-secret-0123456789-abcdefghijkl';
@@ -57,7 +59,8 @@ async function start(over: Partial<AppConfig> = {}, storeKind: 'memory' | 'sqlit
     stepUpMs: 5 * 60_000,
     // Many tests sign up from the one loopback address: the sign-up limit has its own tests.
     rateLimit: { accountMax: 5, ipMax: 20, windowMs: 15 * 60_000, untrustedMax: 50, signupMax: 50 },
-    scryptLogN: 14,
+    // The named low-cost setting (N=2^10, NODE_ENV=test only): the app's real floor is 2^17.
+    insecureTestScrypt: true,
     demo: null,
     demoRoles: true,
     auditFile: join(dir, 'audit.jsonl'),
@@ -774,6 +777,54 @@ describe('reference app: production cookie settings', () => {
       expect(body).not.toContain('data-testid="dev-banner"');
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe('reference app: password hashing cost', () => {
+  it('hashes with scrypt N=2^17, r=8, p=1 by default and refuses a lower cost, from the environment or in code; the low-cost test setting needs NODE_ENV=test', async () => {
+    expect(SCRYPT_MIN_LOG_N).toBe(17);
+    expect(scryptCost({})).toBe(17);
+    expect(scryptCost({ scryptLogN: 18 })).toBe(18);
+    for (const low of [16, 15, 14, 10]) expect(() => scryptCost({ scryptLogN: low })).toThrow(/at least|OWASP/);
+    expect(scryptCost({ insecureTestScrypt: true }, { NODE_ENV: 'test' })).toBe(10);
+    expect(() => scryptCost({ insecureTestScrypt: true }, { NODE_ENV: 'production' })).toThrow(/tests only/);
+    expect(() => scryptCost({ insecureTestScrypt: true }, {})).toThrow(/tests only/);
+    const dir = mkdtempSync(join(tmpdir(), 'sw-scrypt-'));
+    try {
+      expect(loadEnvConfig({ DATA_DIR: dir }).scryptLogN).toBe(17);
+      expect(() => loadEnvConfig({ DATA_DIR: dir, SW_SCRYPT_LOG_N: '15' })).toThrow(/SW_SCRYPT_LOG_N/);
+      await expect(
+        createApp({ dataDir: dir, store: new MemoryStore(), storeLabel: 'memory', secrets: [SECRET], https: false, idleMs: 60_000, absoluteMs: 3_600_000, warnMs: 1000, stepUpMs: 60_000, rateLimit: { accountMax: 5, ipMax: 20, windowMs: 60_000, untrustedMax: 50 }, scryptLogN: 15, demo: null, demoRoles: false, auditFile: null }),
+      ).rejects.toThrow(/OWASP/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a right password whose hash is weaker than the configured cost is hashed again at sign-in; a wrong one changes nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sw-rehash-'));
+    const file = join(dir, 'accounts.db');
+    // Stand-ins for 2^15 -> 2^17 that keep the test fast: the rule is "below the configured cost".
+    const old = new Accounts(file, Date.now, 10);
+    const stronger = new Accounts(file, Date.now, 11);
+    try {
+      const user = (await old.create('rehash@example.com', PASSWORD))!;
+      expect(user.passwordHash).toMatch(/^scrypt\$10\$8\$1\$/);
+      expect(await stronger.authenticate('rehash@example.com', 'not the password')).toBeNull();
+      expect(stronger.byId(user.id)!.passwordHash).toBe(user.passwordHash);
+      expect(await stronger.authenticate('rehash@example.com', PASSWORD)).not.toBeNull();
+      const after = stronger.byId(user.id)!;
+      expect(after.passwordHash).toMatch(/^scrypt\$11\$8\$1\$/);
+      expect(after.passwordChangedAt).toBe(user.passwordChangedAt);
+      expect(await stronger.authenticate('rehash@example.com', PASSWORD)).not.toBeNull();
+      // A stronger hash is never weakened by a lower setting.
+      expect(await old.authenticate('rehash@example.com', PASSWORD)).not.toBeNull();
+      expect(old.byId(user.id)!.passwordHash).toBe(after.passwordHash);
+    } finally {
+      old.close();
+      stronger.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -27,6 +27,7 @@ import { Monitor } from './monitor.js';
 import { Backoff, FailureLimiter } from './ratelimit.js';
 import { DeviceCookies } from './device.js';
 import { clientIpResolver } from './client-ip.js';
+import { scryptCost } from './passwords.js';
 import { Router } from './router.js';
 import { Ctx } from './context.js';
 import type { AppConfig, AppState, SessionData } from './state.js';
@@ -132,7 +133,9 @@ function loadStatic(): Map<string, { body: Buffer; type: string; etag: string }>
   return files;
 }
 
-export async function createApp(config: AppConfig): Promise<App> {
+export async function createApp(given: AppConfig): Promise<App> {
+  // Refuses a cost below the OWASP minimum before anything is opened; the security page shows the one in use.
+  const config: AppConfig = { ...given, scryptLogN: scryptCost(given) };
   const clock = config.clock ?? Date.now;
   const log = config.log ?? ((l: string) => console.log(l));
   const monitor = new Monitor(clock, config.auditFile);

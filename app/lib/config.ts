@@ -11,6 +11,7 @@ import { RedisStore } from '../../src/stores/redis.js';
 import { PostgresStore } from '../../src/stores/postgres.js';
 import { base32Encode } from './totp.js';
 import { parseTrustProxy, type TrustProxy } from './client-ip.js';
+import { SCRYPT_MIN_LOG_N } from './passwords.js';
 
 export interface EnvConfig {
   port: number;
@@ -26,6 +27,7 @@ export interface EnvConfig {
   stepUpMs: number;
   rateLimit: { accountMax: number; ipMax: number; windowMs: number; untrustedMax: number; signupMax: number };
   scryptLogN: number;
+  insecureTestScrypt: boolean;
   demo: { email: string; password: string } | null;
   demoRoles: boolean;
   metricsToken: string | undefined;
@@ -88,7 +90,9 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       untrustedMax: num(env, 'SW_RATE_UNTRUSTED_MAX', 50),
       signupMax: num(env, 'SW_RATE_SIGNUP_MAX', 10),
     },
-    scryptLogN: num(env, 'SW_SCRYPT_LOG_N', 15, 14),
+    // The OWASP minimum is the floor; createApp checks the bound again (scryptCost).
+    scryptLogN: num(env, 'SW_SCRYPT_LOG_N', SCRYPT_MIN_LOG_N, SCRYPT_MIN_LOG_N),
+    insecureTestScrypt: env.SW_INSECURE_TEST_SCRYPT === '1',
     demo: demoOn ? { email: env.DEMO_EMAIL ?? 'demo@example.com', password: env.DEMO_PASSWORD ?? readablePassword() } : null,
     demoRoles: demoOn,
     metricsToken: env.METRICS_TOKEN || undefined,

@@ -57,7 +57,10 @@ export interface AppConfig {
    * docs/reference-app.md, "How the protections are wired" (Guessing and lockout; Sign-up).
    */
   rateLimit: { accountMax: number; ipMax: number; windowMs: number; untrustedMax: number; signupMax?: number };
-  scryptLogN: number;
+  /** scrypt cost N = 2^scryptLogN; at least 17 (OWASP), the default. Lower only through `insecureTestScrypt`. */
+  scryptLogN?: number;
+  /** The named low-cost setting for tests (N = 2^10); refused unless NODE_ENV is `test`. */
+  insecureTestScrypt?: boolean;
   /** Seeded admin account; its password is reset to this at every start. */
   demo: { email: string; password: string } | null;
   /** Offer the "become admin" demo toggle to every user. */

@@ -2,7 +2,7 @@
 import type { AppRouter } from '../lib/app.js';
 import type { Ctx } from '../lib/context.js';
 import { normaliseEmail } from '../lib/accounts.js';
-import { passwordProblem, verifyPassword } from '../lib/passwords.js';
+import { passwordProblem } from '../lib/passwords.js';
 import { verifyTotp } from '../lib/totp.js';
 import { signinPage, signupPage, totpPage, reauthPage } from '../views/auth.js';
 import { duration } from '../views/format.js';
@@ -237,7 +237,7 @@ export function authRoutes(r: AppRouter): void {
       // Reserved before scrypt, as at sign-in: a burst cannot outrun the count.
       const wait = Math.ceil(reserve([[ctx.app.limits.reauth, user.id]]) / 1000);
       if (wait > 0) return rateLimited(ctx, wait, 'reauth');
-      let ok = await verifyPassword((ctx.form.get('password') ?? '').slice(0, 256), user.passwordHash);
+      let ok = await ctx.app.accounts.checkPassword(user, (ctx.form.get('password') ?? '').slice(0, 256));
       if (ok && user.totpSecret) {
         const step = verifyTotp(user.totpSecret, ctx.field('code').trim(), ctx.app.clock(), user.totpLastStep);
         ok = step !== null && ctx.app.accounts.useTotpStep(user.id, step);
