@@ -150,6 +150,14 @@ export function testSessionStore(
       expect(await store.get(r.id, now)).toBeNull();
     });
 
+    it('update never moves expiresAt past absoluteExpiresAt (SEC-11), whatever the caller asks', async () => {
+      const r = makeRecord(now, { absoluteExpiresAt: now + 50_000, expiresAt: now + 10_000 });
+      await store.create(r);
+      expect(await store.update({ ...r, version: 2, expiresAt: now + 10_000_000 }, 1, now)).toBe(true);
+      expect((await store.get(r.id, now))!.expiresAt).toBe(now + 50_000);
+      expect(await store.get(r.id, now + 50_000)).toBeNull();
+    });
+
     it('update never revives an expired session', async () => {
       const r = makeRecord(now, { expiresAt: now + 1000 });
       await store.create(r);
