@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     demo: env.demo,
     demoRoles: env.demoRoles,
     metricsToken: env.metricsToken,
+    metricsPublic: env.metricsPublic,
     trustProxy: env.trustProxy,
     auditFile,
     log,
@@ -73,7 +74,8 @@ async function main(): Promise<void> {
       ? `  Sign in     ${env.demo.email} / ${env.demo.password}   (administrator; password reset at every start)`
       : '  Sign in     demo account disabled (SW_DEMO=0)',
     `              or create an account at ${shown}/signup`,
-    `  Dashboard   ${shown}/admin   Metrics ${shown}/metrics`,
+    `  Dashboard   ${shown}/admin`,
+    `  Metrics     ${shown}/metrics   ${env.metricsPublic ? '(public: METRICS_PUBLIC=1)' : env.metricsTokenGenerated ? `Authorization: Bearer ${env.metricsToken}   (new at every start; METRICS_TOKEN to fix it)` : 'Authorization: Bearer $METRICS_TOKEN'}`,
     `  Audit log   ${rel(auditFile)}`,
     '',
   ];

@@ -21,6 +21,8 @@ import { SCRYPT_MIN_LOG_N, scryptCost } from '../app/lib/passwords.js';
 
 const PASSWORD = 'correct horse battery';
 const SECRET = 'app-test-secret-0123456789-abcdefghijkl';
+const METRICS_TOKEN = 'metrics-test-token-0123456789';
+const scrape = (base: string) => fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
 
 class FakeClock {
   t = Date.UTC(2026, 0, 1, 12);
@@ -61,6 +63,7 @@ async function start(over: Partial<AppConfig> = {}, storeKind: 'memory' | 'sqlit
     rateLimit: { accountMax: 5, ipMax: 20, windowMs: 15 * 60_000, untrustedMax: 50, signupMax: 50 },
     // The named low-cost setting (N=2^10, NODE_ENV=test only): the app's real floor is 2^17.
     insecureTestScrypt: true,
+    metricsToken: METRICS_TOKEN,
     demo: null,
     demoRoles: true,
     auditFile: join(dir, 'audit.jsonl'),
@@ -386,7 +389,7 @@ describe('reference app: authentication flows', () => {
   });
 
   it('/metrics exposes the session, sign-in, CSRF and cookie-compliance counters in Prometheus format', async () => {
-    const r = await fetch(`${h.base}/metrics`);
+    const r = await scrape(h.base);
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toMatch(/text\/plain/);
     const text = await r.text();
@@ -591,11 +594,12 @@ describe('reference app behind a reverse proxy', () => {
 describe('reference app: sign-up tells nobody which emails are registered', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await start({ rateLimit: { accountMax: 5, ipMax: 20, windowMs: 15 * 60_000, untrustedMax: 50, signupMax: 3 } });
+    // /metrics opened by name: a stranger reads the counters, so they must not tell either.
+    h = await start({ rateLimit: { accountMax: 5, ipMax: 20, windowMs: 15 * 60_000, untrustedMax: 50, signupMax: 3 }, metricsToken: undefined, metricsPublic: true });
   });
   afterAll(async () => h.close());
 
-  /** Public event counters (/metrics needs no token here, as by default): type -> count. */
+  /** Public event counters (METRICS_PUBLIC): type -> count. */
   async function eventCounts(): Promise<Map<string, number>> {
     const text = await (await fetch(`${h.base}/metrics`)).text();
     return new Map([...text.matchAll(/^sessionward_events_total\{type="([^"]+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
@@ -775,6 +779,59 @@ describe('reference app: production cookie settings', () => {
       expect(sc).toMatch(/; Path=\/; Secure; HttpOnly; SameSite=Lax$/);
       expect(sc).not.toMatch(/Domain=/i);
       expect(body).not.toContain('data-testid="dev-banner"');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('reference app: /metrics', () => {
+  it('is closed by default: without a token it answers 401 to everyone; with one only to its bearer; METRICS_PUBLIC opens it by name', async () => {
+    const closed = await start({ metricsToken: undefined });
+    const withToken = await start();
+    const open = await start({ metricsToken: undefined, metricsPublic: true });
+    try {
+      for (const auth of [undefined, 'Bearer ', `Bearer ${METRICS_TOKEN}`]) {
+        const r = await fetch(`${closed.base}/metrics`, { headers: auth ? { authorization: auth } : {} });
+        expect(r.status).toBe(401);
+        expect(await r.text()).toBe('');
+      }
+      expect((await fetch(`${withToken.base}/metrics`)).status).toBe(401);
+      expect((await fetch(`${withToken.base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}x` } })).status).toBe(401);
+      expect((await scrape(withToken.base)).status).toBe(200);
+      expect((await fetch(`${open.base}/metrics`)).status).toBe(200);
+      const dir = mkdtempSync(join(tmpdir(), 'sw-metrics-'));
+      try {
+        const generated = loadEnvConfig({ DATA_DIR: dir });
+        expect(generated).toMatchObject({ metricsPublic: false, metricsTokenGenerated: true });
+        expect(generated.metricsToken!.length).toBeGreaterThanOrEqual(32);
+        expect(loadEnvConfig({ DATA_DIR: dir }).metricsToken).not.toBe(generated.metricsToken);
+        expect(loadEnvConfig({ DATA_DIR: dir, METRICS_TOKEN: METRICS_TOKEN })).toMatchObject({ metricsToken: METRICS_TOKEN, metricsTokenGenerated: false, metricsPublic: false });
+        expect(loadEnvConfig({ DATA_DIR: dir, METRICS_PUBLIC: '1' })).toMatchObject({ metricsToken: undefined, metricsPublic: true });
+        expect(() => loadEnvConfig({ DATA_DIR: dir, METRICS_PUBLIC: '1', METRICS_TOKEN: METRICS_TOKEN })).toThrow(/not both/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    } finally {
+      await Promise.all([closed.close(), withToken.close(), open.close()]);
+    }
+  });
+
+  it('concurrent scrapes share one active-session count: the store is asked once per account, not once per account per scrape', async () => {
+    const h = await start({ metricsToken: undefined, metricsPublic: true });
+    try {
+      for (let i = 0; i < 8; i++) await new Client(h).signup(`scrape-${i}@example.com`);
+      let asked = 0;
+      const list = h.store.listByUser.bind(h.store);
+      h.store.listByUser = (userId, now) => {
+        asked++;
+        return list(userId, now);
+      };
+      const bodies = await Promise.all(Array.from({ length: 20 }, async () => (await fetch(`${h.base}/metrics`)).text()));
+      for (const b of bodies) expect(b).toMatch(/^sessionward_active_sessions 8$/m);
+      expect(asked).toBe(8);
+      await Promise.all(Array.from({ length: 20 }, () => fetch(`${h.base}/metrics`).then((r) => r.text())));
+      expect(asked).toBe(8);
     } finally {
       await h.close();
     }

@@ -360,10 +360,11 @@ export async function createApp(given: AppConfig): Promise<App> {
   }
 
   async function serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (config.metricsToken) {
+    // Closed unless a token is set or it is opened by name (docs/reference-app.md, "Observability").
+    if (config.metricsToken || !config.metricsPublic) {
       const got = Buffer.from(req.headers.authorization ?? '');
-      const want = Buffer.from(`Bearer ${config.metricsToken}`);
-      if (got.length !== want.length || !timingSafeEqual(got, want)) {
+      const want = Buffer.from(`Bearer ${config.metricsToken ?? ''}`);
+      if (!config.metricsToken || got.length !== want.length || !timingSafeEqual(got, want)) {
         res.statusCode = 401;
         res.setHeader('www-authenticate', 'Bearer');
         return void res.end();

@@ -31,6 +31,9 @@ export interface EnvConfig {
   demo: { email: string; password: string } | null;
   demoRoles: boolean;
   metricsToken: string | undefined;
+  /** True when the token was generated at this start (print it). */
+  metricsTokenGenerated: boolean;
+  metricsPublic: boolean;
   trustProxy: TrustProxy | undefined;
   publicOrigin: string | undefined;
 }
@@ -95,10 +98,23 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     insecureTestScrypt: env.SW_INSECURE_TEST_SCRYPT === '1',
     demo: demoOn ? { email: env.DEMO_EMAIL ?? 'demo@example.com', password: env.DEMO_PASSWORD ?? readablePassword() } : null,
     demoRoles: demoOn,
-    metricsToken: env.METRICS_TOKEN || undefined,
+    ...metricsAccess(env),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     publicOrigin: env.PUBLIC_ORIGIN || undefined,
   };
+}
+
+/**
+ * /metrics needs a bearer token: `METRICS_TOKEN`, or one generated at each start and printed.
+ * `METRICS_PUBLIC=1` opens it by name instead (a scraper on a private network).
+ */
+function metricsAccess(env: NodeJS.ProcessEnv): Pick<EnvConfig, 'metricsToken' | 'metricsTokenGenerated' | 'metricsPublic'> {
+  const token = env.METRICS_TOKEN || undefined;
+  const open = env.METRICS_PUBLIC === '1';
+  if (token && open) throw new Error('set either METRICS_TOKEN or METRICS_PUBLIC=1, not both');
+  if (token && Buffer.byteLength(token) < 16) throw new Error('METRICS_TOKEN must be at least 16 bytes');
+  if (open) return { metricsToken: undefined, metricsTokenGenerated: false, metricsPublic: true };
+  return { metricsToken: token ?? randomBytes(24).toString('base64url'), metricsTokenGenerated: !token, metricsPublic: false };
 }
 
 /** 20 base32 characters (100 bits) in groups of five: easy to type from a terminal. */

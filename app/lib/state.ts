@@ -70,8 +70,13 @@ export interface AppConfig {
    * addresses). Unset: the socket address is the client, whatever the header says.
    */
   trustProxy?: TrustProxy;
-  /** Bearer token required by /metrics when set. */
+  /**
+   * Bearer token /metrics requires. Without it /metrics is closed (401) unless `metricsPublic`
+   * opens it by name: its counters tell a stranger how many sessions are live and how sign-ins go.
+   */
   metricsToken?: string;
+  /** Serve /metrics to anyone (a scraper on a private network). Ignored when `metricsToken` is set. */
+  metricsPublic?: boolean;
   /** Append audit events here; null disables the file. */
   auditFile: string | null;
   clock?: () => number;
