@@ -31,9 +31,12 @@ async function main(): Promise<void> {
     stepUpMs: env.stepUpMs,
     rateLimit: env.rateLimit,
     scryptLogN: env.scryptLogN,
+    insecureTestScrypt: env.insecureTestScrypt,
     demo: env.demo,
     demoRoles: env.demoRoles,
     metricsToken: env.metricsToken,
+    metricsPublic: env.metricsPublic,
+    trustProxy: env.trustProxy,
     auditFile,
     log,
   });
@@ -67,11 +70,13 @@ async function main(): Promise<void> {
     `  Cookies     ${env.https ? `production settings (__Host-sid; Secure; HttpOnly; SameSite=Lax) over HTTPS, ${tlsNote}` : 'development mode: insecureDevelopmentCookies (no Secure, no __Host-) over plain HTTP; HTTPS=1 for production settings'}`,
     `  Timeouts    idle ${duration(env.idleMs)}, absolute ${duration(env.absoluteMs)}, warning ${duration(env.warnMs)} before idle`,
     `  Secret key  ${env.secretSource}`,
+    `  Client IP   ${!env.trustProxy ? 'socket address (X-Forwarded-For ignored; TRUST_PROXY to set a proxy)' : 'hops' in env.trustProxy ? `X-Forwarded-For, ${env.trustProxy.hops} trusted ${env.trustProxy.hops === 1 ? 'proxy' : 'proxies'}` : `X-Forwarded-For from ${env.trustProxy.addresses.join(', ')}`}`,
     env.demo
       ? `  Sign in     ${env.demo.email} / ${env.demo.password}   (administrator; password reset at every start)`
       : '  Sign in     demo account disabled (SW_DEMO=0)',
     `              or create an account at ${shown}/signup`,
-    `  Dashboard   ${shown}/admin   Metrics ${shown}/metrics`,
+    `  Dashboard   ${shown}/admin`,
+    `  Metrics     ${shown}/metrics   ${env.metricsPublic ? '(public: METRICS_PUBLIC=1)' : env.metricsTokenGenerated ? `Authorization: Bearer ${env.metricsToken}   (new at every start; METRICS_TOKEN to fix it)` : 'Authorization: Bearer $METRICS_TOKEN'}`,
     `  Audit log   ${rel(auditFile)}`,
     '',
   ];

@@ -11,14 +11,18 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createApp, type App } from '../app/lib/app.js';
 import type { AppConfig } from '../app/lib/state.js';
-import { loadSecrets, openStore } from '../app/lib/config.js';
+import { loadEnvConfig, loadSecrets, openStore } from '../app/lib/config.js';
 import { MemoryStore } from '../src/stores/memory.js';
 import { SqliteStore } from '../src/stores/sqlite.js';
 import type { SessionStore } from '../src/stores/types.js';
 import { totpAt } from './helpers/totp.js';
+import { Accounts } from '../app/lib/accounts.js';
+import { SCRYPT_MIN_LOG_N, scryptCost } from '../app/lib/passwords.js';
 
 const PASSWORD = 'correct horse battery';
 const SECRET = 'app-test-secret-0123456789-abcdefghijkl';
+const METRICS_TOKEN = 'metrics-test-token-0123456789';
+const scrape = (base: string) => fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
 
 class FakeClock {
   t = Date.UTC(2026, 0, 1, 12);
@@ -57,7 +61,9 @@ async function start(over: Partial<AppConfig> = {}, storeKind: 'memory' | 'sqlit
     stepUpMs: 5 * 60_000,
     // Many tests sign up from the one loopback address: the sign-up limit has its own tests.
     rateLimit: { accountMax: 5, ipMax: 20, windowMs: 15 * 60_000, untrustedMax: 50, signupMax: 50 },
-    scryptLogN: 14,
+    // The named low-cost setting (N=2^10, NODE_ENV=test only): the app's real floor is 2^17.
+    insecureTestScrypt: true,
+    metricsToken: METRICS_TOKEN,
     demo: null,
     demoRoles: true,
     auditFile: join(dir, 'audit.jsonl'),
@@ -127,6 +133,8 @@ class Client {
   /** Other cookies the app set (the device cookie), sent back like a browser would. */
   jar = new Map<string, string>();
   csrf = '';
+  /** Headers sent with every request (a proxy's X-Forwarded-For). */
+  always: Record<string, string> = {};
   constructor(
     readonly h: Harness,
     readonly ua = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36',
@@ -136,7 +144,7 @@ class Client {
 
   async req(method: string, path: string, opts: { form?: Record<string, string>; headers?: Record<string, string>; csrf?: string | null } = {}): Promise<Res> {
     const cookies = [...(this.cookie ? [this.cookie] : []), ...[...this.jar].map(([k, v]) => `${k}=${v}`)];
-    const headers: Record<string, string> = { 'user-agent': this.ua, ...(cookies.length ? { cookie: cookies.join('; ') } : {}) };
+    const headers: Record<string, string> = { 'user-agent': this.ua, ...this.always, ...(cookies.length ? { cookie: cookies.join('; ') } : {}) };
     let body: string | undefined;
     if (method !== 'GET') {
       headers.origin = this.h.base;
@@ -381,7 +389,7 @@ describe('reference app: authentication flows', () => {
   });
 
   it('/metrics exposes the session, sign-in, CSRF and cookie-compliance counters in Prometheus format', async () => {
-    const r = await fetch(`${h.base}/metrics`);
+    const r = await scrape(h.base);
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toMatch(/text\/plain/);
     const text = await r.text();
@@ -490,16 +498,108 @@ describe('reference app: guessing slows the attacker, never locks the owner out'
     await owner.get('/reauth?next=/account/password');
     expect((await owner.post('/reauth', { password: PASSWORD, next: '/account/password' })).location).toBe('/account/password');
   });
+
+  it('a burst of 40 concurrent wrong passwords is counted before scrypt: at most the limit (5) is evaluated, at sign-in and at step-up', async () => {
+    const owner = new Client(h, undefined, '127.0.4.1');
+    await owner.signup('burst@example.com');
+    const attacker = new Client(h, 'curl/8.5.0', '127.0.4.2');
+    await attacker.get('/signin');
+    const signins = await Promise.all(Array.from({ length: 40 }, (_, i) => attacker.post('/signin', { email: 'burst@example.com', password: `guess-${i}` })));
+    const statuses = (rs: Res[]) => rs.map((r) => r.status).sort();
+    expect(statuses(signins)).toEqual([...Array<number>(5).fill(401), ...Array<number>(35).fill(429)]);
+    // Step-up: the signed-in owner's own session, same shape.
+    h.clock.advance(6 * 60_000);
+    await owner.get('/reauth?next=/account/password');
+    const reauths = await Promise.all(Array.from({ length: 40 }, (_, i) => owner.post('/reauth', { password: `guess-${i}`, next: '/account/password' })));
+    expect(statuses(reauths)).toEqual([...Array<number>(5).fill(401), ...Array<number>(35).fill(429)]);
+    // A right password gives its reservation back: successes are never charged to the address.
+    h.clock.advance(16 * 60_000);
+    await owner.get('/reauth?next=/account/password');
+    expect((await owner.post('/reauth', { password: PASSWORD, next: '/account/password' })).location).toBe('/account/password');
+    for (let i = 0; i < 25; i++) expect((await new Client(h, undefined, '127.0.4.3').signin('burst@example.com')).location).toBe('/account');
+  });
+});
+
+describe('reference app behind a reverse proxy', () => {
+  /** A visitor reaching the app through a proxy on `proxyIp`, which appends `clientIp` to X-Forwarded-For. */
+  function via(h: Harness, proxyIp: string, clientIp: string, sent?: string): Client {
+    const c = new Client(h, 'curl/8.5.0', proxyIp);
+    c.always = { 'x-forwarded-for': sent ? `${sent}, ${clientIp}` : clientIp };
+    return c;
+  }
+  /** The app's events so far, oldest first (the audit file is written asynchronously). */
+  const events = (h: Harness) => h.app.state.monitor.recent(200);
+  const madeUp = (i: number) => `nobody-${i}@example.com`;
+  const IP_MAX = 6;
+  const rateLimit = { accountMax: 5, ipMax: IP_MAX, windowMs: 15 * 60_000, untrustedMax: 50, signupMax: 50 };
+
+  it('with one trusted hop, one anonymous client failing on made-up emails no longer blocks sign-in for every other visitor; the session layer records the client address', async () => {
+    const h = await start({ trustProxy: { hops: 1 }, rateLimit });
+    try {
+      await via(h, '127.0.6.1', '198.51.100.7').signup('behind-proxy@example.com');
+      // SW_RATE_IP_MAX failures, one attacker; a forged left part of the header changes nothing.
+      for (let i = 0; i < IP_MAX; i++) expect((await via(h, '127.0.6.1', '203.0.113.9', `192.0.2.${i}`).signin(madeUp(i), 'guess')).status).toBe(401);
+      expect((await via(h, '127.0.6.1', '203.0.113.9', '192.0.2.77').signin(madeUp(99), 'guess')).status).toBe(429);
+      // Another visitor, no device cookie, same proxy socket: signs in.
+      const visitor = via(h, '127.0.6.1', '198.51.100.8');
+      expect((await visitor.signin('behind-proxy@example.com')).location).toBe('/account');
+      const records = await h.store.listByUser(events(h).find((l) => l.type === 'signin.success')!.userId as string, h.clock.now());
+      expect(records.map((r) => r.meta.ip).sort()).toEqual(['198.51.100.7', '198.51.100.8']);
+      expect(events(h).filter((l) => l.type === 'signin.failure').map((l) => l.ip)).toEqual(Array<string>(IP_MAX).fill('203.0.113.9'));
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('by default X-Forwarded-For is not believed: a client cannot leave its address\'s limit by writing the header', async () => {
+    const h = await start({ rateLimit });
+    try {
+      for (let i = 0; i < IP_MAX; i++) expect((await via(h, '127.0.6.2', `203.0.113.${i}`).signin(madeUp(i), 'guess')).status).toBe(401);
+      expect((await via(h, '127.0.6.2', '203.0.113.200').signin(madeUp(99), 'guess')).status).toBe(429);
+      expect(new Set(events(h).filter((l) => l.type === 'signin.failure').map((l) => l.ip))).toEqual(new Set(['127.0.6.2']));
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('with proxy addresses, the header is believed only from those addresses (CIDR ranges too)', async () => {
+    const h = await start({ trustProxy: { addresses: ['127.0.7.0/24', '::1'] } });
+    try {
+      await via(h, '127.0.7.1', '198.51.100.9').get('/signin');
+      await via(h, '127.0.8.1', '198.51.100.10').get('/signin');
+      await via(h, '127.0.7.1', '198.51.100.11', '127.0.7.5').post('/signin', { email: madeUp(1), password: 'guess' }, { csrf: null });
+      expect(events(h).filter((l) => l.type === 'csrf.blocked').map((l) => l.ip)).toEqual(['198.51.100.11']);
+      await via(h, '127.0.8.1', '198.51.100.12').post('/signin', { email: madeUp(1), password: 'guess' }, { csrf: null });
+      expect(events(h).filter((l) => l.type === 'csrf.blocked').map((l) => l.ip)).toEqual(['198.51.100.11', '127.0.8.1']);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('TRUST_PROXY is off unless set, takes a hop count or addresses, and refuses anything else at start', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sw-proxy-'));
+    const env = (v?: string) => loadEnvConfig({ DATA_DIR: dir, ...(v === undefined ? {} : { TRUST_PROXY: v }) }).trustProxy;
+    try {
+      expect(env()).toBeUndefined();
+      expect(env('0')).toBeUndefined();
+      expect(env('2')).toEqual({ hops: 2 });
+      expect(env('10.0.0.1, 10.1.0.0/16, fd00::/8')).toEqual({ addresses: ['10.0.0.1', '10.1.0.0/16', 'fd00::/8'] });
+      for (const bad of ['true', 'proxy.internal', '10.0.0.0/33', '10.0.0.1/8/1', '-1']) expect(() => env(bad)).toThrow(/TRUST_PROXY/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('reference app: sign-up tells nobody which emails are registered', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await start({ rateLimit: { accountMax: 5, ipMax: 20, windowMs: 15 * 60_000, untrustedMax: 50, signupMax: 3 } });
+    // /metrics opened by name: a stranger reads the counters, so they must not tell either.
+    h = await start({ rateLimit: { accountMax: 5, ipMax: 20, windowMs: 15 * 60_000, untrustedMax: 50, signupMax: 3 }, metricsToken: undefined, metricsPublic: true });
   });
   afterAll(async () => h.close());
 
-  /** Public event counters (/metrics needs no token here, as by default): type -> count. */
+  /** Public event counters (METRICS_PUBLIC): type -> count. */
   async function eventCounts(): Promise<Map<string, number>> {
     const text = await (await fetch(`${h.base}/metrics`)).text();
     return new Map([...text.matchAll(/^sessionward_events_total\{type="([^"]+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
@@ -681,6 +781,107 @@ describe('reference app: production cookie settings', () => {
       expect(body).not.toContain('data-testid="dev-banner"');
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe('reference app: /metrics', () => {
+  it('is closed by default: without a token it answers 401 to everyone; with one only to its bearer; METRICS_PUBLIC opens it by name', async () => {
+    const closed = await start({ metricsToken: undefined });
+    const withToken = await start();
+    const open = await start({ metricsToken: undefined, metricsPublic: true });
+    try {
+      for (const auth of [undefined, 'Bearer ', `Bearer ${METRICS_TOKEN}`]) {
+        const r = await fetch(`${closed.base}/metrics`, { headers: auth ? { authorization: auth } : {} });
+        expect(r.status).toBe(401);
+        expect(await r.text()).toBe('');
+      }
+      expect((await fetch(`${withToken.base}/metrics`)).status).toBe(401);
+      expect((await fetch(`${withToken.base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}x` } })).status).toBe(401);
+      expect((await scrape(withToken.base)).status).toBe(200);
+      expect((await fetch(`${open.base}/metrics`)).status).toBe(200);
+      const dir = mkdtempSync(join(tmpdir(), 'sw-metrics-'));
+      try {
+        const generated = loadEnvConfig({ DATA_DIR: dir });
+        expect(generated).toMatchObject({ metricsPublic: false, metricsTokenGenerated: true });
+        expect(generated.metricsToken!.length).toBeGreaterThanOrEqual(32);
+        expect(loadEnvConfig({ DATA_DIR: dir }).metricsToken).not.toBe(generated.metricsToken);
+        expect(loadEnvConfig({ DATA_DIR: dir, METRICS_TOKEN: METRICS_TOKEN })).toMatchObject({ metricsToken: METRICS_TOKEN, metricsTokenGenerated: false, metricsPublic: false });
+        expect(loadEnvConfig({ DATA_DIR: dir, METRICS_PUBLIC: '1' })).toMatchObject({ metricsToken: undefined, metricsPublic: true });
+        expect(() => loadEnvConfig({ DATA_DIR: dir, METRICS_PUBLIC: '1', METRICS_TOKEN: METRICS_TOKEN })).toThrow(/not both/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    } finally {
+      await Promise.all([closed.close(), withToken.close(), open.close()]);
+    }
+  });
+
+  it('concurrent scrapes share one active-session count: the store is asked once per account, not once per account per scrape', async () => {
+    const h = await start({ metricsToken: undefined, metricsPublic: true });
+    try {
+      for (let i = 0; i < 8; i++) await new Client(h).signup(`scrape-${i}@example.com`);
+      let asked = 0;
+      const list = h.store.listByUser.bind(h.store);
+      h.store.listByUser = (userId, now) => {
+        asked++;
+        return list(userId, now);
+      };
+      const bodies = await Promise.all(Array.from({ length: 20 }, async () => (await fetch(`${h.base}/metrics`)).text()));
+      for (const b of bodies) expect(b).toMatch(/^sessionward_active_sessions 8$/m);
+      expect(asked).toBe(8);
+      await Promise.all(Array.from({ length: 20 }, () => fetch(`${h.base}/metrics`).then((r) => r.text())));
+      expect(asked).toBe(8);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('reference app: password hashing cost', () => {
+  it('hashes with scrypt N=2^17, r=8, p=1 by default and refuses a lower cost, from the environment or in code; the low-cost test setting needs NODE_ENV=test', async () => {
+    expect(SCRYPT_MIN_LOG_N).toBe(17);
+    expect(scryptCost({})).toBe(17);
+    expect(scryptCost({ scryptLogN: 18 })).toBe(18);
+    for (const low of [16, 15, 14, 10]) expect(() => scryptCost({ scryptLogN: low })).toThrow(/at least|OWASP/);
+    expect(scryptCost({ insecureTestScrypt: true }, { NODE_ENV: 'test' })).toBe(10);
+    expect(() => scryptCost({ insecureTestScrypt: true }, { NODE_ENV: 'production' })).toThrow(/tests only/);
+    expect(() => scryptCost({ insecureTestScrypt: true }, {})).toThrow(/tests only/);
+    const dir = mkdtempSync(join(tmpdir(), 'sw-scrypt-'));
+    try {
+      expect(loadEnvConfig({ DATA_DIR: dir }).scryptLogN).toBe(17);
+      expect(() => loadEnvConfig({ DATA_DIR: dir, SW_SCRYPT_LOG_N: '15' })).toThrow(/SW_SCRYPT_LOG_N/);
+      await expect(
+        createApp({ dataDir: dir, store: new MemoryStore(), storeLabel: 'memory', secrets: [SECRET], https: false, idleMs: 60_000, absoluteMs: 3_600_000, warnMs: 1000, stepUpMs: 60_000, rateLimit: { accountMax: 5, ipMax: 20, windowMs: 60_000, untrustedMax: 50 }, scryptLogN: 15, demo: null, demoRoles: false, auditFile: null }),
+      ).rejects.toThrow(/OWASP/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a right password whose hash is weaker than the configured cost is hashed again at sign-in; a wrong one changes nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sw-rehash-'));
+    const file = join(dir, 'accounts.db');
+    // Stand-ins for 2^15 -> 2^17 that keep the test fast: the rule is "below the configured cost".
+    const old = new Accounts(file, Date.now, 10);
+    const stronger = new Accounts(file, Date.now, 11);
+    try {
+      const user = (await old.create('rehash@example.com', PASSWORD))!;
+      expect(user.passwordHash).toMatch(/^scrypt\$10\$8\$1\$/);
+      expect(await stronger.authenticate('rehash@example.com', 'not the password')).toBeNull();
+      expect(stronger.byId(user.id)!.passwordHash).toBe(user.passwordHash);
+      expect(await stronger.authenticate('rehash@example.com', PASSWORD)).not.toBeNull();
+      const after = stronger.byId(user.id)!;
+      expect(after.passwordHash).toMatch(/^scrypt\$11\$8\$1\$/);
+      expect(after.passwordChangedAt).toBe(user.passwordChangedAt);
+      expect(await stronger.authenticate('rehash@example.com', PASSWORD)).not.toBeNull();
+      // A stronger hash is never weakened by a lower setting.
+      expect(await old.authenticate('rehash@example.com', PASSWORD)).not.toBeNull();
+      expect(old.byId(user.id)!.passwordHash).toBe(after.passwordHash);
+    } finally {
+      old.close();
+      stronger.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

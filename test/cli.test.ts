@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { SqliteStore } from '../src/stores/sqlite.js';
+import { SqliteStore, migrateSqlite } from '../src/stores/sqlite.js';
 import { PostgresStore, quoteIdent } from '../src/stores/postgres.js';
 import { makeRecord } from '../src/testing/conformance.js';
 import { RedisStore } from '../src/stores/redis.js';
@@ -27,8 +27,10 @@ interface Run {
   stderr: string;
 }
 
-function run(args: string[], viaTty = false): Promise<Run> {
-  const node = [process.execPath, '--import', 'tsx', cli, ...args];
+/** `clockAheadMs`: the CLI process's Date.now runs this far ahead of the real clock. */
+function run(args: string[], viaTty = false, clockAheadMs = 0): Promise<Run> {
+  const skew = clockAheadMs ? ['--import', `data:text/javascript,const n=Date.now;Date.now=()=>n()+${clockAheadMs};`] : [];
+  const node = [process.execPath, ...skew, '--import', 'tsx', cli, ...args];
   // `script` gives the child a real terminal, to see the progress line.
   const [cmd, argv] = viaTty
     ? ['script', ['-qec', node.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' '), '/dev/null']]
@@ -156,6 +158,50 @@ describe('sessionward cleanup', () => {
     const c = await run(['cleanup', '--postgres', PGURL, '--schema', `${schema}_absent`]);
     expect(c.code).toBe(1);
     expect(c.stderr).toContain('does not exist');
+  });
+
+  it('--sqlite with a mistyped --table, or a file holding no session table, exits 1 with a hint and changes nothing (no table, no index, no WAL)', async () => {
+    const file = join(dir, 'typo.db');
+    const db = new Database(file);
+    migrateSqlite(db);
+    const before = () => ({
+      objects: db.prepare('SELECT type, name FROM sqlite_master ORDER BY name').all(),
+      meta: db.prepare('SELECT * FROM sessionward_meta').all(),
+      journal: db.pragma('journal_mode', { simple: true }),
+    });
+    const was = before();
+    expect(was.journal).toBe('delete');
+    const r = await run(['cleanup', '--sqlite', file, '--table', 'sessionward_sesions']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no session table "sessionward_sesions"');
+    expect(r.stderr).toContain('its session tables: "sessionward_sessions"');
+    expect(before()).toEqual(was);
+
+    const other = join(dir, 'not-sessions.db');
+    const odb = new Database(other);
+    odb.exec('CREATE TABLE users (id INTEGER PRIMARY KEY)');
+    const j = await run(['cleanup', '--sqlite', other, '--json']);
+    expect(j.code).toBe(1);
+    expect(JSON.parse(j.stdout)).toMatchObject({ store: 'sqlite', error: expect.stringContaining('holds no sessionward table') });
+    expect(odb.prepare('SELECT name FROM sqlite_master').all()).toEqual([{ name: 'users' }]);
+    expect(odb.pragma('journal_mode', { simple: true })).toBe('delete');
+    db.close();
+    odb.close();
+  });
+
+  it('--postgres takes its cut-off from the database clock: a CLI host running an hour ahead deletes no live session', async () => {
+    const table = `clock_${randomBytes(3).toString('hex')}`;
+    const store = new PostgresStore({ pool, schema, table });
+    await store.migrate();
+    const now = Date.now();
+    const live = makeRecord(now, { expiresAt: now + 30 * 60_000 });
+    const dead = makeRecord(now, { expiresAt: now - 1 });
+    await store.create(live);
+    await store.create(dead);
+    const r = await run(['cleanup', '--postgres', PGURL, '--schema', schema, '--table', table, '--json'], false, 3_600_000);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ store: 'postgres', removed: 1 });
+    expect(await store.get(live.id, Date.now())).not.toBeNull();
   });
 
   it('--redis prunes stale per-user index entries of the chosen prefix and keeps live ones', async () => {

@@ -28,6 +28,21 @@ testSessionStore('postgres', async () => {
 });
 
 describe('PostgresStore', () => {
+  it('keeps data jsonb can hold as a queryable object, and data it refuses (NUL, lone surrogates) as a jsonb string of its JSON text', async () => {
+    const store = new PostgresStore({ pool, schema, table: 'jsonb_forms' });
+    await store.migrate();
+    const now = Date.now();
+    const plain = makeRecord(now, { data: { next: '/account' } });
+    const hostile = makeRecord(now, { data: { next: '/account\u0000' }, meta: { userAgent: '\ud800' } });
+    await store.create(plain);
+    await store.create(hostile);
+    const rows = await pool.query(`SELECT id, jsonb_typeof(data) AS data, jsonb_typeof(meta) AS meta, data->>'next' AS next FROM ${quoteIdent(schema)}.jsonb_forms`);
+    const byId = new Map(rows.rows.map((r) => [r.id as string, r]));
+    expect(byId.get(plain.id)).toMatchObject({ data: 'object', meta: 'object', next: '/account' });
+    expect(byId.get(hostile.id)).toMatchObject({ data: 'string', meta: 'string', next: null });
+    expect((await store.get(hostile.id, now))!.data).toEqual({ next: '/account\u0000' });
+  });
+
   it('two concurrent migrate() calls on a fresh schema are safe and idempotent', async () => {
     const fresh = `${schema}_m`;
     const pools = [new pg.Pool({ ...PG, max: 1 }), new pg.Pool({ ...PG, max: 1 }), new pg.Pool({ ...PG, max: 1 })];

@@ -98,6 +98,68 @@ describe('SqliteStore', () => {
     db.close();
   });
 
+  it('table names that differ only in punctuation get their own indexes (tenant-a / tenant_a), so neither sweep is a full scan', async () => {
+    const db = new Database(':memory:');
+    const stores = ['tenant_a', 'tenant-a', 'tenant.a'].map((table) => new SqliteStore({ database: db, table, sweepIntervalMs: 0 }));
+    for (const table of ['tenant_a', 'tenant-a', 'tenant.a']) {
+      const led = db.prepare('SELECT c.name FROM pragma_index_list(?) AS l JOIN pragma_index_info(l.name) AS c WHERE c.seqno = 0').all(table) as Array<{ name: string }>;
+      expect(led.map((c) => c.name).sort()).toEqual(['expires_at', 'id', 'user_id']);
+      const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT id FROM "${table}" WHERE expires_at <= ? LIMIT 10`).all(1) as Array<{ detail: string }>;
+      expect(plan.map((p) => p.detail).join(' ')).toMatch(/USING (COVERING )?INDEX/);
+    }
+    for (const s of stores) await s.close();
+    db.close();
+  });
+
+  it('a table name that differs from another sessionward table only in case is refused (SQLite names ignore case: one clear() would wipe both)', async () => {
+    const db = new Database(':memory:');
+    const upper = new SqliteStore({ database: db, table: 'Sessions', sweepIntervalMs: 0 });
+    const r = makeRecord(Date.now());
+    await upper.create(r);
+    expect(() => new SqliteStore({ database: db, table: 'sessions', sweepIntervalMs: 0 })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG', message: expect.stringMatching(/same SQLite table as "Sessions"/) }));
+    expect(() => new SqliteStore({ database: db, table: 'SESSIONS', sweepIntervalMs: 0 })).toThrow(/ignore case/);
+    expect(await upper.get(r.id, Date.now())).not.toBeNull();
+    // The same name again is the same store's table, not a twin.
+    const again = new SqliteStore({ database: db, table: 'Sessions', sweepIntervalMs: 0 });
+    expect(await again.get(r.id, Date.now())).not.toBeNull();
+    await upper.close();
+    await again.close();
+    db.close();
+  });
+
+  it('a table left without indexes by an older sessionward (its index names taken by a punctuation twin) gets them at the next open', async () => {
+    const db = new Database(':memory:');
+    // What the old prefix rule left behind: tenant_a owns the tenant_a_* names, tenant-a has no index.
+    await new SqliteStore({ database: db, table: 'tenant_a', sweepIntervalMs: 0 }).close();
+    migrateSqlite(db, 'tenant-a', 1);
+    db.prepare("UPDATE sessionward_meta SET version = 2 WHERE name = 'tenant-a'").run();
+    const count = () => (db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tenant-a'").get() as { n: number }).n;
+    expect(count()).toBe(0);
+    await new SqliteStore({ database: db, table: 'tenant-a', sweepIntervalMs: 0 }).close();
+    expect(count()).toBe(2);
+    db.close();
+  });
+
+  it('createSchema: false opens an existing table only, and refuses a missing file, a missing table or an old schema without changing anything', async () => {
+    const missing = join(dir, 'absent', 'x.db');
+    expect(() => new SqliteStore({ filename: missing, createSchema: false })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }));
+    expect(existsSync(join(dir, 'absent'))).toBe(false);
+    const f = file();
+    const db = new Database(f);
+    migrateSqlite(db, 'old', 1);
+    migrateSqlite(db, 'current');
+    const objects = () => db.prepare('SELECT name FROM sqlite_master ORDER BY name').all();
+    const was = objects();
+    expect(() => new SqliteStore({ filename: f, table: 'typo', createSchema: false })).toThrow(/no session table "typo".*"current", "old"/);
+    expect(() => new SqliteStore({ filename: f, table: 'old', createSchema: false })).toThrow(/schema version 1/);
+    expect(objects()).toEqual(was);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('delete');
+    const ok = new SqliteStore({ filename: f, table: 'current', createSchema: false, sweepIntervalMs: 0 });
+    expect(await ok.cleanup(Date.now())).toBe(0);
+    await ok.close();
+    db.close();
+  });
+
   it('one sweep removes at most its batch of 5000 expired rows and never a live one', async () => {
     const store = open({ filename: file(), sweepIntervalMs: 0, sweepBatchSize: 500 });
     const now = Date.now();

@@ -49,4 +49,38 @@ describe('SEC-28: pinned JWKS', () => {
     await expect(fetchJwks(`${base}/redirect`, { allowHttpLoopback: true })).rejects.toThrow();
     await expect(fetchJwks(`${base}/bad`, { allowHttpLoopback: true })).rejects.toBeInstanceOf(ConfigError);
   });
+
+  it('SEC-28: a chunked body without Content-Length is cut off at the cap, not read whole (96 MiB offered, at most a few MiB sent)', async () => {
+    const offered = 96 * 1024 * 1024;
+    let sent = 0;
+    let closed!: Promise<void>;
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    const flood = http.createServer((_req, res) => {
+      closed = new Promise((resolve) => res.on('close', () => resolve()));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"keys":[');
+      const pump = (): void => {
+        while (sent < offered && !res.destroyed) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    const url = await listen(flood);
+    try {
+      const rejected = await fetchJwks(`${url}/jwks`, { allowHttpLoopback: true, timeoutMs: 30_000 }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(rejected).toBeInstanceOf(ConfigError);
+      expect((rejected as Error).message).toBe('JWKS document too large');
+      await closed;
+      // Socket buffers on both sides hold some; the old code made the server send all 96 MiB.
+      expect(sent).toBeLessThan(16 * 1024 * 1024);
+    } finally {
+      await close(flood);
+    }
+  });
 });

@@ -4,7 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { hashPassword, verifyPassword } from './passwords.js';
+import { hashPassword, verifyPassword, SCRYPT_MIN_LOG_N } from './passwords.js';
 
 export type Role = 'user' | 'admin';
 
@@ -59,7 +59,8 @@ export class Accounts {
   constructor(
     filename: string,
     private readonly clock: () => number,
-    private readonly scryptLogN = 15,
+    /** Checked by `scryptCost()` in createApp; the default is the OWASP minimum. */
+    private readonly scryptLogN = SCRYPT_MIN_LOG_N,
   ) {
     this.db = new Database(filename);
     if (filename !== ':memory:') this.db.pragma('journal_mode = WAL');
@@ -110,8 +111,25 @@ export class Accounts {
   /** Password check that costs one scrypt whether or not the email exists. */
   async authenticate(email: string, password: string): Promise<User | null> {
     const user = this.byEmail(email);
-    const ok = await verifyPassword(password, user?.passwordHash ?? (await this.dummyHash));
-    return user && ok ? user : null;
+    if (!user) {
+      await verifyPassword(password, await this.dummyHash, this.scryptLogN);
+      return null;
+    }
+    return (await this.checkPassword(user, password)) ? user : null;
+  }
+
+  /**
+   * Verify a user's password. A right password whose hash is weaker than the configured cost (an
+   * older version's 2^15) is hashed again now, the only moment the password is at hand. The row is
+   * replaced only if it still holds the hash just verified: a password change racing this sign-in wins.
+   */
+  async checkPassword(user: User, password: string): Promise<boolean> {
+    const v = await verifyPassword(password, user.passwordHash, this.scryptLogN);
+    if (v.needsRehash) {
+      const hash = await hashPassword(password, this.scryptLogN);
+      this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?').run(hash, user.id, user.passwordHash);
+    }
+    return v.ok;
   }
 
   async setPassword(id: string, password: string): Promise<void> {

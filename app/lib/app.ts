@@ -27,6 +27,8 @@ import { Accounts } from './accounts.js';
 import { Monitor } from './monitor.js';
 import { Backoff, FailureLimiter } from './ratelimit.js';
 import { DeviceCookies } from './device.js';
+import { clientIpResolver } from './client-ip.js';
+import { scryptCost } from './passwords.js';
 import { Router } from './router.js';
 import { Ctx } from './context.js';
 import type { AppConfig, AppState, SessionData } from './state.js';
@@ -132,7 +134,9 @@ function loadStatic(): Map<string, { body: Buffer; type: string; etag: string }>
   return files;
 }
 
-export async function createApp(config: AppConfig): Promise<App> {
+export async function createApp(given: AppConfig): Promise<App> {
+  // Refuses a cost below the OWASP minimum before anything is opened; the security page shows the one in use.
+  const config: AppConfig = { ...given, scryptLogN: scryptCost(given) };
   const clock = config.clock ?? Date.now;
   const log = config.log ?? ((l: string) => console.log(l));
   const monitor = new Monitor(clock, config.auditFile);
@@ -159,7 +163,9 @@ export async function createApp(config: AppConfig): Promise<App> {
     config,
     clock,
     manager,
-    sessions: nodeSessions(manager),
+    // The throttles, the audit log and the session layer (device list, risk signals, SEC-42) all
+    // see the same client address.
+    sessions: nodeSessions(manager, { getIp: clientIpResolver(config.trustProxy) }),
     accounts,
     monitor,
     limits: {
@@ -365,10 +371,11 @@ export async function createApp(config: AppConfig): Promise<App> {
   }
 
   async function serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (config.metricsToken) {
+    // Closed unless a token is set or it is opened by name (docs/reference-app.md, "Observability").
+    if (config.metricsToken || !config.metricsPublic) {
       const got = Buffer.from(req.headers.authorization ?? '');
-      const want = Buffer.from(`Bearer ${config.metricsToken}`);
-      if (got.length !== want.length || !timingSafeEqual(got, want)) {
+      const want = Buffer.from(`Bearer ${config.metricsToken ?? ''}`);
+      if (!config.metricsToken || got.length !== want.length || !timingSafeEqual(got, want)) {
         res.statusCode = 401;
         res.setHeader('www-authenticate', 'Bearer');
         return void res.end();

@@ -10,6 +10,8 @@ import { SqliteStore } from '../../src/stores/sqlite.js';
 import { RedisStore } from '../../src/stores/redis.js';
 import { PostgresStore } from '../../src/stores/postgres.js';
 import { base32Encode } from './totp.js';
+import { parseTrustProxy, type TrustProxy } from './client-ip.js';
+import { SCRYPT_MIN_LOG_N } from './passwords.js';
 
 export interface EnvConfig {
   port: number;
@@ -27,9 +29,14 @@ export interface EnvConfig {
   stepUpMs: number;
   rateLimit: { accountMax: number; ipMax: number; windowMs: number; untrustedMax: number; signupMax: number };
   scryptLogN: number;
+  insecureTestScrypt: boolean;
   demo: { email: string; password: string } | null;
   demoRoles: boolean;
   metricsToken: string | undefined;
+  /** True when the token was generated at this start (print it). */
+  metricsTokenGenerated: boolean;
+  metricsPublic: boolean;
+  trustProxy: TrustProxy | undefined;
   publicOrigin: string | undefined;
 }
 
@@ -90,12 +97,28 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       untrustedMax: num(env, 'SW_RATE_UNTRUSTED_MAX', 50),
       signupMax: num(env, 'SW_RATE_SIGNUP_MAX', 10),
     },
-    scryptLogN: num(env, 'SW_SCRYPT_LOG_N', 15, 14),
+    // The OWASP minimum is the floor; createApp checks the bound again (scryptCost).
+    scryptLogN: num(env, 'SW_SCRYPT_LOG_N', SCRYPT_MIN_LOG_N, SCRYPT_MIN_LOG_N),
+    insecureTestScrypt: env.SW_INSECURE_TEST_SCRYPT === '1',
     demo: demoOn ? { email: env.DEMO_EMAIL ?? 'demo@example.com', password: env.DEMO_PASSWORD ?? readablePassword() } : null,
     demoRoles: demoOn,
-    metricsToken: env.METRICS_TOKEN || undefined,
+    ...metricsAccess(env),
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
     publicOrigin: env.PUBLIC_ORIGIN || undefined,
   };
+}
+
+/**
+ * /metrics needs a bearer token: `METRICS_TOKEN`, or one generated at each start and printed.
+ * `METRICS_PUBLIC=1` opens it by name instead (a scraper on a private network).
+ */
+function metricsAccess(env: NodeJS.ProcessEnv): Pick<EnvConfig, 'metricsToken' | 'metricsTokenGenerated' | 'metricsPublic'> {
+  const token = env.METRICS_TOKEN || undefined;
+  const open = env.METRICS_PUBLIC === '1';
+  if (token && open) throw new Error('set either METRICS_TOKEN or METRICS_PUBLIC=1, not both');
+  if (token && Buffer.byteLength(token) < 16) throw new Error('METRICS_TOKEN must be at least 16 bytes');
+  if (open) return { metricsToken: undefined, metricsTokenGenerated: false, metricsPublic: true };
+  return { metricsToken: token ?? randomBytes(24).toString('base64url'), metricsTokenGenerated: !token, metricsPublic: false };
 }
 
 /** 20 base32 characters (100 bits) in groups of five: easy to type from a terminal. */

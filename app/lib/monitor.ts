@@ -97,6 +97,9 @@ function sanitise(e: Record<string, unknown>): AppEvent {
   return out as unknown as AppEvent;
 }
 
+/** How long one active-session count serves /metrics (Prometheus scrapes every 15-60 s). */
+const ACTIVE_SCRAPE_MS = 10_000;
+
 export class Monitor {
   readonly registry = new Registry();
   private readonly counters = new Map<string, number>();
@@ -116,6 +119,8 @@ export class Monitor {
   activeSessions: () => Promise<number> = async () => 0;
   /** Supplies the live count of device-bound (DBSC) sessions for the dashboard. */
   boundSessions: () => Promise<number> = async () => 0;
+  /** The gauge's last count: see `scrapedActiveSessions`. */
+  private activeScrape: { at: number; value: Promise<number> } | null = null;
 
   constructor(
     private readonly clock: () => number,
@@ -132,7 +137,7 @@ export class Monitor {
       labelNames: ['check', 'result'],
       registers,
     });
-    const active = () => this.activeSessions();
+    const active = () => this.scrapedActiveSessions();
     const signin = () => this.signinSuccessRate() ?? 0;
     const expiry = () => this.expirationRate() ?? 0;
     const rotations = () => this.rotationsPerSession() ?? 0;
@@ -168,6 +173,24 @@ export class Monitor {
         this.set(rotations());
       },
     });
+  }
+
+  /**
+   * The active-session count for /metrics. Counting walks every account and asks the store for
+   * each (500 store queries per scrape), so scrapes share one count at a time and reuse it for
+   * ACTIVE_SCRAPE_MS: the store's load no longer grows with the scrape rate, whoever scrapes. A
+   * failed count is not kept. The admin dashboard counts afresh.
+   */
+  private scrapedActiveSessions(): Promise<number> {
+    const now = performance.now();
+    if (this.activeScrape && now - this.activeScrape.at < ACTIVE_SCRAPE_MS) return this.activeScrape.value;
+    const value = this.activeSessions();
+    const entry = { at: now, value };
+    this.activeScrape = entry;
+    value.catch(() => {
+      if (this.activeScrape === entry) this.activeScrape = null;
+    });
+    return value;
   }
 
   /** Record one event from the manager or the app. */

@@ -44,6 +44,12 @@ export class FailureLimiter {
     e.count++;
   }
 
+  /** Give back one failure counted in advance by an attempt that succeeded. */
+  release(key: string): void {
+    const e = this.hits.get(key);
+    if (e && e.count > 0) e.count--;
+  }
+
   reset(key: string): void {
     this.hits.delete(key);
   }
@@ -92,7 +98,35 @@ export class Backoff {
     boundedSet(this.hits, key, { count, last: now }, this.o.maxKeys);
   }
 
+  /** Give back one failure counted in advance by an attempt that succeeded. */
+  release(key: string): void {
+    const e = this.hits.get(key);
+    if (!e) return;
+    if (e.count <= 1) this.hits.delete(key);
+    else e.count--;
+  }
+
   reset(key: string): void {
     this.hits.delete(key);
   }
+}
+
+/** A throttle and the key one attempt is counted under. */
+export type Charge = [limiter: FailureLimiter | Backoff, key: string];
+
+/**
+ * Check every charge and, if none makes the attempt wait, count it as a failure on all of them,
+ * in one synchronous step before the expensive check (scrypt) is awaited: otherwise a burst of
+ * concurrent attempts all pass the check while the first hash runs, and are all evaluated.
+ * Returns the milliseconds to wait (nothing counted), or 0 (counted: call `release` on success).
+ */
+export function reserve(charges: readonly Charge[]): number {
+  const wait = Math.max(0, ...charges.map(([l, key]) => l.retryAfter(key)));
+  if (wait === 0) for (const [l, key] of charges) l.fail(key);
+  return wait;
+}
+
+/** Give back the failures `reserve` counted for an attempt that turned out right. */
+export function release(charges: readonly Charge[]): void {
+  for (const [l, key] of charges) l.release(key);
 }

@@ -6,6 +6,7 @@ import type { Accounts } from './accounts.js';
 import type { Monitor } from './monitor.js';
 import type { Backoff, FailureLimiter } from './ratelimit.js';
 import type { DeviceCookies } from './device.js';
+import type { TrustProxy } from './client-ip.js';
 
 export interface Flash {
   kind: 'ok' | 'error' | 'info';
@@ -58,13 +59,26 @@ export interface AppConfig {
    * docs/reference-app.md, "How the protections are wired" (Guessing and lockout; Sign-up).
    */
   rateLimit: { accountMax: number; ipMax: number; windowMs: number; untrustedMax: number; signupMax?: number };
-  scryptLogN: number;
+  /** scrypt cost N = 2^scryptLogN; at least 17 (OWASP), the default. Lower only through `insecureTestScrypt`. */
+  scryptLogN?: number;
+  /** The named low-cost setting for tests (N = 2^10); refused unless NODE_ENV is `test`. */
+  insecureTestScrypt?: boolean;
   /** Seeded admin account; its password is reset to this at every start. */
   demo: { email: string; password: string } | null;
   /** Offer the "become admin" demo toggle to every user. */
   demoRoles: boolean;
-  /** Bearer token required by /metrics when set. */
+  /**
+   * Reverse proxies in front of the app whose `X-Forwarded-For` is believed (a hop count or their
+   * addresses). Unset: the socket address is the client, whatever the header says.
+   */
+  trustProxy?: TrustProxy;
+  /**
+   * Bearer token /metrics requires. Without it /metrics is closed (401) unless `metricsPublic`
+   * opens it by name: its counters tell a stranger how many sessions are live and how sign-ins go.
+   */
   metricsToken?: string;
+  /** Serve /metrics to anyone (a scraper on a private network). Ignored when `metricsToken` is set. */
+  metricsPublic?: boolean;
   /** Append audit events here; null disables the file. */
   auditFile: string | null;
   clock?: () => number;

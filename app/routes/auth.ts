@@ -2,10 +2,11 @@
 import type { AppRouter } from '../lib/app.js';
 import type { Ctx } from '../lib/context.js';
 import { normaliseEmail } from '../lib/accounts.js';
-import { passwordProblem, verifyPassword } from '../lib/passwords.js';
+import { passwordProblem } from '../lib/passwords.js';
 import { verifyTotp } from '../lib/totp.js';
 import { signinPage, signupPage, totpPage, reauthPage } from '../views/auth.js';
 import { duration } from '../views/format.js';
+import { release, reserve, type Charge } from '../lib/ratelimit.js';
 
 /** Only paths of this app's own pages: never an open redirect. */
 const NEXT_RE = /^\/(?:account|sessions)(?:\/[a-z0-9-]+)*$/;
@@ -34,23 +35,11 @@ function attempt(ctx: Ctx, account: string): Attempt {
   return { account, device: ctx.app.devices.read(ctx.req, account), ip: ctx.app.sessions.requestInfo(ctx.req).ip };
 }
 
-/** Seconds until this attempt may be evaluated (0 = now). */
-function signinWait(ctx: Ctx, a: Attempt): number {
+/** The throttles one sign-in attempt is counted against. */
+function charges(ctx: Ctx, a: Attempt): Charge[] {
   const l = ctx.app.limits;
-  const ms = a.device
-    ? l.device.retryAfter(a.device)
-    : Math.max(l.untrusted.retryAfter(a.account), a.ip ? Math.max(l.source.retryAfter(`${a.account}\n${a.ip}`), l.ip.retryAfter(a.ip)) : 0);
-  return Math.ceil(ms / 1000);
-}
-
-function signinFailed(ctx: Ctx, a: Attempt): void {
-  const l = ctx.app.limits;
-  if (a.device) return l.device.fail(a.device);
-  l.untrusted.fail(a.account);
-  if (a.ip) {
-    l.source.fail(`${a.account}\n${a.ip}`);
-    l.ip.fail(a.ip);
-  }
+  if (a.device) return [[l.device, a.device]];
+  return [[l.untrusted, a.account], ...(a.ip ? ([[l.source, `${a.account}\n${a.ip}`], [l.ip, a.ip]] as Charge[]) : [])];
 }
 
 /** A completed sign-in: this browser becomes a known device of the account. */
@@ -106,11 +95,12 @@ export function authRoutes(r: AppRouter): void {
       const email = normaliseEmail(raw);
       const password = ctx.form.get('password') ?? '';
       const a = attempt(ctx, email ?? raw.toLowerCase());
-      const wait = signinWait(ctx, a);
+      // Counted as a failure before scrypt runs, in the same tick as the check (see reserve()).
+      const charged = charges(ctx, a);
+      const wait = Math.ceil(reserve(charged) / 1000);
       if (wait > 0) return rateLimited(ctx, wait, 'signin', raw);
       const user = email ? await ctx.app.accounts.authenticate(email, password.slice(0, 256)) : null;
       if (!user) {
-        signinFailed(ctx, a);
         await ctx.event('signin.failure', { reason: 'wrong email or password' });
         return ctx.page('Sign in', (v) => signinPage(v, { email: raw, error: 'Email or password is wrong.', demoEmail: ctx.app.config.demo?.email }), {
           status: 401,
@@ -118,6 +108,7 @@ export function authRoutes(r: AppRouter): void {
           nav: 'signin',
         });
       }
+      release(charged);
       if (user.totpSecret) {
         // SEC-17: password done, second factor not — half-authenticated until completeStep().
         await ctx.session.login(user.id, { pending: 'mfa', amr: ['pwd'] });
@@ -243,15 +234,15 @@ export function authRoutes(r: AppRouter): void {
       const user = ctx.user!;
       const next = safeNext(ctx.form.get('next'));
       // Counted per user, apart from sign-in: strangers guessing at the email cannot block step-up.
-      const wait = Math.ceil(ctx.app.limits.reauth.retryAfter(user.id) / 1000);
+      // Reserved before scrypt, as at sign-in: a burst cannot outrun the count.
+      const wait = Math.ceil(reserve([[ctx.app.limits.reauth, user.id]]) / 1000);
       if (wait > 0) return rateLimited(ctx, wait, 'reauth');
-      let ok = await verifyPassword((ctx.form.get('password') ?? '').slice(0, 256), user.passwordHash);
+      let ok = await ctx.app.accounts.checkPassword(user, (ctx.form.get('password') ?? '').slice(0, 256));
       if (ok && user.totpSecret) {
         const step = verifyTotp(user.totpSecret, ctx.field('code').trim(), ctx.app.clock(), user.totpLastStep);
         ok = step !== null && ctx.app.accounts.useTotpStep(user.id, step);
       }
       if (!ok) {
-        ctx.app.limits.reauth.fail(user.id);
         await ctx.event('reauth.failure', { userId: user.id });
         return ctx.page('Confirm it is you', (v) => reauthPage(v, { next, needsCode: Boolean(user.totpSecret), error: 'That did not match. Try again.' }), { status: 401 });
       }

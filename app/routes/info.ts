@@ -25,7 +25,7 @@ export function infoRoutes(r: AppRouter): void {
             stepUpMs: config.stepUpMs,
             origins: ctx.app.origins,
             rate: config.rateLimit,
-            scryptLogN: config.scryptLogN,
+            scryptLogN: config.scryptLogN!,
           }),
         { nav: 'security' },
       );

@@ -37,6 +37,11 @@ interface Opened {
   kind: CleanupSummary['store'];
   store: SessionStore;
   close: () => Promise<void>;
+  /**
+   * The cut-off clock: the clock the expiries were written against, as far as the tool can tell.
+   * A CLI host whose clock runs ahead would otherwise delete sessions that are still live.
+   */
+  now: () => Promise<number>;
 }
 
 async function open(a: CleanupArgs): Promise<Opened> {
@@ -44,8 +49,10 @@ async function open(a: CleanupArgs): Promise<Opened> {
     // Never create a database (or its directory) for a mistyped path.
     if (!existsSync(a.sqlite)) throw new Error(`no such SQLite file: ${a.sqlite}`);
     const { SqliteStore } = await import('../stores/sqlite.js');
-    const store = new SqliteStore({ filename: a.sqlite, table: a.table, sweepIntervalMs: 0 });
-    return { kind: 'sqlite', store, close: () => store.close() };
+    // Never create schema or switch the journal mode either: a mistyped --table is an error.
+    const store = new SqliteStore({ filename: a.sqlite, table: a.table, sweepIntervalMs: 0, createSchema: false });
+    // The file is on this host: its clock is the one the application wrote expiries with.
+    return { kind: 'sqlite', store, close: () => store.close(), now: async () => Date.now() };
   }
   if (a.postgres !== undefined) {
     const pg = (await import('pg')).default;
@@ -53,8 +60,21 @@ async function open(a: CleanupArgs): Promise<Opened> {
     const pool = new pg.Pool({ connectionString: a.postgres, max: 1, connectionTimeoutMillis: 10_000 });
     // An idle client that errors (server restart) must not crash the CLI with an unhandled event.
     pool.on('error', () => undefined);
-    const store = new PostgresStore({ pool, schema: a.schema, table: a.table, statementTimeoutMs: 30_000 });
-    return { kind: 'postgres', store, close: () => pool.end() };
+    const schema = a.schema ?? 'public';
+    const table = a.table ?? 'sessionward_sessions';
+    const store = new PostgresStore({ pool, schema, table, statementTimeoutMs: 30_000 });
+    try {
+      const found = await pool.query('SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2', [schema, table]);
+      if (found.rowCount === 0) {
+        throw new Error(`no session table ${schema}.${table} in this database (relation does not exist); check --schema and --table (the application creates it with store.migrate())`);
+      }
+    } catch (e) {
+      await pool.end().catch(() => undefined);
+      throw e;
+    }
+    // The database's clock, not this host's: one reference for every app server that wrote rows.
+    const now = async () => Number((await pool.query<{ ms: string }>("SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms")).rows[0]!.ms);
+    return { kind: 'postgres', store, close: () => pool.end(), now };
   }
   const { createClient, createCluster } = await import('redis');
   const { RedisStore } = await import('../stores/redis.js');
@@ -66,7 +86,7 @@ async function open(a: CleanupArgs): Promise<Opened> {
   const info = String(await client.sendCommand(['INFO', 'cluster']).catch(() => ''));
   if (!/^cluster_enabled:1\b/m.test(info)) {
     const store = new RedisStore({ client, prefix: a.prefix });
-    return { kind: 'redis', store, close: () => client.close() };
+    return { kind: 'redis', store, close: () => client.close(), now: async () => Date.now() };
   }
   // A cluster node: index keys live on every master, so reconnect as a cluster client and let
   // the store scan each master. Credentials and TLS in the URL apply to every node.
@@ -83,7 +103,7 @@ async function open(a: CleanupArgs): Promise<Opened> {
   cluster.on('error', () => undefined);
   await cluster.connect();
   const store = new RedisStore({ client: cluster, prefix: a.prefix });
-  return { kind: 'redis', store, close: () => cluster.close() };
+  return { kind: 'redis', store, close: () => cluster.close(), now: async () => Date.now() };
 }
 
 /**
@@ -109,7 +129,7 @@ export async function runCleanup(a: CleanupArgs, io: CleanupIo): Promise<Cleanup
       throw new Error(`the ${o.kind} store offers no cleanup (its TTLs expire sessions on their own)`);
     }
     // One cut-off for the whole run, so it ends even while new sessions keep expiring.
-    const now = Date.now();
+    const now = await o.now();
     // What `removed` counts: rows for the SQL stores, stale per-user index entries for Redis.
     const what = o.kind === 'redis' ? 'stale index entries' : 'expired sessions';
     let removed = 0;

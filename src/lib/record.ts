@@ -22,19 +22,20 @@ export function withData(r: SessionRecord, data: Record<string, unknown>, versio
 /**
  * A record as the SQL stores' insert parameters, in their shared column order: id, user_id, data,
  * version, created_at, last_seen_at, auth_time, absolute_expires_at, expires_at, meta, rotated_to.
+ * `json` writes the data and meta columns (PostgreSQL's jsonb needs its own encoding).
  */
-export function insertParams(r: SessionRecord): unknown[] {
+export function insertParams(r: SessionRecord, json: (v: unknown) => string = JSON.stringify): unknown[] {
   return [
     r.id,
     r.userId,
-    JSON.stringify(r.data),
+    json(r.data),
     r.version,
     r.createdAt,
     r.lastSeenAt,
     r.authTime,
     r.absoluteExpiresAt,
     r.expiresAt,
-    JSON.stringify(r.meta ?? {}),
+    json(r.meta ?? {}),
     r.rotatedTo ?? null,
   ];
 }

@@ -85,7 +85,10 @@ export class MemoryStore implements SessionStore {
     return true;
   }
 
-  async update(record: SessionRecord, expectedVersion: number, now: number): Promise<boolean> {
+  async update(given: SessionRecord, expectedVersion: number, now: number): Promise<boolean> {
+    // The contract holds in the store, not only in callers: activity never moves the end past the
+    // absolute one (SEC-11), as the SQL stores' LEAST/MIN does.
+    const record = given.expiresAt > given.absoluteExpiresAt ? { ...given, expiresAt: given.absoluteExpiresAt } : given;
     const cur = this.map.get(record.id);
     if (!cur || cur.expiresAt <= now) return false;
     if (cur.rec.version !== expectedVersion) return false;

@@ -41,14 +41,14 @@ export interface PostgresStoreOptions {
 interface Row {
   id: string;
   user_id: string | null;
-  data: Record<string, unknown>;
+  data: Record<string, unknown> | string;
   version: number;
   created_at: string;
   last_seen_at: string;
   auth_time: string | null;
   absolute_expires_at: string;
   expires_at: string;
-  meta: SessionMeta | null;
+  meta: SessionMeta | string | null;
   rotated_to: string | null;
 }
 
@@ -92,19 +92,47 @@ function num(v: string | number | null): number | null {
   return v === null ? null : Number(v);
 }
 
+/**
+ * JSON text that jsonb refuses: the escape of U+0000 and lone UTF-16 surrogates (`\ud800` without
+ * its pair), which JSON.stringify writes as escapes and the other stores keep as given (a session
+ * holding `?next=%00` was a 500 on PostgreSQL only). A literal backslash before `u0000` matches too;
+ * that only costs the encoding below, never a value.
+ */
+const JSONB_REFUSES = /\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+
+/**
+ * A value as jsonb text. Data jsonb can hold is stored as is (queryable by administrators); other
+ * data is stored as a jsonb *string* holding its JSON text, in which those escapes are plain
+ * characters. Data and meta are always objects, so a string in the column is never ambiguous.
+ */
+export function toJsonb(value: unknown): string {
+  const text = JSON.stringify(value);
+  return JSONB_REFUSES.test(text) ? JSON.stringify(text) : text;
+}
+
+function fromJsonb(column: unknown): unknown {
+  if (typeof column !== 'string') return column;
+  try {
+    return JSON.parse(column);
+  } catch (cause) {
+    throw new StoreError('corrupt session row', { cause });
+  }
+}
+
 function rowToRecord(row: Row): SessionRecord {
-  if (typeof row.data !== 'object' || row.data === null) throw new StoreError('corrupt session row');
+  const data = fromJsonb(row.data);
+  if (typeof data !== 'object' || data === null) throw new StoreError('corrupt session row');
   return {
     id: row.id,
     userId: row.user_id,
-    data: row.data,
+    data: data as Record<string, unknown>,
     version: row.version,
     createdAt: Number(row.created_at),
     lastSeenAt: Number(row.last_seen_at),
     authTime: num(row.auth_time),
     absoluteExpiresAt: Number(row.absolute_expires_at),
     expiresAt: Number(row.expires_at),
-    meta: row.meta ?? {},
+    meta: (fromJsonb(row.meta) as SessionMeta | null) ?? {},
     rotatedTo: row.rotated_to,
   };
 }
@@ -333,7 +361,7 @@ export class PostgresStore implements SessionStore {
 
   async create(record: SessionRecord): Promise<boolean> {
     const r = record;
-    const res = await this.exec('create', [...insertParams(r), Date.now()], true);
+    const res = await this.exec('create', [...insertParams(r, toJsonb), Date.now()], true);
     return res.rowCount === 1;
   }
 
@@ -344,13 +372,13 @@ export class PostgresStore implements SessionStore {
     const r = record;
     const res = await this.exec('update', [
       r.userId,
-      JSON.stringify(r.data),
+      toJsonb(r.data),
       r.version,
       r.lastSeenAt,
       r.authTime,
       r.absoluteExpiresAt,
       r.expiresAt,
-      JSON.stringify(r.meta ?? {}),
+      toJsonb(r.meta ?? {}),
       r.rotatedTo ?? null,
       r.id,
       expectedVersion,

@@ -10,7 +10,7 @@
  * const store2 = new SqliteStore({ filename: '/var/lib/app/sessions.db' })
  * const store3 = new SqliteStore({ database: new DatabaseSync(':memory:') })   // or a better-sqlite3 Database
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError, InvalidInputError, StoreError, StoreUnavailableError } from '../errors.js';
 import type { SessionMeta, SessionRecord, SessionStore } from './types.js';
@@ -19,6 +19,7 @@ import {
   connect, openSqlite, sqliteBusy,
   type SqliteConnection, type SqliteDatabase, type SqliteDriverName, type SqliteStatement as Statement,
 } from './sqlite-driver.js';
+import { ensureSqliteIndexes, quoteSqliteIdent as quoteIdent, refuseCaseTwin, sqliteIndexSql, validateSqliteTable as validateTable } from './sqlite-names.js';
 
 export { hasNodeSqlite } from './sqlite-driver.js';
 export type { NodeSqliteDatabase, SqliteDatabase, SqliteDriverName } from './sqlite-driver.js';
@@ -43,12 +44,19 @@ export interface SqliteStoreOptions {
   sweepIntervalMs?: number;
   /** Most rows one sweep deletes, so a sweep never stalls the event loop. Default 500. */
   sweepBatchSize?: number;
+  /**
+   * `false`: open an existing session table only (maintenance tools such as `sessionward
+   * cleanup`). Never creates the file, a table or an index, never changes the journal mode; a
+   * missing file or table, or one at another schema version, is a `ConfigError` that names the
+   * sessionward tables the file does hold. Default `true` (create and migrate).
+   */
+  createSchema?: boolean;
 }
 
-/** One schema step. `sql` receives the quoted table name and a safe index-name prefix. */
+/** One schema step. `up` receives the quoted table name and the table's exact name. */
 export interface SqliteMigration {
   version: number;
-  up: (table: string, prefix: string) => string;
+  up: (table: string, name: string) => string;
 }
 
 /**
@@ -76,26 +84,14 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   {
     version: 2,
     // Indexes came in their own step so that a database created by version 1 shows the upgrade path.
-    up: (t, p) => `
-      CREATE INDEX IF NOT EXISTS ${quoteIdent(`${p}_expires_at_idx`)} ON ${t} (expires_at);
-      CREATE INDEX IF NOT EXISTS ${quoteIdent(`${p}_user_id_idx`)} ON ${t} (user_id) WHERE user_id IS NOT NULL;`,
+    // Index names come from sqliteIndexPrefix: each table's own, whatever its punctuation.
+    up: (_t, name) => sqliteIndexSql(name),
   },
 ];
 
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]!.version;
 
 const DEFAULT_FILENAME = './data/sessions.db';
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-function validateTable(name: string): void {
-  // Any text is quoted safely; the limits only keep derived index names readable and unique.
-  if (name.length === 0 || name.length > 48 || name.includes('\0')) {
-    throw new ConfigError('SqliteStore: table must be 1..48 characters without NUL');
-  }
-}
 
 interface Row {
   id: string;
@@ -119,7 +115,7 @@ function mapError(e: unknown): Error {
   if (sqliteBusy(e)) {
     return new StoreUnavailableError('session store unavailable', { cause: e });
   }
-  if (e instanceof StoreError || e instanceof StoreUnavailableError || e instanceof InvalidInputError) return e;
+  if (e instanceof StoreError || e instanceof StoreUnavailableError || e instanceof InvalidInputError || e instanceof ConfigError) return e;
   return new StoreError('sqlite store failed', { cause: e });
 }
 
@@ -191,7 +187,12 @@ export class SqliteStore implements SessionStore {
       this.ownsDatabase = false;
     } else {
       const file = options.filename ?? DEFAULT_FILENAME;
-      if (file !== ':memory:' && !file.startsWith('file:')) mkdirSync(dirname(resolve(file)), { recursive: true });
+      const create = options.createSchema !== false;
+      if (create && file !== ':memory:' && !file.startsWith('file:')) mkdirSync(dirname(resolve(file)), { recursive: true });
+      // Neither driver has a "must exist" mode in common: look first, so a mistyped path creates nothing.
+      if (!create && (file === ':memory:' || file.startsWith('file:') || !existsSync(file))) {
+        throw new ConfigError(`SqliteStore: no SQLite file ${file}`);
+      }
       db = openSqlite(file, options.driver);
       this.ownsDatabase = true;
     }
@@ -199,12 +200,16 @@ export class SqliteStore implements SessionStore {
     this.driver = db.driver;
     try {
       db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
-      // WAL lets readers run beside the writer; NORMAL is durable across app crashes (not power
-      // loss of the last commits), the usual trade for a session table. (An in-memory database
-      // answers 'memory' and stays so.)
-      db.exec('PRAGMA journal_mode = WAL');
-      db.exec('PRAGMA synchronous = NORMAL');
-      migrateConnection(db, tableName);
+      if (options.createSchema === false) {
+        requireSqliteTable(db, tableName);
+      } else {
+        // WAL lets readers run beside the writer; NORMAL is durable across app crashes (not power
+        // loss of the last commits), the usual trade for a session table. (An in-memory database
+        // answers 'memory' and stays so.)
+        db.exec('PRAGMA journal_mode = WAL');
+        db.exec('PRAGMA synchronous = NORMAL');
+        migrateConnection(db, tableName);
+      }
     } catch (e) {
       if (this.ownsDatabase) db.close();
       throw mapError(e);
@@ -401,9 +406,9 @@ export function migrateSqlite(db: SqliteDatabase, tableName = 'sessionward_sessi
 function migrateConnection(db: SqliteConnection, tableName: string, target = SQLITE_SCHEMA_VERSION): number {
   validateTable(tableName);
   const table = quoteIdent(tableName);
-  const prefix = tableName.replace(/[^A-Za-z0-9_]/g, '_');
   return db.immediate(() => {
     db.exec('CREATE TABLE IF NOT EXISTS sessionward_meta (name TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL)');
+    refuseCaseTwin(db, tableName);
     const row = db.prepare('SELECT version FROM sessionward_meta WHERE name = ?').get(tableName) as
       | { version: number }
       | undefined;
@@ -414,12 +419,35 @@ function migrateConnection(db: SqliteConnection, tableName: string, target = SQL
       );
     }
     for (const m of SQLITE_MIGRATIONS) {
-      if (m.version > current && m.version <= target) db.exec(m.up(table, prefix));
+      if (m.version > current && m.version <= target) db.exec(m.up(table, tableName));
     }
     const reached = Math.max(current, Math.min(target, SQLITE_SCHEMA_VERSION));
+    if (reached >= 2) ensureSqliteIndexes(db, tableName);
     db.prepare(
       'INSERT INTO sessionward_meta (name, version) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET version = excluded.version',
     ).run(tableName, reached);
     return reached;
   });
+}
+
+/**
+ * For `createSchema: false`: the table must be a sessionward table at this schema version. Reads
+ * only (a mistyped `--table` used to create a table, switch the file to WAL and report success).
+ */
+function requireSqliteTable(db: SqliteConnection, tableName: string): void {
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sessionward_meta'").get();
+  const tables = hasMeta ? (db.prepare('SELECT name, version FROM sessionward_meta ORDER BY name').all() as Array<{ name: string; version: number }>) : [];
+  const mine = tables.find((t) => t.name === tableName);
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(tableName);
+  if (!mine || !exists) {
+    const known = tables.map((t) => JSON.stringify(t.name)).join(', ');
+    throw new ConfigError(
+      `SqliteStore: no session table ${JSON.stringify(tableName)} in this file (${known ? `its session tables: ${known}` : 'it holds no sessionward table'}); check the file and table name`,
+    );
+  }
+  if (mine.version !== SQLITE_SCHEMA_VERSION) {
+    throw new ConfigError(
+      `SqliteStore: table ${JSON.stringify(tableName)} has schema version ${mine.version}, this sessionward uses ${SQLITE_SCHEMA_VERSION}; open it once with the application (which migrates it) first`,
+    );
+  }
 }

@@ -83,6 +83,35 @@ export function testSessionStore(
       expect(got!.rotatedTo ?? null).toBeNull();
     });
 
+    it('hostile strings in data and meta (NUL, lone surrogates, `?next=%00`) are kept exactly, through create, update and listByUser', async () => {
+      // Valid JS strings and valid JSON: one store refusing them (PostgreSQL's jsonb) turns the
+      // same request into a 500 on that store only. Every store keeps them as given.
+      const hostile = {
+        next: decodeURIComponent('/account%00'),
+        nul: 'a\u0000b',
+        'key\u0000': 'NUL in a key',
+        high: 'x\ud800',
+        low: '\udc00y',
+        reversed: '\udc00\ud800',
+        pair: '\ud83d\ude00',
+        backslash: '\\u0000 is text here',
+        nested: { list: ['\u0000', '\udfff', { '\ud800': 1 }] },
+      };
+      const meta = { userAgent: 'ua\u0000', ip: '127.0.0.1', label: '\ud800' };
+      const user = `user-${newId().slice(0, 8)}`;
+      const r = makeRecord(now, { userId: user, data: hostile, meta });
+      expect(await store.create(r)).toBe(true);
+      const got = (await store.get(r.id, now))!;
+      expect(got.data).toEqual(hostile);
+      expect(got.meta).toEqual(meta);
+      const next = { ...hostile, more: '\u0000\ud800' };
+      expect(await store.update({ ...got, data: next, version: 2 }, 1, now)).toBe(true);
+      expect((await store.get(r.id, now))!.data).toEqual(next);
+      const [listed] = await store.listByUser(user, now);
+      expect(listed!.data).toEqual(next);
+      expect(listed!.meta).toEqual(meta);
+    });
+
     it('get of an unknown id is null', async () => {
       expect(await store.get(newId(), now)).toBeNull();
     });
@@ -119,6 +148,14 @@ export function testSessionStore(
       await store.delete(r.id);
       expect(await store.update({ ...r, data: { x: 1 }, version: 2 }, 1, now)).toBe(false);
       expect(await store.get(r.id, now)).toBeNull();
+    });
+
+    it('update never moves expiresAt past absoluteExpiresAt (SEC-11), whatever the caller asks', async () => {
+      const r = makeRecord(now, { absoluteExpiresAt: now + 50_000, expiresAt: now + 10_000 });
+      await store.create(r);
+      expect(await store.update({ ...r, version: 2, expiresAt: now + 10_000_000 }, 1, now)).toBe(true);
+      expect((await store.get(r.id, now))!.expiresAt).toBe(now + 50_000);
+      expect(await store.get(r.id, now + 50_000)).toBeNull();
     });
 
     it('update never revives an expired session', async () => {

@@ -38,7 +38,7 @@ function startServer(env: Record<string, string>): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), 'sw-e2e-'));
   const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['app/server.ts'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, REDIS_URL: '', REDIS_CLUSTER_URLS: '', DATABASE_URL: '', SESSION_SECRETS: '', ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, REDIS_URL: '', REDIS_CLUSTER_URLS: '', DATABASE_URL: '', SESSION_SECRETS: '', NODE_ENV: 'test', SW_INSECURE_TEST_SCRYPT: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

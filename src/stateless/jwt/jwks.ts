@@ -70,6 +70,28 @@ export interface FetchJwksOptions {
 }
 
 /**
+ * The body as text, reading no more than `maxBytes` + one chunk: a chunked body (no Content-Length)
+ * is cut off as soon as it passes the cap, instead of being buffered whole and measured afterwards.
+ */
+async function readCapped(res: Response, maxBytes: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw new ConfigError('JWKS document too large');
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
  * Fetch a JWKS from a URL pinned in YOUR configuration (never from a token's `jku`/`x5u`, SEC-28).
  * https only (http only for loopback with `allowHttpLoopback`), no redirects, bounded time and size.
  * Refresh it on your own schedule and hand the result to `verifier.setKeys(jwksKeyRing(jwks))`.
@@ -89,10 +111,16 @@ export async function fetchJwks(url: string, o: FetchJwksOptions = {}): Promise<
     throw new ConfigError('JWKS URL must be https');
   }
   const res = await (o.fetch ?? fetch)(u, { redirect: 'error', signal: AbortSignal.timeout(o.timeoutMs ?? 3000), headers: { accept: 'application/json' } });
-  if (!res.ok) throw new ConfigError(`JWKS fetch failed with HTTP ${res.status}`);
-  if (Number(res.headers.get('content-length') ?? 0) > (o.maxBytes ?? 65_536)) throw new ConfigError('JWKS document too large');
-  const text = await res.text();
-  if (text.length > (o.maxBytes ?? 65_536)) throw new ConfigError('JWKS document too large');
+  const maxBytes = o.maxBytes ?? 65_536;
+  if (!res.ok) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new ConfigError(`JWKS fetch failed with HTTP ${res.status}`);
+  }
+  if (Number(res.headers.get('content-length') ?? 0) > maxBytes) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new ConfigError('JWKS document too large');
+  }
+  const text = await readCapped(res, maxBytes);
   let doc: unknown;
   try {
     doc = JSON.parse(text);
