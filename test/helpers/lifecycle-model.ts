@@ -109,7 +109,7 @@ async function visit(w: World, t: number): Promise<{ s: Session<Data>; r: Reach 
   } else {
     const L = w.lins[r.lin]!;
     expect(
-      { lin, user: s.userId, authTime: s.authTime, abs: s.absoluteExpiresAt, expires: s.expiresAt, authenticated: s.isAuthenticated, grace: s.viaGrace },
+      { lin, user: s.userId, authTime: s.authTime, abs: s.absoluteExpiresAt, expires: s.expiresAt, authenticated: s.isAuthenticated, grace: s.superseded },
       label,
     ).toEqual({ lin: r.lin, user: L.user, authTime: L.authTime, abs: L.abs, expires: L.expires, authenticated: L.user !== null && !L.pending, grace: r.kind === 'grace' });
   }
