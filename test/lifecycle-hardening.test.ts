@@ -391,7 +391,7 @@ describe.each(factories.map((f) => [f.name, f] as const))('lifecycle hardening o
     expect((await manager.load({ cookie: signed })).userId).toBeNull();
   });
 
-  it('SEC-39: session data a store could not keep (NUL, lone surrogates) is refused alike on every store; __proto__ is a plain key', async () => {
+  it('session data a store could not keep (NUL, lone surrogates) is refused alike on every store; __proto__ is a plain key', async () => {
     const { manager } = await setup();
     const cookie = await signIn(manager, 'nina');
     const writes: Array<(s: Session) => Promise<unknown>> = [
