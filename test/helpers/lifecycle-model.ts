@@ -484,6 +484,19 @@ function rotatedBy(w: World, li: number, op: RotateOp | 'completeStep', cookie: 
   else rotated(w, li, cookie, op === 'renew' ? 'renewed' : 'dead');
 }
 
+/** A new browser signs in as `user`; returns its token. */
+async function freshLogin(w: World, user: string): Promise<number> {
+  const s = await w.manager.load({});
+  const li = w.lins.length;
+  s.set('lin', li);
+  await s.login(user);
+  const cookie = nextCookie((await w.manager.commit(s)).headers);
+  const now = w.clock.t;
+  w.lins.push({ user, pending: false, authTime: now, abs: now + ABS, lastSeen: now, expires: Math.min(now + IDLE, now + ABS), current: w.toks.length, ended: false });
+  w.toks.push({ cookie, lineage: li, user, authTime: now, abs: now + ABS, kind: 'current', graceUntil: 0, successor: -1 });
+  return w.toks.length - 1;
+}
+
 /** Current tokens of fully signed-in sessions: the ones that may end other sessions of their user. */
 function signedInTokens(w: World): number[] {
   return w.toks.flatMap((t, i) => {
@@ -503,17 +516,17 @@ class Revoke extends Cmd {
     super();
   }
   async run(w: World): Promise<void> {
+    // Without a signed-in device, or another device of its user, a new browser signs in first.
     const actors = signedInTokens(w);
-    if (actors.length === 0) return;
-    const a = actors[this.actor % actors.length]!;
+    const a = actors.length ? actors[this.actor % actors.length]! : await freshLogin(w, w.users[this.actor % 2]!);
     const me = w.toks[a]!.lineage;
     const user = w.lins[me]!.user!;
+    const others = (): number[] => w.lins.flatMap((L, i) => (L.user === user && i !== me && !L.ended && w.clock.t < L.expires ? [i] : []));
+    if (others().length === 0) await freshLogin(w, user);
     const { s } = await visit(w, a);
     const shown = (await s.listSessions()).map((d) => d.id).sort();
     expect(shown, `listSessions of user ${user}`).toEqual(aliveIds(w, user));
-    const now = w.clock.t;
-    const targets = w.lins.flatMap((L, i) => (L.user === user && i !== me && !L.ended && now < L.expires ? [i] : []));
-    if (targets.length === 0) return;
+    const targets = others();
     const ti = targets[this.target % targets.length]!;
     const T = w.lins[ti]!;
     const id = idOf(w.toks[T.current]!.cookie);
