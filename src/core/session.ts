@@ -297,7 +297,8 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   /**
    * Log in: a new token and record (the old token stops working after the grace window), `userId`
    * and `authTime` set, idle and absolute timers restarted. Only allow-listed pre-login data
-   * survives (SEC-15, SEC-17).
+   * survives (SEC-15, SEC-17). `userId` is 1 to 256 characters of well-formed text without control
+   * characters (InvalidInputError otherwise, on every store).
    */
   async login(userId: string, options: LoginOptions = {}): Promise<void> {
     this.assertLive();
@@ -343,6 +344,10 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
    * old token still reaches the session for `rotationGrace`, so requests already in flight are
    * not logged out — read-only for security decisions (no rotate, login, step completion or
    * ending other sessions: SessionSupersededError) and with its own authentication time.
+   *
+   * A token has at most one successor: if another request rotated this token first (two renewals
+   * at once, say), this one throws SessionSupersededError and follows that rotation instead. The
+   * same holds for `rotate()`, `login()` and `completeStep()`.
    */
   async renew(): Promise<void> {
     this.assertLive();
@@ -379,7 +384,11 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
     return this.#engine.listUserSessions(uid, this.id);
   }
 
-  /** End one of this user's sessions by id; false if it is not theirs or gone. */
+  /**
+   * End one of this user's sessions by id ("sign out that device"); false if it is not theirs or
+   * gone. As strong as that device's own logout: a renewal or rotation by the device, before or
+   * during the call, does not keep it signed in.
+   */
   async destroySession(id: string): Promise<boolean> {
     const uid = this.requireAuth();
     if (id === this.id) {
