@@ -63,7 +63,7 @@ const WHERE: Record<number, string> = {
   36: 'logout deletes the record, clears the cookie with the same attributes and Max-Age=0, optional Clear-Site-Data',
   37: 'sealed/JWT revocation: per-user cut-off + denylist (`src/stateless/revocation.ts`)',
   38: '`destroyOtherSessions()`, `destroyUserSessions()`; rotation pointers keep their owner and end with the rest',
-  39: '`listSessions()`, `destroySession(id)`; per-user index in every store',
+  39: '`listSessions()`, `destroySession(id)` (the logout mechanism: fence, follow same-owner rotation pointers); per-user index in every store',
   40: '`onEvent` with UTC timestamps for every lifecycle and defensive action',
   41: 'events carry HMAC(audit key, id), never the token',
   42: 'cookies failing the MAC counted per known source: `alert.invalid_tokens`, optional 429 that clears the cookie (`invalidTokenLimit`)',

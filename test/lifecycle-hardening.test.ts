@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { SessionManager, MemoryStore, type SessionStore, type SessionRecord } from '../src/index.js';
 import { withSession } from '../src/adapters/web.js';
+import type { Session } from '../src/core/session.js';
 import { sha256Sync } from '../src/crypto/node.js';
 import { FakeClock, SECRET, nextCookie, setCookies } from './helpers/core.js';
 import { allStores } from './helpers/stores.js';
@@ -229,6 +230,194 @@ describe.each(factories.map((f) => [f.name, f] as const))('lifecycle hardening o
     expect(s.get('planted')).toBeUndefined();
   });
 
+  // Issue 20, finding 1: "sign out that device" read the record and deleted it, so a rotation by
+  // the target device (before, during or after the read) kept it signed in.
+  async function deviceOf(manager: SessionManager<Record<string, unknown>>, user: string) {
+    const me = await signIn(manager, user);
+    const device = await signIn(manager, user);
+    const mine = await manager.load({ cookie: me });
+    const listed = (await mine.listSessions()).find((d) => !d.current)!;
+    return { mine, device, id: listed.id };
+  }
+
+  it('SEC-39: "sign out that device" ends it after the device renewed twice since the list was read', async () => {
+    const { manager } = await setup();
+    const { mine, device, id } = await deviceOf(manager, 'gina');
+    let cookie = device;
+    for (let i = 0; i < 2; i++) {
+      const s = await manager.load({ cookie });
+      await s.renew();
+      cookie = nextCookie((await manager.commit(s)).headers, cookie);
+    }
+    expect(await mine.destroySession(id)).toBe(true);
+    expect((await manager.load({ cookie })).userId).toBeNull();
+    expect((await manager.load({ cookie: device })).userId).toBeNull();
+    expect((await mine.listSessions()).map((d) => d.current)).toEqual([true]);
+  });
+
+  it('SEC-39: "sign out that device" ends it when the device rotates between the read and the delete', async () => {
+    const clock = new FakeClock(Date.now());
+    const g = gate(await factory.open(clock.now));
+    const { manager } = await setup({ store: g.store });
+    const { mine, device, id } = await deviceOf(manager, 'hugo');
+    const thief = await manager.load({ cookie: device });
+    const paused = g.pauseAfterGet(id);
+    const revoking = mine.destroySession(id);
+    await paused.reached;
+    await thief.rotate();
+    const dodged = nextCookie((await manager.commit(thief)).headers, device);
+    paused.release();
+    expect(await revoking).toBe(true);
+    expect(dodged).not.toBe(device);
+    expect((await manager.load({ cookie: dodged })).userId).toBeNull();
+    expect((await mine.listSessions()).map((d) => d.current)).toEqual([true]);
+  });
+
+  it('SEC-36: a logout in flight across two renewals ends the latest token', async () => {
+    const { manager } = await setup();
+    const first = await signIn(manager, 'ivan');
+    const loggingOut = await manager.load({ cookie: first });
+    let cookie = first;
+    for (let i = 0; i < 2; i++) {
+      const s = await manager.load({ cookie });
+      await s.renew();
+      cookie = nextCookie((await manager.commit(s)).headers, cookie);
+    }
+    await loggingOut.destroy();
+    await manager.commit(loggingOut);
+    expect((await manager.load({ cookie })).userId).toBeNull();
+    expect(await manager.listUserSessions('ivan')).toEqual([]);
+  });
+
+  // Issue 20, finding 2.
+  for (const follow of ['update', 'reload'] as const) {
+    it(`SEC-16: a request of the old token that follows a privilege rotation by ${follow}() can obtain no token`, async () => {
+      const { manager } = await setup();
+      const old = await signIn(manager, 'jane');
+      const attacker = await manager.load({ cookie: old });
+      const victim = await manager.load({ cookie: old });
+      await victim.rotate();
+      const current = nextCookie((await manager.commit(victim)).headers, old);
+      if (follow === 'update') await attacker.update((d) => void (d.seen = true));
+      else await attacker.reload();
+      expect(attacker.userId).toBe('jane');
+      for (const act of [() => attacker.renew(), () => attacker.rotate(), () => attacker.login('jane'), () => attacker.destroyOtherSessions()]) {
+        await expect(act()).rejects.toMatchObject({ code: 'ERR_SESSION_SUPERSEDED' });
+      }
+      expect(setCookies((await manager.commit(attacker)).headers)).toEqual([]);
+      const owner = await manager.load({ cookie: current });
+      expect(owner.userId).toBe('jane');
+      expect(await manager.listUserSessions('jane')).toHaveLength(1);
+    });
+  }
+
+  // Issue 20, "confirm or refute": two renewals of one token forked it into two live sessions.
+  it('SEC-18: two renewals of one token leave one successor — the later one is superseded, the nonce stays one-time', async () => {
+    const { manager } = await setup();
+    const cookie = await signIn(manager, 'kim');
+    const seed = await manager.load({ cookie });
+    seed.set('nonce', 'n-1');
+    await manager.commit(seed);
+    const a = await manager.load({ cookie });
+    const b = await manager.load({ cookie });
+    await a.renew();
+    const next = nextCookie((await manager.commit(a)).headers, cookie);
+    await expect(b.renew()).rejects.toMatchObject({ code: 'ERR_SESSION_SUPERSEDED' });
+    expect(setCookies((await manager.commit(b)).headers)).toEqual([]);
+    expect(await manager.listUserSessions('kim')).toHaveLength(1);
+    // Spending the nonce in the one successor spends it everywhere.
+    const spend = await manager.load({ cookie: next });
+    expect(spend.get('nonce')).toBe('n-1');
+    spend.delete('nonce');
+    await manager.commit(spend);
+    expect((await manager.load({ cookie })).get('nonce')).toBeUndefined();
+  });
+
+  it('SEC-18: concurrent renewals of one token: exactly one succeeds, and its logout ends the session', async () => {
+    const { manager } = await setup();
+    const cookie = await signIn(manager, 'lena');
+    const reqs = await Promise.all([0, 1, 2].map(() => manager.load({ cookie })));
+    const results = await Promise.allSettled(reqs.map(async (s) => {
+      await s.renew();
+      return nextCookie((await manager.commit(s)).headers);
+    }));
+    const won = results.filter((r): r is PromiseFulfilledResult<string> => r.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'ERR_SESSION_SUPERSEDED' });
+    expect(await manager.listUserSessions('lena')).toHaveLength(1);
+    const s = await manager.load({ cookie: won[0]!.value });
+    await s.destroy();
+    await manager.commit(s);
+    expect(await manager.listUserSessions('lena')).toEqual([]);
+  });
+
+  // Issue 20, "confirm or refute": a pre-login request's destroy() followed the login pointer.
+  it('SEC-15: a pre-login request that logs out after the login ends neither the signed-in session nor its cookie', async () => {
+    const { manager } = await setup();
+    const anon = await manager.load({});
+    anon.set('cart', ['x']);
+    const cookie = nextCookie((await manager.commit(anon)).headers);
+    const stale = await manager.load({ cookie });
+    const signingIn = await manager.load({ cookie });
+    await signingIn.login('mona');
+    const next = nextCookie((await manager.commit(signingIn)).headers);
+    await stale.destroy();
+    expect(setCookies((await manager.commit(stale)).headers)).toEqual([]);
+    expect((await manager.load({ cookie: next })).userId).toBe('mona');
+    expect((await manager.load({ cookie })).userId).toBeNull();
+  });
+
+  // Issue 20, finding 4: a userId Redis could store but never revoke.
+  it('SEC-38: a userId that is not well-formed text is refused at login on every store (so none is stored that cannot be revoked); the session keeps its data', async () => {
+    const { manager } = await setup();
+    const anon = await manager.load({});
+    anon.set('cart', ['x']);
+    const cookie = nextCookie((await manager.commit(anon)).headers);
+    for (const bad of ['\ud800', 'a\udc00', 'x\ud83d', 'nul\u0000', 'tab\t', 'x'.repeat(257), '']) {
+      const s = await manager.load({ cookie });
+      await expect(s.login(bad)).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT' });
+      await manager.commit(s);
+      await expect(manager.destroyUserSessions(bad)).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT' });
+      await expect(manager.listUserSessions(bad)).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT' });
+    }
+    expect((await manager.load({ cookie })).get('cart')).toEqual(['x']);
+    // Well-formed text of any script is welcome and can be revoked.
+    const user = '😀 Zoë \ufffd ' + 'u'.repeat(240);
+    const s = await manager.load({ cookie });
+    await s.login(user);
+    const signed = nextCookie((await manager.commit(s)).headers);
+    expect((await manager.listUserSessions(user)).length).toBe(1);
+    expect(await manager.destroyUserSessions(user)).toBe(1);
+    expect((await manager.load({ cookie: signed })).userId).toBeNull();
+  });
+
+  it('session data a store could not keep (NUL, lone surrogates) is refused alike on every store; __proto__ is a plain key', async () => {
+    const { manager } = await setup();
+    const cookie = await signIn(manager, 'nina');
+    const writes: Array<(s: Session) => Promise<unknown>> = [
+      async (s) => (s.set('k\u0000', 1), manager.commit(s)),
+      async (s) => (s.set('k', 'lone \ud800'), manager.commit(s)),
+      async (s) => ((s.data as Record<string, unknown>).deep = { x: ['\udfff'] }, manager.commit(s)),
+      (s) => s.update((d) => void (d.k = '\u0000')),
+      async (s) => (s.set('k', '\u0000'), s.renew()),
+    ];
+    for (const write of writes) {
+      const s = await manager.load({ cookie });
+      await expect(write(s)).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT' });
+    }
+    const s = await manager.load({ cookie });
+    expect(s.get('__proto__' as never)).toBeUndefined();
+    s.set('__proto__' as never, { admin: true } as never);
+    s.set('odd', 'a\\u0000 \\ud800 ✓ 😀');
+    expect((s.data as Record<string, unknown>).admin).toBeUndefined();
+    await manager.commit(s);
+    const back = await manager.load({ cookie });
+    expect(back.userId).toBe('nina');
+    expect(back.get('__proto__' as never)).toEqual({ admin: true });
+    expect(back.get('odd')).toBe('a\\u0000 \\ud800 ✓ 😀');
+    expect((back.data as Record<string, unknown>).admin).toBeUndefined();
+    expect(await manager.listUserSessions('nina')).toHaveLength(1);
+  });
 });
 
 describe('invalid-token throttle (SEC-42)', () => {

@@ -9,6 +9,7 @@ import { signToken, verifyCookieValue, TOKEN_BYTES } from './token.js';
 import { Session, mergeChanges, clip, type DeviceSession } from './session.js';
 import type { SessionEvent, SessionEventType } from './events.js';
 import type { EndpointRequest, EndpointResponse } from './guard.js';
+import { assertStorableJson, assertUserId, put, storableMeta } from './storable.js';
 
 /** What an adapter knows about the incoming request. Strings only: the core sees no framework objects. */
 export interface RequestInfo {
@@ -46,6 +47,21 @@ type RotationKind = typeof ELEVATED | typeof PRIVILEGE | 'renewal';
 /** How long a logout fence may outlive a failed delete: it only has to win a race. */
 const FENCE_MS = 5_000;
 const VERIFIED_CACHE_SIZE = 10_000;
+
+/** The older of two authentication times; null (never authenticated) if either is. */
+function olderAuth(a: number | null, b: number | null): number | null {
+  return a === null || b === null ? null : Math.min(a, b);
+}
+
+/** How `end` found a session: ended, absent (or not the given owner's), or replaced by another user's login. */
+type Ended = 'ended' | 'gone' | 'foreign';
+
+/** What a new record needs beyond the request: made by `createFor`, applied by `adopt`. */
+interface Issued {
+  record: SessionRecord;
+  token: string;
+  json: string;
+}
 
 /** Run an update function on a private deep copy; it may mutate the copy or return a new object. */
 function applyUpdate(
@@ -165,8 +181,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       if (!next || next.rotatedTo || !this.live(next, now) || next.userId !== rec.userId) return this.fresh(info);
       if (o.guard && !opts.unguarded && (await this.refused(next, req, info, now))) return new Session<D>(this, null, null, info);
       const s = new Session<D>(this, next, null, info);
-      s.viaGrace = true;
-      s.graceAuthTime = rec.authTime === null || next.authTime === null ? null : Math.min(rec.authTime, next.authTime);
+      s.markSuperseded(olderAuth(rec.authTime, next.authTime));
       await this.emitId('token.grace', id, { newSid: await this.sid(next.id), userId: next.userId });
       if (this.onEvent && next.userId !== null) await this.reportRisk(s);
       return s;
@@ -231,7 +246,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     const changes = session.changes();
     const rec = session.record;
     if (rec === null) {
-      if (changes.size > 0 || session.keepEmpty) await this.createFor(session, null, session.data, false);
+      if (changes.size > 0 || session.keepEmpty) await this.adopt(session, await this.createFor(session, null, session.data, false), true);
     } else if (changes.size > 0) {
       await this.writeMerged(session, changes, now);
       // The write renewed the idle deadline: a persistent cookie rolls with it, as on a touch.
@@ -266,6 +281,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
 
   /** Every live session of a user with device metadata (admin view, SEC-39). */
   async listUserSessions(userId: string, currentId: string | null = null): Promise<DeviceSession[]> {
+    assertUserId(userId);
     const now = this.options.clock();
     const list = await this.store.listByUser(userId, now);
     return list
@@ -288,64 +304,95 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
    * Holds on every instance sharing the store (SEC-38, SEC-39).
    */
   async destroyUserSessions(userId: string, exceptId?: string): Promise<number> {
+    // An ill-formed userId is refused, not passed on: some stores would look up another user's
+    // sessions under it (PostgreSQL turns a lone surrogate into U+FFFD).
+    assertUserId(userId);
     const count = await this.store.deleteByUser(userId, exceptId);
     await this.emit('sessions.revoked', null, { userId, count });
     return count;
   }
 
-  /** @internal End one session if it belongs to `userId`. */
+  /**
+   * @internal End one session if it belongs to `userId` ("sign out that device"): exactly as
+   * strong as that device's own logout, so a rotation racing it cannot keep the device signed in.
+   */
   async destroyOwnedSession(userId: string, id: string): Promise<boolean> {
     if (typeof id !== 'string' || id.length > 64) return false;
-    const rec = await this.store.get(id, this.options.clock());
-    if (!rec || rec.userId !== userId) return false;
-    await this.store.delete(id);
+    if ((await this.end(id, userId)) === 'gone') return false;
     await this.emitId('session.destroyed', id, { userId, reason: 'revoked_by_user' });
     return true;
   }
 
   /** @internal */
   async destroy(session: Session<D>): Promise<void> {
+    let ended: Ended = 'gone';
     if (session.record) {
-      await this.end(session.record.id);
+      ended = await this.end(session.record.id);
       await this.emit('session.destroyed', session, { userId: session.record.userId });
     }
     session.destroyed = true;
-    session.clearCookie = true;
+    // A login replaced this session while the request ran: the browser's cookie is the new
+    // session's now, and a clearing header arriving after the login response would sign it out.
+    session.clearCookie = ended !== 'foreign';
   }
 
   /**
-   * Delete a record and, if a concurrent request rotated it, its successor (SEC-36). A plain
-   * read-then-delete loses to a rotation landing in between (the successor would outlive the
-   * logout), so the record is first fenced with a compare-and-set: either the rotation's own
-   * compare-and-set landed first (we see its pointer and follow it) or ours did (the rotation
-   * sees the fence, fails and removes its successor itself).
+   * End a record and every record rotations made of it for the same owner (SEC-36): the one
+   * mechanism behind logout and "sign out that device". A plain read-then-delete loses to a
+   * rotation landing in between (the successor would outlive the logout), so the live end of the
+   * chain is fenced with a compare-and-set: either the rotation's own compare-and-set landed first
+   * (we see its pointer and follow it, however many hops) or ours did (the rotation sees the
+   * fence, fails and removes its successor itself).
+   *
+   * A pointer to a session of another owner is not followed: a login replaced this session, and a
+   * request of the old one (a pre-login page still in flight) must not end the signed-in session.
+   *
+   * Returns 'gone' when `id` is absent (or not `owner`'s), 'foreign' when the chain stopped at a
+   * login by someone else, 'ended' otherwise.
    */
-  private async end(id: string): Promise<void> {
+  private async end(id: string, owner?: string): Promise<Ended> {
     const o = this.options;
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+    const chain: string[] = [];
+    let first: SessionRecord | null = null;
+    let result: 'ended' | 'foreign' = 'ended';
+    let at = id;
+    for (let attempt = 0; ; attempt++) {
+      if (attempt >= MAX_CAS_ATTEMPTS) throw new SessionConflictError('too many concurrent updates');
       const now = o.clock();
-      const cur = await this.store.get(id, now);
-      if (!cur) return;
+      const cur = await this.store.get(at, now);
+      if (!cur) break;
+      if (!first) {
+        if (owner !== undefined && cur.userId !== owner) return 'gone';
+        first = cur;
+      } else if (cur.userId !== first.userId) {
+        result = 'foreign';
+        break;
+      }
       if (cur.rotatedTo) {
-        if (cur.rotatedTo !== id) await this.store.delete(cur.rotatedTo);
-        await this.store.delete(id);
-        return;
+        chain.push(at);
+        // A fence (ended already) points to itself; the check also stops any cycle.
+        if (chain.includes(cur.rotatedTo)) break;
+        at = cur.rotatedTo;
+        continue;
       }
       const fence: SessionRecord = {
         ...cur,
         data: {},
         version: cur.version + 1,
-        rotatedTo: id,
+        rotatedTo: at,
         expiresAt: Math.min(cur.expiresAt, now + FENCE_MS),
         meta: { ...cur.meta, rotation: ENDED },
       };
       if (await this.store.update(fence, cur.version, now)) {
-        await this.store.delete(id);
-        return;
+        chain.push(at);
+        break;
       }
       await backoff(attempt);
     }
-    throw new SessionConflictError('too many concurrent updates');
+    if (!first) return 'gone';
+    // The live end first: once it is gone, nothing the pointers lead to is left.
+    for (let i = chain.length - 1; i >= 0; i--) await this.store.delete(chain[i]!);
+    return result;
   }
 
   /** @internal Re-read the record, discarding this request's unsaved changes. */
@@ -368,6 +415,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const now = o.clock();
       const data = applyUpdate(fn, latest.data);
+      assertStorableJson(JSON.stringify(data));
       const next = withData(latest, data, latest.version + 1);
       next.lastSeenAt = now;
       next.expiresAt = Math.min(now + o.idleTimeout, latest.absoluteExpiresAt);
@@ -383,7 +431,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
         const view = JSON.parse(json) as Record<string, unknown>;
         for (const [k, v] of pending) {
           if (typeof v === 'symbol') delete view[k];
-          else view[k] = v;
+          else put(view, k, v);
         }
         session.sync(view, json);
         return;
@@ -399,9 +447,10 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     session: Session<D>,
     next: { userId: string | null; data: Record<string, unknown>; reauthenticated: boolean; renewal?: boolean },
   ): Promise<void> {
-    // A token that reached this session through a grace window holds no authority of its own:
-    // letting it rotate would mint a token that outlives the grace (issue: grace takeover).
-    if (session.viaGrace) throw new SessionSupersededError();
+    // A request that reached this session through a pointer holds no authority of its own:
+    // letting it rotate would mint a token that outlives the grace (issue: grace takeover), or
+    // hand a signed-in token to the request of a token a rotation made worthless.
+    session.assertCurrent();
     const old = session.record;
     // Only a renewal keeps the old token useful (for the grace window). After a login, step-up,
     // second factor or privilege change the old token must not carry what it did not have.
@@ -409,17 +458,28 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     // What this request loaded, to tell a concurrent writer's changes from its own (parsed only
     // if a concurrent write did land).
     const loadedJson = old ? session.baseJson : null;
-    await this.createFor(session, next.userId, next.data, next.reauthenticated, old);
-    const replaced = old ? await this.retire(old, session.record!.id, kind) : null;
-    if (old && replaced === null && old.userId !== null) {
+    const issued = await this.createFor(session, next.userId, next.data, next.reauthenticated, old);
+    const replaced = old ? await this.retire(old, issued.record.id, kind) : null;
+    if (replaced === 'rotated') {
+      // A concurrent request rotated this token first. One token has at most one successor: two
+      // would be two live sessions, where a logout of one leaves the other and a one-time value
+      // in the data could be spent twice. This request follows the winner's rotation instead.
+      await this.store.delete(issued.record.id);
+      session.token = null;
+      session.issueCookie = false;
+      session.markSuperseded(session.authTime);
+      throw new SessionSupersededError();
+    }
+    if (old && replaced === 'ended' && old.userId !== null) {
       // The signed-in session was ended (logout, "log out everywhere") while this request ran:
       // the rotation must not bring it back under a new token.
-      await this.store.delete(session.record!.id);
+      await this.store.delete(issued.record.id);
       session.destroyed = true;
       session.clearCookie = true;
       throw new SessionDestroyedError();
     }
-    if (loadedJson !== null && replaced && replaced !== true && replaced.version !== old!.version && kind !== ELEVATED) {
+    await this.adopt(session, issued, old === null);
+    if (loadedJson !== null && typeof replaced === 'object' && replaced !== null && replaced.version !== old!.version && kind !== ELEVATED) {
       await this.carryOver(session, JSON.parse(loadedJson) as Record<string, unknown>, replaced.data);
     }
     await this.emitIds('session.rotated', old?.id ?? null, session.record!.id, { userId: next.userId });
@@ -444,7 +504,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       const data = { ...cur.data };
       for (const k of changed) {
         if (JSON.stringify(cur.data[k]) !== JSON.stringify(loaded[k])) continue;
-        if (k in landed) data[k] = landed[k];
+        if (k in landed) put(data, k, landed[k]);
         else delete data[k];
       }
       const merged = withData(cur, data, cur.version + 1);
@@ -458,20 +518,25 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     throw new SessionConflictError('too many concurrent updates');
   }
 
+  /** Store a new record for this request; the request adopts it only once it is sure to keep it. */
   private async createFor(
     session: Session<D>,
     userId: string | null,
     data: Record<string, unknown>,
     reauthenticated: boolean,
     old: SessionRecord | null = null,
-  ): Promise<void> {
+  ): Promise<Issued> {
     const o = this.options;
     const now = o.clock();
+    const json = JSON.stringify(data);
+    assertStorableJson(json);
     const token = this.crypto.randomToken(TOKEN_BYTES);
     const id = await this.crypto.sha256(token);
     // SEC-11: re-authentication restarts both timers; a plain rotation keeps the absolute deadline.
     const absoluteExpiresAt = reauthenticated || !old ? now + o.absoluteTimeout : old.absoluteExpiresAt;
-    const snapshot = JSON.parse(JSON.stringify(data)) as Record<string, unknown>;
+    const snapshot = JSON.parse(json) as Record<string, unknown>;
+    const userAgent = storableMeta(session.userAgent);
+    const ip = storableMeta(session.ip);
     const record: SessionRecord = {
       id,
       userId,
@@ -482,25 +547,29 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       authTime: reauthenticated ? now : (old?.authTime ?? null),
       absoluteExpiresAt,
       expiresAt: Math.min(now + o.idleTimeout, absoluteExpiresAt),
-      meta: { ...(session.userAgent ? { userAgent: session.userAgent } : {}), ...(session.ip ? { ip: session.ip } : {}) },
+      meta: { ...(userAgent ? { userAgent } : {}), ...(ip ? { ip } : {}) },
       rotatedTo: null,
     };
     if (!(await this.store.create(record))) throw new StoreError('session id collision');
-    session.record = record;
-    session.token = token;
-    session.sync(JSON.parse(JSON.stringify(snapshot)) as Record<string, unknown>);
+    return { record, token, json };
+  }
+
+  /** This request now holds the new record and its token; the response carries the cookie. */
+  private async adopt(session: Session<D>, issued: Issued, created: boolean): Promise<void> {
+    session.record = issued.record;
+    session.token = issued.token;
+    session.sync(JSON.parse(issued.json) as Record<string, unknown>);
     session.issueCookie = true;
     session.clearCookie = false;
-    session.viaGrace = false;
-    if (!old) await this.emit('session.created', session, { userId });
+    if (created) await this.emit('session.created', session, { userId: issued.record.userId });
   }
 
   /**
    * Turn the old record into a short-lived pointer to its successor (or delete it when grace is 0).
-   * Returns the version it replaced, true when a concurrent rotation had replaced it already, or
-   * null when it was gone or fenced (ended concurrently).
+   * Returns the version it replaced, 'rotated' when a concurrent rotation had replaced it already,
+   * or 'ended' when it was gone or fenced (ended concurrently).
    */
-  private async retire(old: SessionRecord, successor: string, kind: RotationKind): Promise<SessionRecord | true | null> {
+  private async retire(old: SessionRecord, successor: string, kind: RotationKind): Promise<SessionRecord | 'rotated' | 'ended'> {
     const o = this.options;
     let latest: SessionRecord | null = old;
     for (let attempt = 0; latest && attempt < MAX_CAS_ATTEMPTS; attempt++) {
@@ -521,14 +590,14 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
         return latest;
       }
       latest = await this.store.get(old.id, now);
-      // Rotated by a concurrent request: fine. Fenced by a logout: this rotation must fail.
-      if (latest?.rotatedTo) return latest.meta.rotation === ENDED ? null : true;
+      if (latest?.rotatedTo) return latest.meta.rotation === ENDED ? 'ended' : 'rotated';
     }
-    return null;
+    return 'ended';
   }
 
   private async writeMerged(session: Session<D>, changes: ReadonlyMap<string, unknown>, now0: number): Promise<void> {
     const o = this.options;
+    assertStorableJson(JSON.stringify(Array.from(changes)));
     const base = JSON.parse(session.baseJson) as Record<string, unknown>;
     let latest: SessionRecord = { ...session.record!, data: base };
     let now = now0;
@@ -566,15 +635,25 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     throw new SessionConflictError('too many concurrent updates');
   }
 
-  /** Latest live version of a record, following one rotation; throws if it is gone. */
+  /**
+   * Latest live version of a record, following one rotation of the same owner; throws if it is
+   * gone. A request that follows a pointer is superseded from then on: it may write data (its
+   * user's, made before the rotation), never obtain a token (issue 20 finding 2).
+   */
   private async latestOf(session: Session<D>, id: string, now: number): Promise<SessionRecord> {
     let fresh = await this.store.get(id, now);
-    // A write from before a privilege-raising rotation never lands in the raised session.
-    if (fresh?.rotatedTo && fresh.meta.rotation === ELEVATED) throw new SessionDestroyedError();
     if (fresh?.rotatedTo) {
+      // A write from before a privilege-raising rotation never lands in the raised session; a
+      // fence (ENDED) is a logout.
+      if (fresh.meta.rotation === ELEVATED || fresh.meta.rotation === ENDED) throw new SessionDestroyedError();
+      const owner = fresh.userId;
+      const own = session.authTime;
       fresh = await this.store.get(fresh.rotatedTo, now);
+      if (!fresh || fresh.rotatedTo || fresh.userId !== owner) throw new SessionDestroyedError();
       // The request now writes to the successor; its cookie is already with the client.
       session.token = null;
+      session.issueCookie = false;
+      session.markSuperseded(olderAuth(own, fresh.authTime));
     }
     if (!fresh || fresh.rotatedTo) throw new SessionDestroyedError();
     session.record = fresh;

@@ -9,6 +9,7 @@ import {
 import type { SessionRecord } from '../stores/types.js';
 import type { Engine } from './manager.js';
 import { bindingOf, type BindingKind } from './binding.js';
+import { assertUserId, put } from './storable.js';
 
 /** Reserved data key holding sessionward's own auth state (pending second factor, methods). */
 export const AUTH_KEY = '__sw';
@@ -75,10 +76,14 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   issueCookie = false;
   /** @internal set when the response must clear the cookie. */
   clearCookie = false;
-  /** @internal the request resolved through a rotation grace window. */
-  viaGrace = false;
+  /**
+   * @internal The request reached its record through a rotation pointer — at load (grace window),
+   * by following one on a write or reload, or by losing a concurrent rotation. Such a request
+   * holds no authority of its own: it may read and write data, never make a security decision.
+   */
+  superseded = false;
   /** @internal authentication time of the superseded token that reached this session. */
-  graceAuthTime: number | null = null;
+  ownAuthTime: number | null = null;
   /** @internal the session was destroyed by this request. */
   destroyed = false;
   /** @internal renew activity at commit even if `touchAfter` has not elapsed. */
@@ -184,7 +189,7 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
    * grace window), it is that token's own, never the successor's newer one.
    */
   get authTime(): number | null {
-    if (this.viaGrace) return this.graceAuthTime;
+    if (this.superseded) return this.ownAuthTime;
     return this.record?.authTime ?? null;
   }
   get createdAt(): number | null {
@@ -229,13 +234,15 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   }
 
   get<K extends keyof D & string>(key: K): D[K] | undefined {
-    return this.data[key];
+    // Own keys only: `__proto__` or `constructor` must not read the prototype.
+    const d = this.data;
+    return Object.prototype.hasOwnProperty.call(d, key) ? d[key] : undefined;
   }
 
   set<K extends keyof D & string>(key: K, value: D[K]): this {
     this.assertLive();
     if (key === AUTH_KEY) throw new InvalidInputError(`${AUTH_KEY} is reserved`);
-    (this.data as Record<string, unknown>)[key] = value;
+    put(this.data as Record<string, unknown>, key, value);
     return this;
   }
 
@@ -300,16 +307,15 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   /**
    * Log in: a new token and record (the old token stops working after the grace window), `userId`
    * and `authTime` set, idle and absolute timers restarted. Only allow-listed pre-login data
-   * survives (SEC-15, SEC-17).
+   * survives (SEC-15, SEC-17). `userId` is 1 to 256 characters of well-formed text without control
+   * characters (InvalidInputError otherwise, on every store).
    */
   async login(userId: string, options: LoginOptions = {}): Promise<void> {
     this.assertLive();
-    if (typeof userId !== 'string' || userId.length === 0 || userId.length > 256) {
-      throw new InvalidInputError('userId must be a non-empty string of at most 256 characters');
-    }
+    assertUserId(userId);
     const keep = new Set([...this.#engine.options.preLoginKeys, ...(options.keep ?? [])]);
     const data: Record<string, unknown> = {};
-    for (const k of Object.keys(this.data)) if (keep.has(k)) data[k] = (this.data as Record<string, unknown>)[k];
+    for (const k of Object.keys(this.data)) if (keep.has(k)) put(data, k, (this.data as Record<string, unknown>)[k]);
     const auth: AuthState = {};
     if (options.pending) auth.pending = options.pending;
     if (options.amr) auth.amr = [...options.amr];
@@ -348,6 +354,10 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
    * old token still reaches the session for `rotationGrace`, so requests already in flight are
    * not logged out — read-only for security decisions (no rotate, login, step completion or
    * ending other sessions: SessionSupersededError) and with its own authentication time.
+   *
+   * A token has at most one successor: if another request rotated this token first (two renewals
+   * at once, say), this one throws SessionSupersededError and follows that rotation instead. The
+   * same holds for `rotate()`, `login()` and `completeStep()`.
    */
   async renew(): Promise<void> {
     this.assertLive();
@@ -384,7 +394,11 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
     return this.#engine.listUserSessions(uid, this.id);
   }
 
-  /** End one of this user's sessions by id; false if it is not theirs or gone. */
+  /**
+   * End one of this user's sessions by id ("sign out that device"); false if it is not theirs or
+   * gone. As strong as that device's own logout: a renewal or rotation by the device, before or
+   * during the call, does not keep it signed in.
+   */
   async destroySession(id: string): Promise<boolean> {
     const uid = this.requireAuth();
     if (id === this.id) {
@@ -403,9 +417,19 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
     return this.#engine.destroyUserSessions(uid, this.id ?? undefined);
   }
 
-  /** @internal Security decisions need the current token, not one inside a grace window. */
+  /** @internal Security decisions need the current token, not one that reached here through a pointer. */
   assertCurrent(): void {
-    if (this.viaGrace) throw new SessionSupersededError();
+    if (this.superseded) throw new SessionSupersededError();
+  }
+
+  /**
+   * @internal From now on this request only follows a rotation made by another request: it keeps
+   * its own (older) authentication time and loses every security decision.
+   */
+  markSuperseded(ownAuthTime: number | null): void {
+    if (this.superseded) return;
+    this.superseded = true;
+    this.ownAuthTime = ownAuthTime;
   }
 
   private auth(): AuthState {
@@ -453,7 +477,7 @@ export function mergeChanges(
       throw new SessionConflictError(`session key ${JSON.stringify(k)} changed concurrently`);
     }
     if (v === DELETED) delete out[k];
-    else out[k] = v;
+    else put(out, k, v);
   }
   return out;
 }

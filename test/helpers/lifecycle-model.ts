@@ -21,7 +21,8 @@ import * as fc from 'fast-check';
 import { expect } from 'vitest';
 import { SessionManager, type SessionStore } from '../../src/index.js';
 import type { Session } from '../../src/core/session.js';
-import { FakeClock, SECRET, nextCookie } from './core.js';
+import { sha256Sync } from '../../src/crypto/node.js';
+import { FakeClock, SECRET, nextCookie, setCookies } from './core.js';
 import type { StoreFactory } from './stores.js';
 
 const SEC = 1000;
@@ -109,7 +110,7 @@ async function visit(w: World, t: number): Promise<{ s: Session<Data>; r: Reach 
   } else {
     const L = w.lins[r.lin]!;
     expect(
-      { lin, user: s.userId, authTime: s.authTime, abs: s.absoluteExpiresAt, expires: s.expiresAt, authenticated: s.isAuthenticated, grace: s.viaGrace },
+      { lin, user: s.userId, authTime: s.authTime, abs: s.absoluteExpiresAt, expires: s.expiresAt, authenticated: s.isAuthenticated, grace: s.superseded },
       label,
     ).toEqual({ lin: r.lin, user: L.user, authTime: L.authTime, abs: L.abs, expires: L.expires, authenticated: L.user !== null && !L.pending, grace: r.kind === 'grace' });
   }
@@ -125,7 +126,9 @@ function activity(w: World, L: Lin): void {
 async function commit(w: World, s: Session<Data>, r: Reach, wrote: boolean): Promise<string> {
   const L = r.kind === 'none' ? null : w.lins[r.lin]!;
   const touch = s.touchRequested || (L !== null && w.clock.t - L.lastSeen >= TOUCH_AFTER);
+  const superseded = s.superseded;
   const res = await w.manager.commit(s);
+  if (superseded) noToken(res.headers, 'commit');
   if (L && (wrote || touch)) activity(w, L);
   return nextCookie(res.headers);
 }
@@ -148,11 +151,34 @@ function endLineage(w: World, li: number): void {
   w.lins[li]!.ended = true;
 }
 
-/** The user's session list (the per-user index) holds exactly the sessions the model has alive. */
-async function listed(w: World, user: string): Promise<void> {
+/** Store id of a token (what listSessions shows and destroySession takes). */
+function idOf(cookie: string): string {
+  return sha256Sync(cookie.split('=')[1]!.split('.')[0]!);
+}
+
+/** Ids of the sessions the model has alive for a user. */
+function aliveIds(w: World, user: string): string[] {
   const now = w.clock.t;
-  const alive = w.lins.filter((L) => L.user === user && !L.ended && now < L.expires).length;
-  expect((await w.manager.listUserSessions(user)).length, `sessions listed for ${user}`).toBe(alive);
+  return w.lins.filter((L) => L.user === user && !L.ended && now < L.expires).map((L) => idOf(w.toks[L.current]!.cookie)).sort();
+}
+
+/** Invariant: the user's session list (the per-user index) is exactly the sessions alive — no more, no fewer. */
+async function listed(w: World, user: string): Promise<void> {
+  const ids = (await w.manager.listUserSessions(user)).map((d) => d.id).sort();
+  expect(ids, `sessions listed for ${user}`).toEqual(aliveIds(w, user));
+}
+
+/** Invariant: a request that reached its record through a pointer never obtains a token. */
+function noToken(headers: Array<[string, string]>, label: string): void {
+  expect(setCookies(headers).filter((c) => c.value !== ''), `${label}: a superseded request obtained a token`).toEqual([]);
+}
+
+/** Invariant: none of these tokens reaches a session any more. */
+async function reachNothing(w: World, cookies: string[], label: string): Promise<void> {
+  for (const cookie of cookies) {
+    const s = await w.manager.load({ cookie });
+    expect({ user: s.userId, lin: s.get('lin') }, label).toEqual({ user: null, lin: undefined });
+  }
 }
 
 async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
@@ -439,6 +465,248 @@ class LoginRace extends Cmd {
   }
 }
 
+type RotateOp = 'renew' | 'rotate' | 'login';
+
+/** Run a rotation on a request; a login signs in as the session's own user (or user 0 before any). */
+async function rotateBy(w: World, s: Session<Data>, op: RotateOp | 'completeStep', L: Lin): Promise<void> {
+  if (op === 'renew') await s.renew();
+  else if (op === 'rotate') await s.rotate();
+  else if (op === 'completeStep') await s.completeStep('otp');
+  else await s.login(L.user ?? w.users[0]);
+}
+
+/** The model's side of a rotation `op` of lineage `li` that issued `cookie`. */
+function rotatedBy(w: World, li: number, op: RotateOp | 'completeStep', cookie: string): void {
+  const L = w.lins[li]!;
+  const now = w.clock.t;
+  if (op === 'login') rotated(w, li, cookie, 'dead', { user: L.user ?? w.users[0], pending: false, authTime: now, abs: now + ABS });
+  else if (op === 'completeStep') rotated(w, li, cookie, 'dead', { pending: false, authTime: now, abs: now + ABS });
+  else rotated(w, li, cookie, op === 'renew' ? 'renewed' : 'dead');
+}
+
+/** A new browser signs in as `user`; returns its token. */
+async function freshLogin(w: World, user: string): Promise<number> {
+  const s = await w.manager.load({});
+  const li = w.lins.length;
+  s.set('lin', li);
+  await s.login(user);
+  const cookie = nextCookie((await w.manager.commit(s)).headers);
+  const now = w.clock.t;
+  w.lins.push({ user, pending: false, authTime: now, abs: now + ABS, lastSeen: now, expires: Math.min(now + IDLE, now + ABS), current: w.toks.length, ended: false });
+  w.toks.push({ cookie, lineage: li, user, authTime: now, abs: now + ABS, kind: 'current', graceUntil: 0, successor: -1 });
+  return w.toks.length - 1;
+}
+
+/** Current tokens of fully signed-in sessions: the ones that may end other sessions of their user. */
+function signedInTokens(w: World): number[] {
+  return w.toks.flatMap((t, i) => {
+    const r = reach(w, i);
+    const L = w.lins[t.lineage]!;
+    return r.kind === 'direct' && L.user !== null && !L.pending ? [i] : [];
+  });
+}
+
+/**
+ * "Sign out that device" (destroySession of another session of the same user, by the id the list
+ * shows) or "log out my other devices", racing the target's own renew/rotate/login — or after the
+ * target renewed since the list was read (issue 20 finding 1). Revoking is as strong as logout.
+ */
+class Revoke extends Cmd {
+  constructor(readonly actor: number, readonly target: number, readonly mode: 'one' | 'others', readonly race: 'none' | RotateOp | 'renewedBefore') {
+    super();
+  }
+  async run(w: World): Promise<void> {
+    // Without a signed-in device, or another device of its user, a new browser signs in first.
+    const actors = signedInTokens(w);
+    const a = actors.length ? actors[this.actor % actors.length]! : await freshLogin(w, w.users[this.actor % 2]!);
+    const me = w.toks[a]!.lineage;
+    const user = w.lins[me]!.user!;
+    const others = (): number[] => w.lins.flatMap((L, i) => (L.user === user && i !== me && !L.ended && w.clock.t < L.expires ? [i] : []));
+    if (others().length === 0) await freshLogin(w, user);
+    const { s } = await visit(w, a);
+    const shown = (await s.listSessions()).map((d) => d.id).sort();
+    expect(shown, `listSessions of user ${user}`).toEqual(aliveIds(w, user));
+    const targets = others();
+    const ti = targets[this.target % targets.length]!;
+    const T = w.lins[ti]!;
+    const id = idOf(w.toks[T.current]!.cookie);
+    if (this.race === 'renewedBefore') {
+      const d = (await visit(w, T.current)).s;
+      await d.renew();
+      rotatedBy(w, ti, 'renew', nextCookie((await w.manager.commit(d)).headers));
+    }
+    const device = this.race === 'none' || this.race === 'renewedBefore' ? null : (await visit(w, T.current)).s;
+    let dodged = '';
+    const revoke = this.mode === 'one' ? s.destroySession(id) : s.destroyOtherSessions();
+    const racing = async (): Promise<void> => {
+      if (!device) return;
+      try {
+        await rotateBy(w, device, this.race as RotateOp, T);
+        dodged = nextCookie((await w.manager.commit(device)).headers);
+      } catch (e) {
+        // Losing to the revocation is the one acceptable failure.
+        expect(e).toMatchObject({ code: 'ERR_SESSION_DESTROYED' });
+      }
+    };
+    const [result] = await Promise.all([revoke, racing()]);
+    if (this.mode === 'one') expect(result, 'destroySession of a listed session').toBe(true);
+    const ended = this.mode === 'one' ? [ti] : w.lins.flatMap((L, i) => (L.user === user && i !== me ? [i] : []));
+    for (const i of ended) endLineage(w, i);
+    if (this.mode === 'others') for (const t of w.toks) if (t.lineage === me && t.kind === 'renewed') t.kind = 'dead';
+    if (dodged) w.toks.push({ cookie: dodged, lineage: ti, user, authTime: T.authTime, abs: T.abs, kind: 'dead', graceUntil: 0, successor: -1 });
+    // Stated on its own: after a revocation returned, no token that ever reached an ended session reaches anything.
+    await reachNothing(w, w.toks.filter((t) => ended.includes(t.lineage)).map((t) => t.cookie), `after ${this}`);
+    await listed(w, user);
+  }
+  toString(): string {
+    return `Revoke(#${this.actor} ${this.mode === 'one' ? `signs out device ${this.target}` : 'signs out other devices'}${this.race === 'none' ? '' : ` ‖ ${this.race}`})`;
+  }
+}
+
+/**
+ * A request loaded the token, then another request with the same token rotated it (every pointer
+ * kind: grace, privilege, login, second factor). The late request then writes, updates or reloads
+ * — following the pointer where that is allowed — and tries to rotate, sign in, log out or just
+ * commit (issue 20 finding 2 and the pre-login logout). Whatever it does, it obtains no token; its
+ * logout ends the session only if the session is still its owner's.
+ */
+class Stale extends OnToken {
+  constructor(
+    pick: number,
+    readonly pointer: RotateOp | 'completeStep',
+    readonly follow: 'update' | 'reload' | 'write' | 'none',
+    readonly then: RotateOp | 'destroy' | 'commit',
+  ) {
+    super(pick);
+  }
+  async run(w: World): Promise<void> {
+    const t = this.token(w);
+    const r = reach(w, t);
+    if (r.kind !== 'direct') return;
+    const li = r.lin;
+    const L = w.lins[li]!;
+    if (this.pointer === 'completeStep' && L.user === null) return;
+    const owner = L.user;
+    const stale = (await visit(w, t)).s;
+    const victim = (await visit(w, t)).s;
+    await rotateBy(w, victim, this.pointer, L);
+    rotatedBy(w, li, this.pointer, nextCookie((await w.manager.commit(victim)).headers));
+    // A write of the same user follows a renewal or a privilege change; nothing crosses a login.
+    const follows = this.pointer === 'renew' || this.pointer === 'rotate';
+    const label = `${this}`;
+    if (this.follow === 'update' || this.follow === 'reload') {
+      const n = ++w.n;
+      const act = this.follow === 'update' ? stale.update((d) => void (d.n = n)) : stale.reload();
+      if (!follows) await expectCode(act, 'ERR_SESSION_DESTROYED');
+      else {
+        await act;
+        if (this.follow === 'update') activity(w, L);
+        expect({ lin: stale.get('lin'), user: stale.userId, superseded: stale.superseded }, label).toEqual({ lin: li, user: owner, superseded: true });
+      }
+    } else if (this.follow === 'write') {
+      stale.set('n', ++w.n);
+      const h = (await w.manager.commit(stale)).headers;
+      // Dropped or landed, a write of a superseded request never touches the cookie.
+      expect(setCookies(h), label).toEqual([]);
+      if (follows) activity(w, L);
+    }
+    if (stale.authTime !== null) expect(stale.authTime, `${label}: newer authentication than the token had`).toBeLessThanOrEqual(w.toks[t]!.authTime!);
+    if (this.then === 'commit') return noToken((await w.manager.commit(stale)).headers, label);
+    if (this.then === 'destroy') {
+      await stale.destroy();
+      const h = (await w.manager.commit(stale)).headers;
+      // A logout follows its own user's pointers; a pre-login request must not end the login.
+      const sameOwner = w.lins[li]!.user === owner;
+      if (sameOwner) endLineage(w, li);
+      expect(setCookies(h).map((c) => c.value), `${label}: cookie cleared`).toEqual(sameOwner ? [''] : []);
+      return;
+    }
+    const op = this.then;
+    await expect(rotateBy(w, stale, op, L), label).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_SESSION_(SUPERSEDED|DESTROYED)$/) });
+    noToken((await w.manager.commit(stale)).headers, label);
+  }
+  toString(): string {
+    return `Stale(#${this.pick}: ${this.pointer} elsewhere, then ${this.follow}, then ${this.then})`;
+  }
+}
+
+/**
+ * Two requests with the same token rotate it at once (renew ‖ renew, renew ‖ rotate, ...): one
+ * wins, the other is superseded — a token has at most one successor, so a logout of it ends the
+ * session and a one-time value in it stays one-time.
+ */
+class Fork extends OnToken {
+  constructor(pick: number, readonly ops: [RotateOp, RotateOp]) {
+    super(pick);
+  }
+  async run(w: World): Promise<void> {
+    const t = this.token(w);
+    const r = reach(w, t);
+    if (r.kind !== 'direct') return;
+    const L = w.lins[r.lin]!;
+    const reqs = [(await visit(w, t)).s, (await visit(w, t)).s];
+    const settled = await Promise.allSettled(
+      reqs.map(async (s, i) => {
+        await rotateBy(w, s, this.ops[i]!, L);
+        return nextCookie((await w.manager.commit(s)).headers);
+      }),
+    );
+    const won = settled.flatMap((x, i) => (x.status === 'fulfilled' ? [i] : []));
+    expect(won, `${this}: exactly one rotation wins`).toHaveLength(1);
+    for (const x of settled) if (x.status === 'rejected') expect(x.reason).toMatchObject({ code: 'ERR_SESSION_SUPERSEDED' });
+    const i = won[0]!;
+    rotatedBy(w, r.lin, this.ops[i]!, (settled[i] as PromiseFulfilledResult<string>).value);
+    noToken((await w.manager.commit(reqs[1 - i]!)).headers, `${this}`);
+    const user = w.lins[r.lin]!.user;
+    if (user !== null) await listed(w, user);
+  }
+  toString(): string {
+    return `Fork(#${this.pick}: ${this.ops[0]} ‖ ${this.ops[1]})`;
+  }
+}
+
+/** Hostile text: what some store cannot keep is refused on every store, the rest round-trips on every store. */
+const HOSTILE: ReadonlyArray<{ text: string; storable: boolean; userId: boolean }> = [
+  { text: 'lone \ud800', storable: false, userId: false },
+  { text: '\udc00 reversed', storable: false, userId: false },
+  { text: 'nul \u0000', storable: false, userId: false },
+  { text: 'x'.repeat(10_000), storable: true, userId: false },
+  { text: '__proto__', storable: true, userId: true },
+  { text: 'constructor', storable: true, userId: true },
+  { text: 'emoji 😀 \ufffd', storable: true, userId: true },
+];
+
+class Hostile extends OnToken {
+  constructor(pick: number, readonly which: number, readonly where: 'login' | 'key' | 'value') {
+    super(pick);
+  }
+  async run(w: World): Promise<void> {
+    const h = HOSTILE[this.which % HOSTILE.length]!;
+    const { s, r } = await visit(w, this.token(w));
+    if (this.where === 'login') {
+      // Accepted userIds are exercised by the run's second user; here only what must be refused.
+      if (h.userId || r.kind === 'grace') return;
+      await expectCode(s.login(h.text), 'ERR_INVALID_INPUT');
+      await commit(w, s, r, false);
+      return;
+    }
+    if (r.kind === 'none') return;
+    const key = this.where === 'key' ? h.text : 'hostile';
+    const value = this.where === 'key' ? 1 : h.text;
+    s.set(key, value);
+    if (!h.storable) {
+      await expectCode(w.manager.commit(s), 'ERR_INVALID_INPUT');
+      return;
+    }
+    await commit(w, s, r, true);
+    const back = await w.manager.load({ cookie: w.toks[this.token(w)]!.cookie });
+    expect(back.get(key), `${this}: round trip`).toEqual(value);
+  }
+  toString(): string {
+    return `Hostile(#${this.pick}, ${this.where} ${JSON.stringify(HOSTILE[this.which % HOSTILE.length]!.text.slice(0, 16))})`;
+  }
+}
+
 /** The clock jumps; the steps straddle grace (10 s), touch (60 s), idle (10 min) and absolute (60 min). */
 class Advance extends Cmd {
   constructor(readonly ms: number) {
@@ -457,6 +725,7 @@ const STEPS = [1, 999, 5_000, 9_999, 10_000, 10_001, 59_999, 60_000, 4 * MIN, 9 
 export function lifecycleCommands(maxCommands: number) {
   const pick = fc.nat(1000);
   const visit = fc.tuple(pick, fc.constantFrom('read', 'write', 'touch') as fc.Arbitrary<'read' | 'write' | 'touch'>).map(([p, m]) => new Visit(p, m));
+  const rotateOp = fc.constantFrom('renew', 'rotate', 'login') as fc.Arbitrary<RotateOp>;
   const rotation = fc.tuple(pick, fc.constantFrom('completeStep', 'rotate', 'renew') as fc.Arbitrary<'completeStep' | 'rotate' | 'renew'>).map(([p, op]) => new Rotation(p, op));
   // Visits and rotations are listed twice: they are most of real traffic and feed the grace cases.
   return fc.commands<World, World, false>(
@@ -473,6 +742,17 @@ export function lifecycleCommands(maxCommands: number) {
         ([p, end, op]) => new EndRace(p, end, op),
       ),
       fc.constantFrom(0, 1).map((who) => new LoginRace(who as 0 | 1)),
+      fc.tuple(pick, pick, fc.constantFrom('one', 'others') as fc.Arbitrary<'one' | 'others'>, fc.constantFrom('none', 'renew', 'rotate', 'login', 'renewedBefore') as fc.Arbitrary<'none' | RotateOp | 'renewedBefore'>).map(
+        ([a, t, mode, race]) => new Revoke(a, t, mode, race),
+      ),
+      fc.tuple(
+        pick,
+        fc.constantFrom('renew', 'rotate', 'login', 'completeStep') as fc.Arbitrary<RotateOp | 'completeStep'>,
+        fc.constantFrom('update', 'reload', 'write', 'none') as fc.Arbitrary<'update' | 'reload' | 'write' | 'none'>,
+        fc.constantFrom('renew', 'rotate', 'login', 'destroy', 'commit') as fc.Arbitrary<RotateOp | 'destroy' | 'commit'>,
+      ).map(([p, ptr, follow, then]) => new Stale(p, ptr, follow, then)),
+      fc.tuple(pick, rotateOp, rotateOp).map(([p, a, b]) => new Fork(p, [a, b])),
+      fc.tuple(pick, fc.nat(HOSTILE.length - 1), fc.constantFrom('login', 'key', 'value') as fc.Arbitrary<'login' | 'key' | 'value'>).map(([p, i, where]) => new Hostile(p, i, where)),
       fc.constantFrom(...STEPS).map((ms) => new Advance(ms)),
     ],
     { maxCommands, size: 'medium' },
@@ -503,10 +783,13 @@ export async function checkLifecycle(store: SessionStore, clock: FakeClock, numR
         rotationGrace: GRACE,
         preLoginKeys: ['lin'],
       });
-      const w: World = { manager, clock, users: [`a-${id}`, `b-${id}`], toks: [], lins: [], n: 0, start: clock.t };
+      // The second user's id is hostile but well-formed: a key of Object.prototype, an emoji, a
+      // replacement character, 150 characters — through every operation of every store.
+      const w: World = { manager, clock, users: [`a-${id}`, `__proto__ 😀\ufffd ${'b'.repeat(100)} ${id}`], toks: [], lins: [], n: 0, start: clock.t };
       await fc.asyncModelRun(() => ({ model: w, real: w }), cmds);
-      // Finally every token ever issued, against the model.
+      // Finally every token ever issued, and each user's session list, against the model.
       for (let t = 0; t < w.toks.length; t++) await visit(w, t);
+      for (const user of w.users) await listed(w, user);
     }),
     { numRuns, ...(seed === undefined ? {} : { seed }) },
   );

@@ -21,7 +21,7 @@ export async function refresh(ctx: DbscContext, req: EndpointRequest): Promise<E
   const b = bindingOf(session.record?.data);
   if (!session.record || !b || (asked !== null && asked !== b.sid)) return ended(asked);
   // An old token inside the grace window: the browser has the new one; let it retry with that.
-  if (session.viaGrace) return reply(503, [['retry-after', '1']]);
+  if (session.superseded) return reply(503, [['retry-after', '1']]);
   const id = session.record.id;
   const now = m.options.clock();
   const challenge = async (): Promise<EndpointResponse> =>

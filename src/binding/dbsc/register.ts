@@ -15,7 +15,7 @@ import { bound, reply, type DbscContext } from './context.js';
 export async function register(ctx: DbscContext, req: EndpointRequest): Promise<EndpointResponse> {
   const m = ctx.manager;
   const session = await m.load(ctx.requestInfo(req));
-  if (!session.isAuthenticated || session.viaGrace || !session.record) return reply(401);
+  if (!session.isAuthenticated || session.superseded || !session.record) return reply(401);
   const proof = await verifyDbscProof(req.header('secure-session-response'), ctx.o.algorithms, null);
   if (!proof.ok) return reply(400);
   const now = m.options.clock();
