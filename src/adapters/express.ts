@@ -25,7 +25,8 @@ import type { CookieOptions, SessionManagerOptions } from '../core/options.js';
 import type { SessionStore } from '../stores/types.js';
 import { MemoryStore } from '../stores/memory.js';
 import { ConfigError, InvalidInputError, isSessionwardError } from '../errors.js';
-import { parseCookieHeader, parseSetCookie } from '../cookie/index.js';
+import { parseCookieHeader } from '../cookie/index.js';
+import { forgetSessionHeaders, setSessionHeaders, writeHeadKeeping } from './node.js';
 import { createLegacy, type Legacy, type LegacyOptions } from './express-legacy.js';
 import { checkCsrf, compileGuard, emitCsrfEvent, getCsrfToken, mergeVary, tokenSources, type CsrfGuardOptions } from '../csrf/index.js';
 
@@ -405,19 +406,10 @@ async function finalizeNow<D extends Record<string, unknown>>(st: State<D>, req:
   return headers;
 }
 
-/** Set headers; a later Set-Cookie for the same cookie name replaces an earlier one. */
+/** Set the session's headers (a later Set-Cookie for the same cookie name replaces an earlier one). */
 function applyHeaders(res: Res, headers: Array<[string, string]>): void {
   if (res.headersSent) return;
-  for (const [name, value] of headers) {
-    if (name !== 'set-cookie') {
-      res.setHeader(name, value);
-      continue;
-    }
-    const prev = res.getHeader('set-cookie');
-    const list = prev === undefined ? [] : Array.isArray(prev) ? prev.map(String) : [String(prev)];
-    const cname = parseSetCookie(value)?.name;
-    res.setHeader('set-cookie', [...list.filter((c) => parseSetCookie(c)?.name !== cname), value]);
-  }
+  setSessionHeaders(res, headers);
 }
 
 /** Replace whatever the app prepared with a bare error response: status and stable code only. */
@@ -425,6 +417,7 @@ function sendFailure(res: Res, err: unknown, end: (...a: any[]) => unknown, writ
   const status = isSessionwardError(err) ? err.status : 500;
   const code = isSessionwardError(err) ? err.code : 'ERR_INTERNAL';
   if (!res.headersSent) {
+    forgetSessionHeaders(res);
     for (const h of res.getHeaderNames()) res.removeHeader(h);
     res.statusCode = status;
     res.setHeader('content-type', 'application/json');
@@ -484,14 +477,17 @@ function holdResponse(res: Res, commit: () => Promise<Array<[string, string]>>, 
   };
   const hold = <K extends keyof typeof orig>(name: K, ret: (args: unknown[]) => unknown): void => {
     const real = orig[name] as (...a: unknown[]) => unknown;
+    // writeHead, explicit or implicit (end/write), puts the session's headers back on top of the
+    // app's (Set-Cookie appended, no-store kept: SEC-13).
+    const replay = name === 'writeHead' ? (args: unknown[]) => writeHeadKeeping(res, real as never, args) : (args: unknown[]) => real.apply(res, args);
     (res as any)[name] = function held(this: Res, ...args: unknown[]) {
-      if (phase === 2) return real.apply(res, args);
+      if (phase === 2) return replay(args);
       // A second writeHead after the response started fails as it would unheld (Express 4 and 5
       // both throw ERR_HTTP_HEADERS_SENT from res.set/res.status paths that reach here).
       if (name === 'writeHead' && sealed) throw headersSentError();
       if (!sealed) status = { code: res.statusCode, message: res.statusMessage };
       sealed = true;
-      queue.push(() => real.apply(res, args));
+      queue.push(() => replay(args));
       if (phase === 0) start();
       return ret(args);
     };
