@@ -156,6 +156,10 @@ interface State<D extends Record<string, unknown>> {
   retired: Session<D>[];
   legacyId: string | null;
   legacyClear: boolean;
+  /** A claimed legacy session's deadline, until its user is logged in (then undefined). */
+  legacyUntil?: number;
+  /** This request holds the claim on `legacyId`: given back if the migration cannot be committed. */
+  legacyClaimed?: boolean;
   legacy: Legacy | null;
   userIdOf: (d: Record<string, any>) => string | null;
   res: Res;
@@ -345,7 +349,10 @@ async function reconcile<D extends Record<string, unknown>>(st: State<D>): Promi
       const d = st.core.data as Record<string, unknown>;
       for (const k of Object.keys(d)) if (k !== AUTH_KEY) delete d[k];
       syncInto(view, st.core);
-      await st.core.login(uid, { keep });
+      // A migrated sign-in proves nothing now: no auth time, the old deadline (issue 20 finding 5).
+      const carried = st.legacyUntil;
+      st.legacyUntil = undefined;
+      await st.core.login(uid, carried === undefined ? { keep } : { keep, carriedOverUntil: carried });
     } else if (st.core.record) {
       // Regenerate without a user, or logout: the old record goes, a fresh session takes its place.
       await st.core.destroy();
@@ -393,17 +400,30 @@ async function finalizeNow<D extends Record<string, unknown>>(st: State<D>, req:
     if (st.flags.resave && !core.isNew) core.touch();
     if (st.flags.rolling && core.token) core.issueCookie = true;
   }
-  for (const r of st.retired.splice(0)) headers.push(...(await st.manager.commit(r)).headers);
-  headers.push(...(await st.manager.commit(st.core)).headers);
+  try {
+    for (const r of st.retired.splice(0)) headers.push(...(await st.manager.commit(r)).headers);
+    headers.push(...(await st.manager.commit(st.core)).headers);
+  } catch (err) {
+    await releaseLegacy(st);
+    throw err;
+  }
   req.sessionID = st.core.destroyed ? undefined : (st.core.id ?? undefined);
   if (st.legacy && (st.legacyId !== null || st.legacyClear)) {
     // Only after the new session is safely stored: a failure above keeps the old one usable.
     if (st.legacyId !== null) await st.legacy.remove(st.legacyId);
     headers.push(['set-cookie', st.legacy.clearCookie]);
     st.legacyId = null;
+    st.legacyClaimed = false;
     st.legacyClear = false;
   }
   return headers;
+}
+
+/** The migrated session was not stored: give the claim back, so the old cookie still works next time. */
+async function releaseLegacy(st: State<any>): Promise<void> {
+  if (!st.legacy || !st.legacyClaimed || st.legacyId === null) return;
+  st.legacyClaimed = false;
+  await st.legacy.release(st.legacyId).catch(() => undefined);
 }
 
 /** Set the session's headers (a later Set-Cookie for the same cookie name replaces an earlier one). */
@@ -643,7 +663,7 @@ export function managerFromOptions<D extends Record<string, unknown>>(o: Express
  */
 export function session<D extends Record<string, unknown> = Record<string, any>>(options: ExpressSessionOptions<D> = {}): (req: any, res: any, next: Next) => void {
   const manager = managerFromOptions(options);
-  const legacy = options.legacy ? createLegacy(options.legacy) : null;
+  const legacy = options.legacy ? createLegacy(options.legacy, { store: manager.store, clock: manager.options.clock }) : null;
   const unsetDestroy = options.unset === 'destroy';
   const pick = options.userId ?? defaultUserId;
   const userIdOf = (d: Record<string, any>): string | null => {
@@ -669,16 +689,19 @@ export function session<D extends Record<string, unknown> = Record<string, any>>
       st.unsetDestroy = unsetDestroy;
       if (legacy && core.isNew && parseCookieHeader(info.cookie, manager.cookieName)[manager.cookieName] === undefined) {
         const hit = await legacy.read(req.headers.cookie);
-        if (hit !== null) {
+        if (hit === 'invalid' || (hit !== null && hit.data === null)) {
           st.legacyClear = true;
-          if (hit !== 'invalid') {
-            st.legacyId = hit.id;
-            if (hit.data) {
-              core = await manager.load({ ...info, cookie: undefined });
-              Object.assign(core.data, hit.data);
-              st.core = core;
-            }
-          }
+          if (hit !== 'invalid') st.legacyId = hit.id;
+        } else if (hit !== null && (await legacy.claim(hit))) {
+          // Claimed before the handler runs: a concurrent replay of the same old cookie finds the
+          // claim taken and stays anonymous (its cookie is left for the winner's response to clear).
+          st.legacyClear = true;
+          st.legacyId = hit.id;
+          st.legacyClaimed = true;
+          st.legacyUntil = hit.notAfter;
+          core = await manager.load({ ...info, cookie: undefined });
+          Object.assign(core.data, hit.data);
+          st.core = core;
         }
       }
       st.view = new View(st);
@@ -686,7 +709,16 @@ export function session<D extends Record<string, unknown> = Record<string, any>>
       // A migrated session has no sessionward user yet: leaving lastUid null makes commit log it in.
       if (st.legacyId === null) st.lastUid = userIdOf(st.view as unknown as Record<string, any>);
       // Log a migrated user in now, so the handler already sees the upgraded session.
-      else await reconcile(st);
+      else {
+        try {
+          await reconcile(st);
+          // Only the sign-in the old cookie carried is a carried-over one: a login by the handler is real.
+          st.legacyUntil = undefined;
+        } catch (err) {
+          await releaseLegacy(st);
+          throw err;
+        }
+      }
       // Plain assignments: defineProperty on a request object pushes it into slow dictionary mode.
       (req as any)[STATE] = st;
       req.sessionID = core.id ?? undefined;
