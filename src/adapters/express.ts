@@ -122,7 +122,10 @@ export interface ExpressSessionOptions<D extends Record<string, unknown> = Recor
 
 /** The methods and metadata of `req.session`; data keys sit beside them as plain properties. */
 export interface ExpressSessionMethods {
-  /** Store id of the session (a hash of the token); '' until the session is first saved. */
+  /**
+   * Store id of the session (a hash of the token); '' until the session is first saved, and while
+   * a login or logout is pending in this request (its new id is known after `save()`).
+   */
   readonly id: string;
   /** Description of the session cookie (read-only: configure cookies on the middleware). */
   readonly cookie: Readonly<{ path: string; httpOnly: true; secure: boolean; sameSite: string; domain?: string; maxAge: number | null; originalMaxAge: number | null; expires: Date | null }>;
@@ -253,7 +256,11 @@ class View {
     Object.defineProperty(this, 'cookie', { get: () => cookieView(st), enumerable: true, configurable: false });
   }
   get id(): string {
-    return this.#st.core.id ?? '';
+    const st = this.#st;
+    // A login or logout still pending in this request issues a new token at commit: the current
+    // id is about to die, and the new one does not exist yet (read it in save()'s callback).
+    if (st.regenerated || (st.view === this && st.userIdOf(this as unknown as Record<string, any>) !== st.lastUid)) return '';
+    return st.core.id ?? '';
   }
   declare readonly cookie: ExpressSessionMethods['cookie'];
   regenerate(fn: (err?: unknown) => void): this {
@@ -262,8 +269,14 @@ class View {
     st.regenerated = true;
     st.view = new View(st);
     req.session = st.view;
-    // Async like express-session, so callers never rely on synchronous completion.
-    queueMicrotask(() => fn());
+    // The new token now, so req.session.id / req.sessionID name it at once, as in express-session
+    // (issue 20 finding 6). Serialised with the commits of this request.
+    const work = (): Promise<void> => regenerateNow(st).then(() => {
+      req.sessionID = st.core.destroyed ? undefined : (st.core.id ?? undefined);
+    });
+    const run = st.chain ? st.chain.then(work, work) : work();
+    st.chain = run;
+    cb(fn, run);
     return this;
   }
   destroy(fn?: (err?: unknown) => void): this {
@@ -365,6 +378,29 @@ async function reconcile<D extends Record<string, unknown>>(st: State<D>): Promi
     }
   }
   syncInto(view, st.core);
+}
+
+/**
+ * What `regenerate()` means, done at once when no user change is pending (the view is empty, so
+ * the commit would decide the same): the same user gets a new token with its authentication time
+ * and absolute deadline kept (issue 9 finding 3); an anonymous session is ended and a fresh one
+ * takes its place. A user named or removed afterwards still logs in or out at commit.
+ */
+async function regenerateNow<D extends Record<string, unknown>>(st: State<D>): Promise<void> {
+  const core = st.core;
+  if (!st.regenerated || core.destroyed || core.userId !== st.lastUid) return;
+  st.regenerated = false;
+  const d = core.data as Record<string, unknown>;
+  if (st.lastUid !== null) {
+    for (const k of Object.keys(d)) if (k !== AUTH_KEY) delete d[k];
+    await core.rotate();
+  } else if (core.record) {
+    await core.destroy();
+    st.retired.push(core);
+    st.core = await st.manager.load({ ...st.info, cookie: undefined });
+  } else {
+    for (const k of Object.keys(d)) delete d[k];
+  }
 }
 
 /**
