@@ -39,6 +39,11 @@ describe('fuzz: Cookie header parser', () => {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const OCTETS = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*$/;
 const LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+// Control characters are what these two look for.
+// eslint-disable-next-line no-control-regex
+const NOT_IN_PATH = /[\x00-\x1f\x7f-\uffff;]/;
+// eslint-disable-next-line no-control-regex
+const CTL = /[\x00-\x1f\x7f]/;
 
 function validDomain(d: unknown): boolean {
   if (typeof d !== 'string' || d.length === 0 || d.length > 253) return false;
@@ -65,7 +70,7 @@ function expectedAttributes(name: string, value: string, a: Record<string, unkno
     out.domain = a.domain as string;
   }
   if (a.path !== undefined) {
-    if (typeof a.path !== 'string' || !a.path.startsWith('/') || a.path.length > 1024 || /[\x00-\x1f\x7f-\uffff;]/.test(a.path)) return null;
+    if (typeof a.path !== 'string' || !a.path.startsWith('/') || a.path.length > 1024 || NOT_IN_PATH.test(a.path)) return null;
     out.path = a.path;
   }
   if (a.secure) out.secure = true;
@@ -120,7 +125,7 @@ describe('fuzz: Set-Cookie serialiser and parser', () => {
         }
         expect(want).not.toBeNull();
         // No CTL can reach a header (CR/LF splitting, NUL truncation).
-        expect(out).not.toMatch(/[\x00-\x1f\x7f]/);
+        expect(out).not.toMatch(CTL);
         const p = parseSetCookie(out)!;
         expect(p.name).toBe(name);
         expect(p.value).toBe(value);
