@@ -89,6 +89,37 @@ describe.each([
     expect(r.headers.get('cache-control')).toBe('no-store');
   });
 
+  it('a streamed response held behind a slow store reports backpressure and gets its drain, body intact', async () => {
+    const store = new MemoryStore();
+    const create = store.create.bind(store);
+    store.create = async (r) => {
+      await new Promise((ok) => setTimeout(ok, 150));
+      return create(r);
+    };
+    const app = express();
+    app.use(session({ secret: SECRET, store }));
+    let seen: { results: boolean[]; drained: boolean } | null = null;
+    app.get('/stream', (req: any, res) => {
+      req.session.n = 1;
+      const chunk = 'x'.repeat(8192);
+      const results: boolean[] = [];
+      // Write until told to wait (bounded: the old code never said so).
+      for (let i = 0; i < 64 && (results.length === 0 || results.at(-1)); i++) results.push(res.write(chunk));
+      res.once('drain', () => {
+        seen = { results, drained: true };
+        res.end('end');
+      });
+    });
+    const url = await serve(app as never);
+    const r = await fetch(url + '/stream');
+    const body = await r.text();
+    expect(seen).not.toBeNull();
+    expect(seen!.results.at(-1)).toBe(false);
+    expect(seen!.results.length).toBeLessThanOrEqual(Math.ceil(16384 / 8192) + 1);
+    expect(body).toBe('x'.repeat(8192 * seen!.results.length) + 'end');
+    expect(names(r)).toEqual(['__Host-sid']);
+  });
+
   it('a response that sets no session cookie keeps the app\'s own caching headers', async () => {
     const url = await start((app) =>
       app.get('/static', (_req, res) => {

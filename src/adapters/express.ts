@@ -492,6 +492,8 @@ function sendFailure(res: Res, err: unknown, end: (...a: any[]) => unknown, writ
  */
 function holdResponse(res: Res, commit: () => Promise<Array<[string, string]>>, onError: (err: unknown) => void): void {
   let phase: 0 | 1 | 2 = 0;
+  /** write() returned false while held: a 'drain' is owed. */
+  let owesDrain = false;
   /** The app has called end() (or writeHead/write): for it, the headers are gone. */
   let sealed = false;
   /** Our own commit is applying its headers. */
@@ -519,6 +521,9 @@ function holdResponse(res: Res, commit: () => Promise<Array<[string, string]>>, 
         }
         for (const f of queue.splice(0)) f();
         releaseSocket();
+        // A writer told to wait gets its 'drain' now, unless the socket itself is full (then
+        // Node emits it when the socket drains).
+        if (owesDrain && !res.writableNeedDrain && !res.writableEnded) res.emit('drain');
       },
       (err) => {
         phase = 2;
@@ -566,8 +571,17 @@ function holdResponse(res: Res, commit: () => Promise<Array<[string, string]>>, 
     if (socket && socket.destroy === heldDestroy) socket.destroy = realDestroy!;
   };
   hold('writeHead', () => res);
-  // Report "no backpressure" while held: the bytes sit in the queue until the commit is done.
-  hold('write', () => true);
+  // While held the bytes sit in our queue: past the response's high-water mark write() says
+  // "wait for drain", as an unheld response would, so a streamed body cannot pile up in memory
+  // without bound behind a slow store. 'drain' follows once the queue has gone out.
+  let queued = 0;
+  hold('write', (args) => {
+    const chunk = args[0] as string | Uint8Array | undefined;
+    queued += typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk?.byteLength ?? 0);
+    if (queued < res.writableHighWaterMark) return true;
+    owesDrain = true;
+    return false;
+  });
   hold('end', () => res);
   hold('flushHeaders', () => undefined);
   // While held, the response must look sent to the app, as it would without the hold: a second
