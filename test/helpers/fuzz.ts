@@ -3,9 +3,12 @@
  * (SESSIONWARD_FUZZ=long; together over a million cases). Each target logs how many cases it ran
  * in the long mode, so the count behind a "no finding" is on record.
  */
-import { afterAll } from 'vitest';
+import { afterAll, vi } from 'vitest';
 
 export const LONG = process.env.SESSIONWARD_FUZZ === 'long';
+
+// A long target runs for minutes: the default 30 s per test would cut it off.
+if (LONG) vi.setConfig({ testTimeout: 3_600_000 });
 
 const ran = new Map<string, number>();
 let reporting = false;
