@@ -140,6 +140,42 @@ describe('cookie attributes', () => {
   });
 });
 
+describe('serializeCookie validates every attribute (issue 20 fuzzing)', () => {
+  it('SEC-6: serializeCookie refuses attribute injection, CTLs, invalid Max-Age/Expires and weakening combinations with a typed error', () => {
+    const bad: Array<[string, CookieAttributes]> = [
+      ['sid', { domain: 'example.com; Secure' }],
+      ['sid', { path: '/; Domain=evil.example' }],
+      ['sid', { sameSite: 'Lax; Domain=evil.example' as never }],
+      ['sid', { path: '/\r\nSet-Cookie: x=1' }],
+      ['sid', { domain: '' }],
+      ['sid', { maxAge: 1.5 }],
+      ['sid', { maxAge: -1 }],
+      ['sid', { maxAge: NaN }],
+      ['sid', { maxAge: 401 * 86400 }],
+      ['sid', { expires: new Date(NaN) }],
+      ['sid', { priority: 'Urgent' as never }],
+      ['sid', { secure: 'yes' as never }],
+      ['__Host-sid', { secure: true, path: '/', domain: 'example.com' }],
+      ['__Host-sid', { secure: true, path: '/app' }],
+      ['__Host-sid', { secure: true }],
+      ['__Secure-sid', {}],
+      ['sid', { sameSite: 'lax' as never }],
+      ['sid', { sameSite: 'None' }],
+      ['sid', { partitioned: true, secure: true, sameSite: 'Lax' }],
+    ];
+    for (const [name, a] of bad) expect(() => serializeCookie(name, 'v', a), JSON.stringify([name, a])).toThrow(ConfigError);
+    expect(serializeCookie('__Host-sid', 'v', { secure: true, path: '/', sameSite: 'Lax', maxAge: 60 })).toBe('__Host-sid=v; Max-Age=60; Path=/; Secure; SameSite=Lax');
+  });
+
+  it('the single-name lookup agrees with the full parse for names padded with non-breaking spaces and other trimmed whitespace', () => {
+    for (const h of ['\u00a0sid=1', 'a=0;\u00a0sid=1', 'a=0;\ufeffsid=1; sid=2', 'sid\u2028=1', 'x=1,\u00a0sid=2;\u3000sid=3']) {
+      for (const name of Object.keys(parseCookieHeader(h))) expect(parseCookieHeader(h, name)[name], JSON.stringify(h)).toBe(parseCookieHeader(h)[name]);
+    }
+    // A name the full parse can never produce is never found (and never loops).
+    for (const name of ['', ' sid', 'sid ', 'a=b', 'a;b']) expect(parseCookieHeader('a=1; sid=2; a=b=3', name)).toEqual({});
+  });
+});
+
 describe('single-cookie lookup', () => {
   it('finds the same value as the full parse for any header (property)', () => {
     const part = fc.oneof(fc.constantFrom('sid', 'xsid', 'sid2', ' sid', 'sid ', '__Host-sid', 'a'), fc.string({ maxLength: 6 }));

@@ -101,6 +101,49 @@ describe.each([
     expect(last).toContain('"user":null');
   });
 
+  it('after regenerate(cb), req.session.id and req.sessionID name the new session at once; a login still pending reads as no id', async () => {
+    const { get } = await start({ secret: SECRET }, (app) => {
+      app.get('/login/:user', (req: any, res) => {
+        req.session.passport = { user: req.params.user };
+        res.end('ok');
+      });
+      app.get('/id', (req: any, res) => res.json({ id: req.session.id, sid: req.sessionID }));
+      app.get('/regen', (req: any, res, next) => {
+        const before = req.session.id;
+        const had = req.session.passport?.user;
+        req.session.regenerate((err: unknown) => {
+          if (err) return next(err);
+          // Empty and not signed in yet: ending the response now would sign the user out.
+          const empty = req.session.id;
+          if (had) req.session.passport = { user: had };
+          res.json({ before, empty, id: req.session.id, sid: req.sessionID });
+        });
+      });
+      app.get('/switch', (req: any, res, next) => {
+        req.session.regenerate((err: unknown) => {
+          if (err) return next(err);
+          req.session.passport = { user: 'bob' };
+          // A login to a different user issues its token at commit: no id yet, never the dying one.
+          const pending = { id: req.session.id };
+          req.session.save((e: unknown) => (e ? next(e) : res.json({ pending, saved: req.session.id, sid: req.sessionID })));
+        });
+      });
+    });
+    await get('/login/alice');
+    const r = JSON.parse((await get('/regen')).body);
+    expect(r.empty).toBe('');
+    expect(r.id).not.toBe(r.before);
+    expect(r.id).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(r.sid).toBe(r.id);
+    // The id read inside the callback is the one the next request carries.
+    expect(JSON.parse((await get('/id')).body)).toEqual({ id: r.id, sid: r.id });
+    const s = JSON.parse((await get('/switch')).body);
+    expect(s.pending.id).toBe('');
+    expect(s.saved).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(s.sid).toBe(s.saved);
+    expect(JSON.parse((await get('/id')).body)).toEqual({ id: s.saved, sid: s.saved });
+  });
+
   it('a cookie.maxAge cookie is re-sent (with Expires beside Max-Age) when the session changes, not on an unchanged request inside touchAfter', async () => {
     const clock = new FakeClock(Date.now());
     const { get } = await start({ secret: SECRET, clock: clock.now, cookie: { maxAge: 2 * HOUR } }, (app) => {

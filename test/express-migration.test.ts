@@ -34,6 +34,11 @@ beforeAll(async () => {
     req.session.cart = ['sku-1', 'sku-2'];
     res.json({ id: req.sessionID });
   });
+  old.get('/remember/:user', (req: any, res) => {
+    req.session.cookie.maxAge = 2 * 3600_000;
+    req.session.passport = { user: req.params.user };
+    res.json({ id: req.sessionID });
+  });
   old.get('/anon', (req: any, res) => {
     req.session.theme = 'dark';
     res.json({ id: req.sessionID });
@@ -44,6 +49,16 @@ beforeAll(async () => {
   const app = express();
   app.use(session({ manager, legacy: { secrets: ['rotated-newer-secret', OLD_SECRET], store: legacyStore } }));
   app.get('/me', (req: any, res) => res.json({ user: coreSession(req)?.userId ?? null, cart: req.session.cart ?? null, theme: req.session.theme ?? null }));
+  app.get('/fresh', (req: any, res) => {
+    const s = coreSession(req)!;
+    let fresh = true;
+    try {
+      s.requireFreshAuth(3_600_000);
+    } catch {
+      fresh = false;
+    }
+    res.json({ user: s.userId, fresh, authTime: s.authTime, abs: s.absoluteExpiresAt });
+  });
   newServer = createServer(app);
   newUrl = await listen(newServer);
 });
@@ -122,6 +137,62 @@ describe('express-session -> sessionward migration', () => {
     try {
       const { cookie, id } = await oldCookie('/login/u-9');
       expect(await (await fetch(u + '/me', { headers: { cookie } })).json()).toEqual({ user: 'u-9', cart: ['sku-1', 'sku-2'] });
+      expect(await client.exists(prefix + id)).toBe(0);
+    } finally {
+      await close(s);
+    }
+  });
+
+  it('SEC-14: a migrated sign-in fails every freshness check and keeps no later deadline than the old cookie allowed', async () => {
+    const before = Date.now();
+    const { cookie } = await oldCookie('/remember/u-fresh');
+    const r = await fetch(newUrl + '/fresh', { headers: { cookie } });
+    const body = (await r.json()) as { user: string; fresh: boolean; authTime: number | null; abs: number };
+    expect(body.user).toBe('u-fresh');
+    expect(body.fresh).toBe(false);
+    expect(body.authTime).toBeNull();
+    // The old cookie expired 2 h after its last save; the default absolute lifetime is longer.
+    expect(body.abs).toBeLessThanOrEqual(before + 2 * 3600_000 + 5_000);
+    expect(manager.options.absoluteTimeout).toBeGreaterThan(2 * 3600_000 + 60_000);
+    // Still stale on the next request with the new cookie (a regenerate or rotation keeps it so).
+    const next = r.headers.getSetCookie().find((c) => c.startsWith('__Host-sid='))!.split(';')[0]!;
+    expect(((await (await fetch(newUrl + '/fresh', { headers: { cookie: next } })).json()) as { fresh: boolean }).fresh).toBe(false);
+  });
+
+  it('a browser-session legacy cookie keeps at most legacy.ttlMs (the old store\'s TTL) of life', async () => {
+    const app = express();
+    const m = new SessionManager<any>({ store: new MemoryStore(), secrets: [SECRET] });
+    app.use(session({ manager: m, legacy: { secrets: ['rotated-newer-secret'], redis: { client, prefix }, ttlMs: 60_000 } }));
+    app.get('/me', (_req: any, res) => res.json({ abs: coreSession(_req)!.absoluteExpiresAt, authTime: coreSession(_req)!.authTime }));
+    const s = createServer(app);
+    const u = await listen(s);
+    try {
+      const { cookie } = await oldCookie('/login/u-ttl');
+      const before = Date.now();
+      const body = (await (await fetch(u + '/me', { headers: { cookie } })).json()) as { abs: number; authTime: number | null };
+      expect(body.authTime).toBeNull();
+      expect(body.abs).toBeLessThanOrEqual(before + 60_000 + 5_000);
+    } finally {
+      await close(s);
+    }
+  });
+
+  it('SEC-20: concurrent replays of one old cookie during a slow handler migrate it once', async () => {
+    const app = express();
+    const m = new SessionManager<any>({ store: new MemoryStore(), secrets: [SECRET] });
+    app.use(session({ manager: m, legacy: { secrets: ['rotated-newer-secret'], store: legacyStore } }));
+    app.get('/slow', (req: any, res) => {
+      setTimeout(() => res.json({ user: coreSession(req)?.userId ?? null }), 50);
+    });
+    const s = createServer(app);
+    const u = await listen(s);
+    try {
+      const { cookie, id } = await oldCookie('/login/u-race');
+      const rs = await Promise.all(Array.from({ length: 6 }, () => fetch(u + '/slow', { headers: { cookie } })));
+      const users = await Promise.all(rs.map(async (r) => ((await r.json()) as { user: string | null }).user));
+      expect(users.filter((x) => x === 'u-race')).toHaveLength(1);
+      expect(rs.filter((r) => r.headers.getSetCookie().some((c) => c.startsWith('__Host-sid=')))).toHaveLength(1);
+      expect(await m.listUserSessions('u-race')).toHaveLength(1);
       expect(await client.exists(prefix + id)).toBe(0);
     } finally {
       await close(s);

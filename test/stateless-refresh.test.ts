@@ -83,6 +83,23 @@ describe('refresh token rotation (memory store)', () => {
     expect(await codeOf(rt.rotate(a.refreshToken))).toBe('ERR_TOKEN_REUSED');
   });
 
+  it('SEC-33: a made-up secret beside a known family id is invalid and never ends the family; a really issued old token still does', async () => {
+    const { rt, c, events } = setup({ graceMs: 10_000 });
+    const a = await rt.issue({ userId: 'u1', sid: 's1' });
+    let cur = await rt.rotate(a.refreshToken);
+    c.advance(11_000);
+    for (const forged of [`rt1.${a.familyId}.${'A'.repeat(43)}`, `rt1.${a.familyId}.${cur.refreshToken.split('.')[2]!.slice(0, 42)}${cur.refreshToken.endsWith('B') ? 'C' : 'B'}`]) {
+      expect(await codeOf(rt.rotate(forged))).toBe('ERR_TOKEN_INVALID');
+    }
+    expect(events.some((e) => e.type === 'refresh.reuse')).toBe(false);
+    const issued = [a.refreshToken, cur.refreshToken];
+    for (let i = 0; i < 5; i++) issued.push((cur = await rt.rotate(cur.refreshToken)).refreshToken);
+    c.advance(11_000);
+    // Five rotations later, the first token is still recognised as this family's: theft.
+    expect(await codeOf(rt.rotate(issued[0]!))).toBe('ERR_TOKEN_REUSED');
+    expect(await codeOf(rt.rotate(cur.refreshToken))).toBe('ERR_TOKEN_REVOKED');
+  });
+
   it('SEC-34: idle and absolute expiry', async () => {
     const { rt, c } = setup();
     const a = await rt.issue({ userId: 'u1', sid: 's1' });

@@ -4,7 +4,7 @@
  * SessionStore, at a fixed number of parallel store reads per check, with an optional bounded in-process cache.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import { MemoryStore } from '../src/stores/memory.js';
 import { RedisStore } from '../src/stores/redis.js';
@@ -155,6 +155,30 @@ describe('SEC-37: JWT access tokens', () => {
     const fresh = signer.sign({ sub: 'u1' });
     await expect(verifier.verify(old)).rejects.toMatchObject({ code: 'ERR_TOKEN_REVOKED' });
     expect((await verifier.verify(fresh)).sub).toBe('u1');
+  });
+
+  it('SEC-37: a user cut-off refuses an access token issued less than a second before it (fractional and whole-second iat)', async () => {
+    // 100 ms into a second (the default start is a whole second).
+    const c = clock(Date.UTC(2026, 2, 1) + 100);
+    const store = new MemoryStore({ clock: c.now });
+    const revocation = new Revocation({ store, now: c.now });
+    const signer = new JwtSigner({ ...common, now: c.now });
+    const verifier = new JwtVerifier({ ...common, revocation, now: c.now });
+    const before = signer.sign({ sub: 'u1' });
+    // Signed by another issuer in the same second, with a fractional and a whole-second iat.
+    const hs = (iat: number): string => {
+      const b = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+      const input = `${b({ alg: 'HS256', typ: 'at+jwt', kid: 'k' })}.${b({ iss: 'https://id.example', aud: 'api', sub: 'u1', iat, exp: Math.floor(iat) + 600, jti: `j${iat}` })}`;
+      return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+    };
+    const fractional = hs(c.now() / 1000);
+    const whole = hs(Math.floor(c.now() / 1000));
+    c.advance(500);
+    await revocation.revokeUser('u1');
+    c.advance(1);
+    const after = signer.sign({ sub: 'u1' });
+    for (const t of [before, fractional, whole]) await expect(verifier.verify(t)).rejects.toMatchObject({ code: 'ERR_TOKEN_REVOKED' });
+    expect((await verifier.verify(after)).sub).toBe('u1');
   });
 
   it('SEC-37: a check costs two parallel store reads (cut-off, denylist), or none within revocationCacheMs; the cache delay is bounded', async () => {

@@ -25,7 +25,8 @@ import type { CookieOptions, SessionManagerOptions } from '../core/options.js';
 import type { SessionStore } from '../stores/types.js';
 import { MemoryStore } from '../stores/memory.js';
 import { ConfigError, InvalidInputError, isSessionwardError } from '../errors.js';
-import { parseCookieHeader, parseSetCookie } from '../cookie/index.js';
+import { parseCookieHeader } from '../cookie/index.js';
+import { forgetSessionHeaders, setSessionHeaders, writeHeadKeeping } from './node.js';
 import { createLegacy, type Legacy, type LegacyOptions } from './express-legacy.js';
 import { answerEndpoint } from './node.js';
 import { checkCsrf, compileGuard, emitCsrfEvent, getCsrfToken, mergeVary, tokenSources, type CsrfGuardOptions } from '../csrf/index.js';
@@ -122,7 +123,10 @@ export interface ExpressSessionOptions<D extends Record<string, unknown> = Recor
 
 /** The methods and metadata of `req.session`; data keys sit beside them as plain properties. */
 export interface ExpressSessionMethods {
-  /** Store id of the session (a hash of the token); '' until the session is first saved. */
+  /**
+   * Store id of the session (a hash of the token); '' until the session is first saved, and while
+   * a login or logout is pending in this request (its new id is known after `save()`).
+   */
   readonly id: string;
   /** Description of the session cookie (read-only: configure cookies on the middleware). */
   readonly cookie: Readonly<{ path: string; httpOnly: true; secure: boolean; sameSite: string; domain?: string; maxAge: number | null; originalMaxAge: number | null; expires: Date | null }>;
@@ -156,6 +160,10 @@ interface State<D extends Record<string, unknown>> {
   retired: Session<D>[];
   legacyId: string | null;
   legacyClear: boolean;
+  /** A claimed legacy session's deadline, until its user is logged in (then undefined). */
+  legacyUntil?: number;
+  /** This request holds the claim on `legacyId`: given back if the migration cannot be committed. */
+  legacyClaimed?: boolean;
   legacy: Legacy | null;
   userIdOf: (d: Record<string, any>) => string | null;
   res: Res;
@@ -249,7 +257,11 @@ class View {
     Object.defineProperty(this, 'cookie', { get: () => cookieView(st), enumerable: true, configurable: false });
   }
   get id(): string {
-    return this.#st.core.id ?? '';
+    const st = this.#st;
+    // A login or logout still pending in this request issues a new token at commit: the current
+    // id is about to die, and the new one does not exist yet (read it in save()'s callback).
+    if (st.regenerated || (st.view === this && st.userIdOf(this as unknown as Record<string, any>) !== st.lastUid)) return '';
+    return st.core.id ?? '';
   }
   declare readonly cookie: ExpressSessionMethods['cookie'];
   regenerate(fn: (err?: unknown) => void): this {
@@ -258,8 +270,14 @@ class View {
     st.regenerated = true;
     st.view = new View(st);
     req.session = st.view;
-    // Async like express-session, so callers never rely on synchronous completion.
-    queueMicrotask(() => fn());
+    // The new token now, so req.session.id / req.sessionID name it at once, as in express-session
+    // (issue 20 finding 6). Serialised with the commits of this request.
+    const work = (): Promise<void> => regenerateNow(st).then(() => {
+      req.sessionID = st.core.destroyed ? undefined : (st.core.id ?? undefined);
+    });
+    const run = st.chain ? st.chain.then(work, work) : work();
+    st.chain = run;
+    cb(fn, run);
     return this;
   }
   destroy(fn?: (err?: unknown) => void): this {
@@ -345,7 +363,10 @@ async function reconcile<D extends Record<string, unknown>>(st: State<D>): Promi
       const d = st.core.data as Record<string, unknown>;
       for (const k of Object.keys(d)) if (k !== AUTH_KEY) delete d[k];
       syncInto(view, st.core);
-      await st.core.login(uid, { keep });
+      // A migrated sign-in proves nothing now: no auth time, the old deadline (issue 20 finding 5).
+      const carried = st.legacyUntil;
+      st.legacyUntil = undefined;
+      await st.core.login(uid, carried === undefined ? { keep } : { keep, carriedOverUntil: carried });
     } else if (st.core.record) {
       // Regenerate without a user, or logout: the old record goes, a fresh session takes its place.
       await st.core.destroy();
@@ -358,6 +379,29 @@ async function reconcile<D extends Record<string, unknown>>(st: State<D>): Promi
     }
   }
   syncInto(view, st.core);
+}
+
+/**
+ * What `regenerate()` means, done at once when no user change is pending (the view is empty, so
+ * the commit would decide the same): the same user gets a new token with its authentication time
+ * and absolute deadline kept (issue 9 finding 3); an anonymous session is ended and a fresh one
+ * takes its place. A user named or removed afterwards still logs in or out at commit.
+ */
+async function regenerateNow<D extends Record<string, unknown>>(st: State<D>): Promise<void> {
+  const core = st.core;
+  if (!st.regenerated || core.destroyed || core.userId !== st.lastUid) return;
+  st.regenerated = false;
+  const d = core.data as Record<string, unknown>;
+  if (st.lastUid !== null) {
+    for (const k of Object.keys(d)) if (k !== AUTH_KEY) delete d[k];
+    await core.rotate();
+  } else if (core.record) {
+    await core.destroy();
+    st.retired.push(core);
+    st.core = await st.manager.load({ ...st.info, cookie: undefined });
+  } else {
+    for (const k of Object.keys(d)) delete d[k];
+  }
 }
 
 /**
@@ -393,32 +437,36 @@ async function finalizeNow<D extends Record<string, unknown>>(st: State<D>, req:
     if (st.flags.resave && !core.isNew) core.touch();
     if (st.flags.rolling && core.token) core.issueCookie = true;
   }
-  for (const r of st.retired.splice(0)) headers.push(...(await st.manager.commit(r)).headers);
-  headers.push(...(await st.manager.commit(st.core)).headers);
+  try {
+    for (const r of st.retired.splice(0)) headers.push(...(await st.manager.commit(r)).headers);
+    headers.push(...(await st.manager.commit(st.core)).headers);
+  } catch (err) {
+    await releaseLegacy(st);
+    throw err;
+  }
   req.sessionID = st.core.destroyed ? undefined : (st.core.id ?? undefined);
   if (st.legacy && (st.legacyId !== null || st.legacyClear)) {
     // Only after the new session is safely stored: a failure above keeps the old one usable.
     if (st.legacyId !== null) await st.legacy.remove(st.legacyId);
     headers.push(['set-cookie', st.legacy.clearCookie]);
     st.legacyId = null;
+    st.legacyClaimed = false;
     st.legacyClear = false;
   }
   return headers;
 }
 
-/** Set headers; a later Set-Cookie for the same cookie name replaces an earlier one. */
+/** The migrated session was not stored: give the claim back, so the old cookie still works next time. */
+async function releaseLegacy(st: State<any>): Promise<void> {
+  if (!st.legacy || !st.legacyClaimed || st.legacyId === null) return;
+  st.legacyClaimed = false;
+  await st.legacy.release(st.legacyId).catch(() => undefined);
+}
+
+/** Set the session's headers (a later Set-Cookie for the same cookie name replaces an earlier one). */
 function applyHeaders(res: Res, headers: Array<[string, string]>): void {
   if (res.headersSent) return;
-  for (const [name, value] of headers) {
-    if (name !== 'set-cookie') {
-      res.setHeader(name, value);
-      continue;
-    }
-    const prev = res.getHeader('set-cookie');
-    const list = prev === undefined ? [] : Array.isArray(prev) ? prev.map(String) : [String(prev)];
-    const cname = parseSetCookie(value)?.name;
-    res.setHeader('set-cookie', [...list.filter((c) => parseSetCookie(c)?.name !== cname), value]);
-  }
+  setSessionHeaders(res, headers);
 }
 
 /** Replace whatever the app prepared with a bare error response: status and stable code only. */
@@ -426,6 +474,7 @@ function sendFailure(res: Res, err: unknown, end: (...a: any[]) => unknown, writ
   const status = isSessionwardError(err) ? err.status : 500;
   const code = isSessionwardError(err) ? err.code : 'ERR_INTERNAL';
   if (!res.headersSent) {
+    forgetSessionHeaders(res);
     for (const h of res.getHeaderNames()) res.removeHeader(h);
     res.statusCode = status;
     res.setHeader('content-type', 'application/json');
@@ -444,6 +493,8 @@ function sendFailure(res: Res, err: unknown, end: (...a: any[]) => unknown, writ
  */
 function holdResponse(res: Res, commit: () => Promise<Array<[string, string]>>, onError: (err: unknown) => void): void {
   let phase: 0 | 1 | 2 = 0;
+  /** write() returned false while held: a 'drain' is owed. */
+  let owesDrain = false;
   /** The app has called end() (or writeHead/write): for it, the headers are gone. */
   let sealed = false;
   /** Our own commit is applying its headers. */
@@ -471,6 +522,9 @@ function holdResponse(res: Res, commit: () => Promise<Array<[string, string]>>, 
         }
         for (const f of queue.splice(0)) f();
         releaseSocket();
+        // A writer told to wait gets its 'drain' now, unless the socket itself is full (then
+        // Node emits it when the socket drains).
+        if (owesDrain && !res.writableNeedDrain && !res.writableEnded) res.emit('drain');
       },
       (err) => {
         phase = 2;
@@ -485,14 +539,17 @@ function holdResponse(res: Res, commit: () => Promise<Array<[string, string]>>, 
   };
   const hold = <K extends keyof typeof orig>(name: K, ret: (args: unknown[]) => unknown): void => {
     const real = orig[name] as (...a: unknown[]) => unknown;
+    // writeHead, explicit or implicit (end/write), puts the session's headers back on top of the
+    // app's (Set-Cookie appended, no-store kept: SEC-13).
+    const replay = name === 'writeHead' ? (args: unknown[]) => writeHeadKeeping(res, real as never, args) : (args: unknown[]) => real.apply(res, args);
     (res as any)[name] = function held(this: Res, ...args: unknown[]) {
-      if (phase === 2) return real.apply(res, args);
+      if (phase === 2) return replay(args);
       // A second writeHead after the response started fails as it would unheld (Express 4 and 5
       // both throw ERR_HTTP_HEADERS_SENT from res.set/res.status paths that reach here).
       if (name === 'writeHead' && sealed) throw headersSentError();
       if (!sealed) status = { code: res.statusCode, message: res.statusMessage };
       sealed = true;
-      queue.push(() => real.apply(res, args));
+      queue.push(() => replay(args));
       if (phase === 0) start();
       return ret(args);
     };
@@ -515,8 +572,17 @@ function holdResponse(res: Res, commit: () => Promise<Array<[string, string]>>, 
     if (socket && socket.destroy === heldDestroy) socket.destroy = realDestroy!;
   };
   hold('writeHead', () => res);
-  // Report "no backpressure" while held: the bytes sit in the queue until the commit is done.
-  hold('write', () => true);
+  // While held the bytes sit in our queue: past the response's high-water mark write() says
+  // "wait for drain", as an unheld response would, so a streamed body cannot pile up in memory
+  // without bound behind a slow store. 'drain' follows once the queue has gone out.
+  let queued = 0;
+  hold('write', (args) => {
+    const chunk = args[0] as string | Uint8Array | undefined;
+    queued += typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk?.byteLength ?? 0);
+    if (queued < res.writableHighWaterMark) return true;
+    owesDrain = true;
+    return false;
+  });
   hold('end', () => res);
   hold('flushHeaders', () => undefined);
   // While held, the response must look sent to the app, as it would without the hold: a second
@@ -648,7 +714,7 @@ export function managerFromOptions<D extends Record<string, unknown>>(o: Express
  */
 export function session<D extends Record<string, unknown> = Record<string, any>>(options: ExpressSessionOptions<D> = {}): (req: any, res: any, next: Next) => void {
   const manager = managerFromOptions(options);
-  const legacy = options.legacy ? createLegacy(options.legacy) : null;
+  const legacy = options.legacy ? createLegacy(options.legacy, { store: manager.store, clock: manager.options.clock }) : null;
   const unsetDestroy = options.unset === 'destroy';
   const pick = options.userId ?? defaultUserId;
   const userIdOf = (d: Record<string, any>): string | null => {
@@ -675,16 +741,19 @@ export function session<D extends Record<string, unknown> = Record<string, any>>
       st.unsetDestroy = unsetDestroy;
       if (legacy && core.isNew && parseCookieHeader(info.cookie, manager.cookieName)[manager.cookieName] === undefined) {
         const hit = await legacy.read(req.headers.cookie);
-        if (hit !== null) {
+        if (hit === 'invalid' || (hit !== null && hit.data === null)) {
           st.legacyClear = true;
-          if (hit !== 'invalid') {
-            st.legacyId = hit.id;
-            if (hit.data) {
-              core = await manager.load({ ...info, cookie: undefined });
-              Object.assign(core.data, hit.data);
-              st.core = core;
-            }
-          }
+          if (hit !== 'invalid') st.legacyId = hit.id;
+        } else if (hit !== null && (await legacy.claim(hit))) {
+          // Claimed before the handler runs: a concurrent replay of the same old cookie finds the
+          // claim taken and stays anonymous (its cookie is left for the winner's response to clear).
+          st.legacyClear = true;
+          st.legacyId = hit.id;
+          st.legacyClaimed = true;
+          st.legacyUntil = hit.notAfter;
+          core = await manager.load({ ...info, cookie: undefined });
+          Object.assign(core.data, hit.data);
+          st.core = core;
         }
       }
       st.view = new View(st);
@@ -692,7 +761,16 @@ export function session<D extends Record<string, unknown> = Record<string, any>>
       // A migrated session has no sessionward user yet: leaving lastUid null makes commit log it in.
       if (st.legacyId === null) st.lastUid = userIdOf(st.view as unknown as Record<string, any>);
       // Log a migrated user in now, so the handler already sees the upgraded session.
-      else await reconcile(st);
+      else {
+        try {
+          await reconcile(st);
+          // Only the sign-in the old cookie carried is a carried-over one: a login by the handler is real.
+          st.legacyUntil = undefined;
+        } catch (err) {
+          await releaseLegacy(st);
+          throw err;
+        }
+      }
       // Plain assignments: defineProperty on a request object pushes it into slow dictionary mode.
       (req as any)[STATE] = st;
       req.sessionID = core.id ?? undefined;

@@ -57,6 +57,9 @@ export function parseCookieHeader(header: string | null | undefined, only?: stri
   const out: Record<string, string> = Object.create(null);
   if (typeof header !== 'string' || header.length === 0 || header.length > MAX_HEADER_LENGTH) return out;
   if (only !== undefined) {
+    // The full parse trims names and splits at ';' and the first '=': it never yields a name that
+    // is empty, padded, or holds ';' or '='.
+    if (only.length === 0 || only.trim() !== only || only.includes(';') || only.includes('=')) return out;
     const v = findCookie(header, only);
     if (v !== undefined) out[only] = v;
     return out;
@@ -83,8 +86,11 @@ export function parseCookieHeader(header: string | null | undefined, only?: stri
   return out;
 }
 
+const WS_RE = /\s/;
+
+/** Exactly what `String.prototype.trim` removes (the full parse trims), space and tab first. */
 function isWs(c: number): boolean {
-  return c === 0x20 || c === 0x09;
+  return c === 0x20 || c === 0x09 || ((c > 0x7f || (c >= 0x0a && c <= 0x0d)) && WS_RE.test(String.fromCharCode(c)));
 }
 
 /**
@@ -109,14 +115,24 @@ function findCookie(header: string, name: string): string | undefined {
   return undefined;
 }
 
+/** Latest date the cookie-date grammar can write (year 9999), RFC 6265bis 5.1.1. */
+const MAX_DATE_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
+
+function isFlag(v: unknown): boolean {
+  return v === undefined || typeof v === 'boolean';
+}
+
 /**
  * Validate a cookie's name and attributes; throws ConfigError on combinations browsers reject or
  * that weaken security: `__Host-` needs Secure, Path=/ and no Domain (SEC-6); `__Secure-` needs
  * Secure; SameSite=None needs Secure (SEC-5); Partitioned needs Secure and SameSite=None (SEC-9);
- * Max-Age must stay under 400 days (SEC-8).
+ * Max-Age must stay under 400 days (SEC-8). Every attribute is checked for its own grammar too, so
+ * no value can smuggle a `;`, CR/LF or another attribute into the header.
  */
 export function validateCookieOptions(name: string, a: CookieAttributes): void {
-  if (!NAME_RE.test(name)) throw new ConfigError(`cookie name ${JSON.stringify(name)} has characters a cookie name cannot hold`);
+  if (typeof name !== 'string' || !NAME_RE.test(name)) throw new ConfigError(`cookie name ${JSON.stringify(name)} has characters a cookie name cannot hold`);
+  if (typeof a !== 'object' || a === null) throw new ConfigError('cookie attributes must be an object');
+  if (!isFlag(a.secure) || !isFlag(a.httpOnly) || !isFlag(a.partitioned)) throw new ConfigError('secure, httpOnly and partitioned must be booleans');
   const lower = name.toLowerCase();
   if (lower.startsWith('__host-')) {
     if (!a.secure) throw new ConfigError('__Host- cookies require secure: true');
@@ -135,31 +151,44 @@ export function validateCookieOptions(name: string, a: CookieAttributes): void {
     if (!Number.isInteger(a.maxAge) || a.maxAge < 0) throw new ConfigError('maxAge must be a non-negative integer (seconds)');
     if (a.maxAge > MAX_COOKIE_AGE_SECONDS) throw new ConfigError('maxAge must not exceed 400 days');
   }
-  if (a.domain !== undefined && !DOMAIN_RE.test(a.domain)) throw new ConfigError('cookie domain is not a valid host name');
-  if (a.path !== undefined && !PATH_RE.test(a.path)) throw new ConfigError("cookie path must start with '/' and hold no ';' or control characters");
+  if (a.expires !== undefined) {
+    const t = a.expires instanceof Date ? a.expires.getTime() : NaN;
+    if (!(t >= 0 && t <= MAX_DATE_MS)) throw new ConfigError('expires must be a valid Date between 1970 and 9999');
+  }
+  if (a.priority !== undefined && a.priority !== 'Low' && a.priority !== 'Medium' && a.priority !== 'High') {
+    throw new ConfigError("priority must be 'Low', 'Medium' or 'High'");
+  }
+  if (a.domain !== undefined && (typeof a.domain !== 'string' || a.domain.length > 253 || !DOMAIN_RE.test(a.domain))) {
+    throw new ConfigError('cookie domain is not a valid host name');
+  }
+  if (a.path !== undefined && (typeof a.path !== 'string' || a.path.length > 1024 || !PATH_RE.test(a.path))) {
+    throw new ConfigError("cookie path must start with '/' and hold no ';' or control characters");
+  }
 }
 
 /**
  * Serialise a Set-Cookie header value. The value must already be cookie-safe (our tokens are
  * base64url); anything else is refused rather than silently encoded, so CR/LF can never reach a
- * header. Throws CookieTooLargeError past 4096 bytes (SEC-7).
+ * header. Every attribute is validated as `validateCookieOptions` does (ConfigError): the header
+ * holds exactly the attributes asked for, and never a combination a browser rejects or that
+ * weakens the cookie. Throws CookieTooLargeError past 4096 bytes (SEC-7).
  *
  * @example
  * serializeCookie('__Host-sid', token, { secure: true, httpOnly: true, sameSite: 'Lax', path: '/' })
  */
 export function serializeCookie(name: string, value: string, a: CookieAttributes = {}): string {
-  if (!NAME_RE.test(name)) throw new ConfigError('invalid cookie name');
-  if (!VALUE_RE.test(value)) throw new ConfigError('cookie value holds characters a cookie cannot carry');
+  validateCookieOptions(name, a);
+  if (typeof value !== 'string' || !VALUE_RE.test(value)) throw new ConfigError('cookie value holds characters a cookie cannot carry');
   // Both are ASCII (checked above), so characters are bytes; no Buffer, which edge runtimes lack.
   if (name.length + value.length + 1 > MAX_COOKIE_BYTES) {
     throw new CookieTooLargeError(`cookie ${name} would exceed ${MAX_COOKIE_BYTES} bytes`);
   }
   let s = `${name}=${value}`;
-  if (a.maxAge !== undefined) s += `; Max-Age=${Math.min(Math.floor(a.maxAge), MAX_COOKIE_AGE_SECONDS)}`;
+  if (a.maxAge !== undefined) s += `; Max-Age=${a.maxAge}`;
   // Expires beside Max-Age for clients that predate Max-Age; Max-Age wins where both are known.
   if (a.expires !== undefined) s += `; Expires=${a.expires.toUTCString()}`;
-  if (a.domain) s += `; Domain=${a.domain}`;
-  if (a.path) s += `; Path=${a.path}`;
+  if (a.domain !== undefined) s += `; Domain=${a.domain}`;
+  if (a.path !== undefined) s += `; Path=${a.path}`;
   if (a.secure) s += '; Secure';
   if (a.httpOnly) s += '; HttpOnly';
   if (a.sameSite) s += `; SameSite=${a.sameSite}`;

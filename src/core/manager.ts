@@ -445,7 +445,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
   /** @internal Issue a new token and record; tombstone the old one for the grace window. */
   async rotate(
     session: Session<D>,
-    next: { userId: string | null; data: Record<string, unknown>; reauthenticated: boolean; renewal?: boolean },
+    next: { userId: string | null; data: Record<string, unknown>; reauthenticated: boolean; renewal?: boolean; carriedOverUntil?: number | undefined },
   ): Promise<void> {
     // A request that reached this session through a pointer holds no authority of its own:
     // letting it rotate would mint a token that outlives the grace (issue: grace takeover), or
@@ -458,7 +458,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     // What this request loaded, to tell a concurrent writer's changes from its own (parsed only
     // if a concurrent write did land).
     const loadedJson = old ? session.baseJson : null;
-    const issued = await this.createFor(session, next.userId, next.data, next.reauthenticated, old);
+    const issued = await this.createFor(session, next.userId, next.data, next.reauthenticated, old, next.carriedOverUntil);
     const replaced = old ? await this.retire(old, issued.record.id, kind) : null;
     if (replaced === 'rotated') {
       // A concurrent request rotated this token first. One token has at most one successor: two
@@ -525,6 +525,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     data: Record<string, unknown>,
     reauthenticated: boolean,
     old: SessionRecord | null = null,
+    carriedOverUntil?: number,
   ): Promise<Issued> {
     const o = this.options;
     const now = o.clock();
@@ -533,7 +534,12 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     const token = this.crypto.randomToken(TOKEN_BYTES);
     const id = await this.crypto.sha256(token);
     // SEC-11: re-authentication restarts both timers; a plain rotation keeps the absolute deadline.
-    const absoluteExpiresAt = reauthenticated || !old ? now + o.absoluteTimeout : old.absoluteExpiresAt;
+    // A sign-in carried over from elsewhere is not a re-authentication: no authTime (SEC-14), and
+    // no deadline later than the one it came with.
+    const carried = carriedOverUntil !== undefined;
+    const absoluteExpiresAt = carried
+      ? Math.min(now + o.absoluteTimeout, carriedOverUntil)
+      : reauthenticated || !old ? now + o.absoluteTimeout : old.absoluteExpiresAt;
     const snapshot = JSON.parse(json) as Record<string, unknown>;
     const userAgent = storableMeta(session.userAgent);
     const ip = storableMeta(session.ip);
@@ -544,7 +550,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       version: 1,
       createdAt: old && !reauthenticated ? old.createdAt : now,
       lastSeenAt: now,
-      authTime: reauthenticated ? now : (old?.authTime ?? null),
+      authTime: carried ? null : reauthenticated ? now : (old?.authTime ?? null),
       absoluteExpiresAt,
       expiresAt: Math.min(now + o.idleTimeout, absoluteExpiresAt),
       meta: { ...(userAgent ? { userAgent } : {}), ...(ip ? { ip } : {}) },

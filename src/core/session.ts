@@ -32,6 +32,12 @@ export interface LoginOptions {
   pending?: string;
   /** Authentication methods used, recorded for step-up decisions. */
   amr?: string[];
+  /**
+   * A sign-in carried over from elsewhere (an express-session cookie), not proven in this request:
+   * the session gets no authentication time, so every `requireFreshAuth` fails (SEC-14), and its
+   * absolute deadline is no later than this time (ms since the epoch) (SEC-11).
+   */
+  carriedOverUntil?: number;
 }
 
 export interface DeviceSession {
@@ -323,7 +329,7 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
     const persist = this.auth().maxAge;
     if (persist !== undefined) auth.maxAge = persist;
     if (Object.keys(auth).length) data[AUTH_KEY] = auth;
-    await this.#engine.rotate(this, { userId, data, reauthenticated: true });
+    await this.#engine.rotate(this, { userId, data, reauthenticated: true, carriedOverUntil: options.carriedOverUntil });
   }
 
   /**

@@ -62,7 +62,17 @@ interface FamilyData {
   idleExp: number;
   gen: number;
   revoked?: boolean;
+  /**
+   * Short hashes of the secrets retired before `prev`, newest first, at most OLD_KEPT: reuse
+   * detection fires only for a token this family really issued (SEC-33), so a made-up secret
+   * beside a known family id cannot end the family.
+   */
+  old?: string[];
 }
+
+const OLD_KEPT = 64;
+/** 96 bits of the SHA-256: enough that a made-up secret never matches by chance. */
+const short = (hash: string): string => hash.slice(0, 16);
 
 const TOKEN_RE = /^rt1\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
 const MAX_TRIES = 50;
@@ -157,7 +167,8 @@ export class RefreshTokens {
           throw new TokenRevokedError();
         }
         const secret = randomBytes(32).toString('base64url');
-        const next: FamilyData = { ...d, prev: d.cur, cur: sha256Sync(secret), rotatedAt: now, idleExp: Math.min(now + this.#idle, rec.absoluteExpiresAt), gen: d.gen + 1 };
+        const old = d.prev === null ? (d.old ?? []) : [short(d.prev), ...(d.old ?? [])].slice(0, OLD_KEPT);
+        const next: FamilyData = { ...d, prev: d.cur, cur: sha256Sync(secret), rotatedAt: now, idleExp: Math.min(now + this.#idle, rec.absoluteExpiresAt), gen: d.gen + 1, old };
         const written = await this.#store.update({ ...rec, data: next as unknown as Record<string, unknown>, version: rec.version + 1, lastSeenAt: now }, rec.version, now);
         if (!written) continue; // someone else rotated or revoked meanwhile: re-read and re-judge
         emit(this.#onEvent, { type: 'refresh.rotated', familyHash: id });
@@ -167,6 +178,10 @@ export class RefreshTokens {
         emit(this.#onEvent, { type: 'refresh.race', familyHash: id });
         throw new RefreshRaceError();
       }
+      // Not a secret this family ever issued (or one older than OLD_KEPT rotations): refused, and
+      // proves no theft — anyone who has seen a family id could make one up.
+      const issued = (d.prev !== null && timingSafeEqualStr(hash, d.prev)) || (d.old ?? []).includes(short(hash));
+      if (!issued) throw new TokenInvalidError();
       // SEC-33: an invalidated token of this family was presented: assume theft, end the family.
       if (await this.#markRevoked(rec)) {
         emit(this.#onEvent, { type: 'refresh.reuse', familyHash: id, tokenHash: sha256Sync(token) });

@@ -72,8 +72,11 @@ export class JwtSigner {
     for (const r of REGISTERED) if (r in claims) throw new InvalidInputError(`claim ${r} is set by the signer`);
     const k = so.kid ? this.ring.get(so.kid) : this.ring.signingKey;
     if (!k || !k.signKey) throw new InvalidInputError('no signing key with that kid');
-    const iat = Math.floor(this.#now() / 1000);
-    const exp = iat + (so.expiresIn ?? this.#expiresIn);
+    const nowMs = this.#now();
+    // NumericDate may be fractional (RFC 7519 §2): iat to the millisecond, so a per-user cut-off
+    // (SEC-37) tells a token issued just before it from one issued just after.
+    const iat = nowMs / 1000;
+    const exp = Math.floor(nowMs / 1000) + (so.expiresIn ?? this.#expiresIn);
     const payload: Record<string, unknown> = {
       iss: this.#o.issuer,
       aud: this.#o.audience,

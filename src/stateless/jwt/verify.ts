@@ -242,9 +242,11 @@ export class JwtVerifier {
     const c = this.verifySync(token, vo);
     if (this.#revocation) {
       if (typeof c.jti !== 'string') throw invalid();
-      // JWT iat has one-second resolution: count a token as issued at the END of its second, so a
-      // token minted right after a cut-off in the same second is not refused.
-      const issuedAt = typeof c.iat === 'number' ? c.iat * 1000 + 999 : 0;
+      // iat as written: our signer writes it to the millisecond. A whole-second iat (another
+      // issuer) counts from the start of its second, so a token issued before a cut-off is never
+      // taken for one issued after it (revocation wins; one minted later in that same second is
+      // refused too, and a refresh replaces it).
+      const issuedAt = typeof c.iat === 'number' ? c.iat * 1000 : 0;
       // A refresh family revoked for theft denylists its session id: its access tokens die too (SEC-33).
       const sid = (c as { sid?: unknown }).sid;
       const alsoIds = typeof sid === 'string' ? [sid] : undefined;
