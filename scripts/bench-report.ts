@@ -55,6 +55,7 @@ const GOALS: Goal[] = [
   { label: 'node:http, SQLite, read / bare', scenario: 'http-read-sqlite', checks: [{ min: 0.8 }] },
   { label: 'node:http, SQLite, write / bare', scenario: 'http-write-sqlite', checks: [] },
   { label: 'node:http, Redis, 32 writers on one session / bare', scenario: 'contended-write-redis', checks: [], field: { name: 'lost', max: 0 } },
+  { label: 'node:http, memory, read with metrics / without (issue 16)', scenario: 'http-read-memory-metrics', subject: 'sessionward+metrics', checks: [{ min: 0.97 }] },
   { label: 'sealed seal+unseal / iron-session', scenario: 'seal-unseal', checks: [{ min: 50 }] },
   { label: 'sealed read / bare', scenario: 'http-read-sealed', checks: [{ min: 0.85 }] },
   { label: 'JWT verify HS256 / fast-jwt', scenario: 'jwt-verify-hs256', peer: 'jose', checks: [{ min: 1 }] },

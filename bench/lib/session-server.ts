@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { SessionManager } from '../../src/index.js';
+import { SessionManager, type SessionManagerOptions } from '../../src/index.js';
 import { nodeSessions, sendError } from '../../src/adapters/node.js';
 import type { SessionStore } from '../../src/stores/types.js';
 import { close, compare, listen, measureHttp, runLoad, sampleOf } from './http.js';
@@ -22,8 +22,13 @@ export function bareServer(): http.Server {
   });
 }
 
-export function sessionServer(store: SessionStore, log: (msg: string) => void = () => {}, onWrite: () => void = () => {}): http.Server {
-  const manager = new SessionManager<{ n?: number }>({ store, secrets: [SECRET] });
+export function sessionServer(
+  store: SessionStore,
+  log: (msg: string) => void = () => {},
+  onWrite: () => void = () => {},
+  options: Partial<SessionManagerOptions> = {},
+): http.Server {
+  const manager = new SessionManager<{ n?: number }>({ store, secrets: [SECRET], ...options });
   const sessions = nodeSessions(manager);
   let logged = 0;
   return http.createServer(async (req, res) => {

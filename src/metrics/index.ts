@@ -73,6 +73,7 @@ export interface PromClientLike {
   };
   Histogram: new (c: { name: string; help: string; labelNames: readonly string[]; buckets: number[]; registers: any[] }) => {
     observe(labels: Record<string, string>, value: number): void;
+    labels(labels: Record<string, string>): { observe(value: number): void };
   };
   Gauge: new (c: { name: string; help: string; registers: any[]; collect?: () => void | Promise<void> }) => { set(v: number): void };
 }
@@ -124,9 +125,17 @@ export function prometheusMetrics(
       },
     });
   }
+  // One labelled child per (store, op), looked up by a string key: prom-client hashes a label
+  // object on every observe(), which is most of the cost of timing a store call.
+  const children = new Map<string, { observe(v: number): void }>();
   const m = build({
     add: (name, labels, value) => counters.get(name)!.inc(labels, value),
-    observe: (store, op, seconds) => latency.observe({ store, op }, seconds),
+    observe: (store, op, seconds) => {
+      const k = `${store}\u0000${op}`;
+      let c = children.get(k);
+      if (!c) children.set(k, (c = latency.labels({ store, op })));
+      c.observe(seconds);
+    },
   });
   return { ...m, registry, contentType: registry.contentType, text: () => registry.metrics() };
 }

@@ -28,48 +28,49 @@ const METHODS = ['get', 'create', 'update', 'touch', 'delete', 'listByUser', 'de
 export function instrumentStore<S extends SessionStore>(store: S, options: InstrumentStoreOptions = {}): S {
   const slowMs = options.slowMs ?? 250;
   const name = store.name;
-  const wrapped: Record<string, unknown> = {};
+  const observe = options.metrics?.observeStoreCall;
+  const onEvent = options.onEvent;
+  const report = (op: string, t0: number, error: unknown): void => {
+    const ms = performance.now() - t0;
+    observe?.(name, op, ms / 1000);
+    if (!onEvent || (error === undefined && ms < slowMs)) return;
+    const at = new Date().toISOString();
+    const rounded = Math.round(ms * 1000) / 1000;
+    try {
+      if (error !== undefined) onEvent({ type: 'store.error', at, store: name, op, code: isSessionwardError(error) ? error.code : 'ERR_UNKNOWN', ms: rounded });
+      else onEvent({ type: 'store.slow', at, store: name, op, ms: rounded });
+    } catch {
+      // A failing sink never changes what the store returned.
+    }
+  };
+  // A plain object, built once: a Proxy (or a bind per property read) costs on every call of the
+  // hot path. Methods not timed here are bound once so a store's private fields keep working.
+  const out: Record<string | symbol, unknown> = {};
+  const seen = new Set<string | symbol>();
+  for (let o: object | null = store; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const key of Reflect.ownKeys(o)) {
+      if (key === 'constructor' || seen.has(key)) continue;
+      seen.add(key);
+      const desc = Object.getOwnPropertyDescriptor(o, key)!;
+      if (typeof desc.value === 'function') out[key] = (desc.value as (...a: unknown[]) => unknown).bind(store);
+      else Object.defineProperty(out, key, { get: () => (store as Record<string | symbol, unknown>)[key], enumerable: true });
+    }
+  }
   for (const op of METHODS) {
     const fn = (store as unknown as Record<string, unknown>)[op];
     if (typeof fn !== 'function') continue;
     const call = fn as (...a: unknown[]) => Promise<unknown>;
-    wrapped[op] = function (...args: unknown[]): Promise<unknown> {
+    out[op] = async function timed(...args: unknown[]): Promise<unknown> {
       const t0 = performance.now();
-      const done = (error: unknown) => {
-        const ms = performance.now() - t0;
-        options.metrics?.observeStoreCall(name, op, ms / 1000);
-        if (!options.onEvent) return;
-        const at = new Date().toISOString();
-        const rounded = Math.round(ms * 1000) / 1000;
-        try {
-          if (error !== undefined) {
-            options.onEvent({ type: 'store.error', at, store: name, op, code: isSessionwardError(error) ? error.code : 'ERR_UNKNOWN', ms: rounded });
-          } else if (ms >= slowMs) options.onEvent({ type: 'store.slow', at, store: name, op, ms: rounded });
-        } catch {
-          // A failing sink never changes what the store returned.
-        }
-      };
-      const run = () => call.apply(store, args);
-      const p = channel.hasSubscribers ? channel.tracePromise(run, { store: name, op }) : run();
-      return p.then(
-        (v) => {
-          done(undefined);
-          return v;
-        },
-        (e: unknown) => {
-          done(e);
-          throw e;
-        },
-      );
+      try {
+        const v = channel.hasSubscribers ? await channel.tracePromise(() => call.apply(store, args), { store: name, op }) : await call.apply(store, args);
+        report(op, t0, undefined);
+        return v;
+      } catch (e) {
+        report(op, t0, e);
+        throw e;
+      }
     };
   }
-  // Everything else (name, close, a store's own extras) reaches the store itself, bound to it so
-  // private fields keep working.
-  return new Proxy(store, {
-    get(target, prop) {
-      if (typeof prop === 'string' && Object.prototype.hasOwnProperty.call(wrapped, prop)) return wrapped[prop];
-      const v = Reflect.get(target, prop, target);
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+  return out as unknown as S;
 }

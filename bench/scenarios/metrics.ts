@@ -1,0 +1,40 @@
+/**
+ * What monitoring costs (issue 16): node:http + sessionward on the MemoryStore for an authenticated
+ * read, plain beside the same server with Prometheus metrics on the event stream and every store
+ * call timed by `instrumentStore`. Goal: the instrumented server keeps >= 0.97 of the plain one's
+ * requests per CPU-second.
+ */
+import * as prom from 'prom-client';
+import { MemoryStore } from '../../src/index.js';
+import { instrumentStore, prometheusMetrics } from '../../src/metrics/index.js';
+import { close, compare, listen, measureHttp } from '../lib/http.js';
+import { loginCookie, sessionServer } from '../lib/session-server.js';
+import type { Scenario } from '../lib/types.js';
+
+const scenario: Scenario = async (ctx) => {
+  if (!ctx.wants('http-read-memory-metrics')) return;
+  const metrics = prometheusMetrics(prom);
+  const plain = sessionServer(new MemoryStore(), ctx.log);
+  const watched = sessionServer(instrumentStore(new MemoryStore(), { metrics, onEvent: metrics.onEvent }), ctx.log, () => {}, { onEvent: metrics.onEvent });
+  const plainUrl = await listen(plain);
+  const watchedUrl = await listen(watched);
+  try {
+    const load = { duration: ctx.duration, connections: ctx.connections };
+    const a = await loginCookie(plainUrl);
+    const b = await loginCookie(watchedUrl);
+    await compare(
+      ctx,
+      'http-read-memory-metrics',
+      {
+        sessionward: (duration) => measureHttp(`${plainUrl}/read`, { ...load, duration, headers: { cookie: a } }),
+        'sessionward+metrics': (duration) => measureHttp(`${watchedUrl}/read`, { ...load, duration, headers: { cookie: b } }),
+      },
+      { baseline: 'sessionward' },
+    );
+  } finally {
+    await close(plain);
+    await close(watched);
+  }
+};
+
+export default scenario;
