@@ -228,7 +228,7 @@ describe('sessionward audit: the reference app', () => {
   it('over HTTPS=1 grades A or better through the CLI, with login, logout and entropy checked', async () => {
     child = spawn(join(root, 'node_modules/.bin/tsx'), ['app/server.ts'], {
       cwd: root,
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: appDir, HTTPS: '1', DEMO_PASSWORD: 'audit-demo-password', SW_SCRYPT_LOG_N: '14', REDIS_URL: '', REDIS_CLUSTER_URLS: '', DATABASE_URL: '', SESSION_SECRETS: '' },
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: appDir, HTTPS: '1', DEMO_PASSWORD: 'audit-demo-password', NODE_ENV: 'test', SW_INSECURE_TEST_SCRYPT: '1', REDIS_URL: '', REDIS_CLUSTER_URLS: '', DATABASE_URL: '', SESSION_SECRETS: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const port = await new Promise<string>((resolve, reject) => {
