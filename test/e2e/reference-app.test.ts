@@ -188,7 +188,7 @@ describe('reference app in a real browser', () => {
     for (const d of SHOTS) mkdirSync(d, { recursive: true });
     [app, idleApp, browser] = await Promise.all([
       startServer({ DEMO_PASSWORD }),
-      startServer({ SW_IDLE_MS: '5000', SW_WARN_MS: '3000', SW_DEMO: '0' }),
+      startServer({ SW_IDLE_MS: '8000', SW_WARN_MS: '6000', SW_DEMO: '0' }),
       chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS }),
     ]);
     // The attacker's site: another origin *and* another site (127.0.0.1 vs localhost).
@@ -377,7 +377,7 @@ describe('reference app in a real browser', () => {
     await tab1.goto(`${idleApp.url}/account`);
     expect(tab1.url()).toBe(`${idleApp.url}/signin`);
     await c.close();
-  }, 30_000);
+  }, 60_000);
 
   it('cross-tab sign-out: other tabs follow only after POST /signout has succeeded; a failed sign-out is not announced', async () => {
     const c = await browser.newContext();
