@@ -5,8 +5,8 @@
  * module resolutions users pick — `nodenext` (Node projects) and `bundler` (Vite, Next, esbuild).
  * Imports go through the package's `exports` map to its `.d.ts` files, as after `npm i`.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { builtPackage } from './helpers/built-package.js';
 import { ROOT, runChild } from './helpers/runtimes.js';
@@ -28,6 +28,9 @@ beforeAll(async () => {
   const built = await builtPackage();
   base = mkdtempSync(join(built, 'types-'));
 }, 200_000);
+afterAll(() => {
+  if (base) rmSync(base, { recursive: true, force: true });
+});
 
 describe('TypeScript users compile against the built package', () => {
   it.each(Object.keys(RESOLUTIONS) as Array<keyof typeof RESOLUTIONS>)(
