@@ -12,6 +12,7 @@ import pg from 'pg';
 import { ConfigError, MemoryStore, SessionManager } from '../src/index.js';
 import { createSealedSessions, createSealedSessionsWeb, getSealedSession, getSealedSessionWeb } from '../src/stateless/index-sealed.js';
 import { importJwtKey } from '../src/stateless/jwt/keys.js';
+import { DpopVerifier } from '../src/stateless/jwt/dpop.js';
 import { doubleSubmit } from '../src/csrf/double-submit.js';
 import { verifyAuditLog } from '../src/monitor/audit-log.js';
 import { RedisStore } from '../src/stores/redis.js';
@@ -68,6 +69,11 @@ describe('key errors: missing vs too short, and the command that makes one', () 
     expect(missing).toContain('npx sessionward keygen --kind jwt-hs256');
     const short = configMessage(() => importJwtKey({ kid: 'a', secret: SHORT, algorithms: ['HS256'] }));
     expect(short).toMatch(/too short: 12 bytes, at least 32 bytes \(256 bits\)/);
+  });
+
+  it('DPoP nonce secret: an unset one is a ConfigError, not a TypeError', () => {
+    expect(configMessage(() => new DpopVerifier({ store, nonce: { secret: UNSET! } }))).toMatch(/^DPoP nonce secret is missing.*keygen --kind session/);
+    expect(configMessage(() => new DpopVerifier({ store, nonce: { secret: SHORT } }))).toMatch(/^DPoP nonce secret is too short: 12 bytes/);
   });
 
   it('CSRF double-submit and audit-log keys say the same', () => {
