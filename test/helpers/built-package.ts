@@ -48,7 +48,8 @@ export async function builtPackage(): Promise<string> {
       break;
     } catch {
       // Another test file is building this very state; a lock older than the build can take is stale.
-      if (Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 180_000) rmSync(lock, { recursive: true, force: true });
+      const held = statSync(lock, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > 180_000) rmSync(lock, { recursive: true, force: true });
       await sleep(250);
     }
   }
