@@ -12,6 +12,7 @@ DIR=.runtimes
 
 # Left out of the Node 24 run, and why (README "Support matrix" says the same):
 #  - e2e: drives Chromium against the reference app; what it checks does not depend on the Node version.
+#  - types: runs the TypeScript compiler over example projects; the Node version does not change it.
 #  - package-install, runtimes-*: run once (on the machine's Node) and drive Node 22/24/26, Bun, Deno,
 #    workerd and the edge runtime themselves.
 #  - sqlite-store, cli: they open files with better-sqlite3, whose addon is built for the machine's
@@ -20,7 +21,7 @@ DIR=.runtimes
 #  - the heavy store files (minutes each on 2 cores; they test the stores' protocol over the network,
 #    which the Node version does not change): lifecycle models on memory/Redis/Cluster/PostgreSQL
 #    (the SQLite one stays: it runs node:sqlite), redis-cluster, redis-failure.
-NODE24_EXCLUDE=('test/e2e/**' test/package-install.test.ts 'test/runtimes-*.test.ts' test/sqlite-store.test.ts test/cli.test.ts
+NODE24_EXCLUDE=('test/e2e/**' test/types.test.ts test/package-install.test.ts 'test/runtimes-*.test.ts' test/sqlite-store.test.ts test/cli.test.ts
   test/lifecycle-model-memory.test.ts test/lifecycle-model-redis.test.ts test/lifecycle-model-cluster.test.ts
   test/lifecycle-model-postgres.test.ts test/redis-cluster.test.ts test/redis-failure.test.ts)
 

@@ -48,7 +48,10 @@ export class SessionwardError extends Error {
   }
 }
 
-/** Misconfiguration: thrown at start-up, never at request time. */
+/**
+ * Misconfiguration: thrown at start-up, with a message that says what to do. The one exception is
+ * a PostgreSQL table that was never created, found by the first query that needs it.
+ */
 export class ConfigError extends SessionwardError {
   constructor(message: string) {
     super('ERR_CONFIG', message, 500);

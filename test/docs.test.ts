@@ -31,8 +31,8 @@ describe('docs and packaging stay true', () => {
     expect(existsSync(pkg.bin.sessionward.replace('./dist/', 'src/').replace(/\.js$/, '.ts'))).toBe(true);
   });
 
-  it('every doc the README links to exists', () => {
+  it('every doc and example the README links to exists', () => {
     const readme = readFileSync('README.md', 'utf8');
-    for (const m of readme.matchAll(/\]\(((?:docs\/)[^)#]+|CHANGELOG\.md)\)/g)) expect(existsSync(m[1]!), m[1]).toBe(true);
+    for (const m of readme.matchAll(/\]\(((?:docs\/|examples\/)[^)#]+|CHANGELOG\.md)\)/g)) expect(existsSync(m[1]!), m[1]).toBe(true);
   });
 });

@@ -231,7 +231,7 @@ describe('PostgresStore', () => {
   });
 
   it('refuses ambiguous configuration', () => {
-    expect(() => new PostgresStore({} as never)).toThrow(/exactly one/);
+    expect(() => new PostgresStore({} as never)).toThrow(/`pool` is required: install the driver \(`npm i pg`\)/);
     expect(() => new PostgresStore({ pool, table: 'x'.repeat(41) })).toThrow(/40 bytes/);
   });
 });

@@ -108,7 +108,7 @@ describe.runIf(!builtin)('SqliteStore where the runtime has no node:sqlite', () 
 
   it("driver: 'node:sqlite' is a ConfigError that says which Node it needs and what to use instead", () => {
     expect(() => new SqliteStore({ filename: file(), driver: 'node:sqlite' })).toThrow(
-      expect.objectContaining({ code: 'ERR_CONFIG', message: expect.stringMatching(/Node >= 22\.13.*npm i better-sqlite3/) }),
+      expect.objectContaining({ code: 'ERR_CONFIG', message: expect.stringMatching(/Node >= 22\.13.*npm i better-sqlite3@12/) }),
     );
   });
 });

@@ -32,6 +32,8 @@ import { answerEndpoint } from './node.js';
 import { checkCsrf, compileGuard, emitCsrfEvent, getCsrfToken, mergeVary, tokenSources, type CsrfGuardOptions } from '../csrf/index.js';
 
 export type { LegacyOptions, LegacyStore, LegacyRedis } from './express-legacy.js';
+// Type-only: loads the Express Request augmentation (req.session, req.sessionID) into the program.
+export type { SessionData } from './express-request.js';
 export { unsignLegacy } from './express-legacy.js';
 
 type Req = IncomingMessage & {

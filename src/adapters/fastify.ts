@@ -100,12 +100,14 @@ export const fastifySessionward = Object.assign(plugin, {
 
 /**
  * The request's session, typed (the plugin does not augment Fastify's types, so it never clashes
- * with another session plugin's declarations).
+ * with another session plugin's declarations). Pass the manager to type it by the manager's data
+ * (`SessionManager<{ views?: number }>` gives `get('views'): number | undefined`), or name the type.
  *
  * @example
- * const session = sessionOf<{ views: number }>(request)
+ * const session = sessionOf(request, manager)
+ * const same = sessionOf<{ views?: number }>(request)
  */
-export function sessionOf<D extends Record<string, unknown> = Record<string, any>>(request: FastifyRequest): Session<D> {
+export function sessionOf<D extends Record<string, unknown> = Record<string, any>>(request: FastifyRequest, _manager?: SessionManager<D>): Session<D> {
   const s = (request as any).session as Session<D> | null | undefined;
   if (!s) throw new Error('sessionward: the fastify plugin is not registered for this route');
   return s;

@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { keyBytes } from '../lib/key-errors.js';
 import { validateCookieOptions, type SameSite } from '../cookie/index.js';
 import type { SessionStore } from '../stores/types.js';
 import type { SessionCrypto } from '../crypto/types.js';
@@ -109,9 +110,7 @@ export interface ResolvedOptions {
 }
 
 function toKey(s: string | Uint8Array, i: number): Uint8Array {
-  const k = typeof s === 'string' ? new TextEncoder().encode(s) : s;
-  if (k.byteLength < 32) throw new ConfigError(`secrets[${i}] must be at least 32 bytes (256 bits)`);
-  return k;
+  return keyBytes(s, `secrets[${i}]`, 32, 'session');
 }
 
 function positive(name: string, v: number | undefined): void {

@@ -9,6 +9,7 @@
  * cookie injection from a sibling subdomain.
  */
 import { ConfigError } from '../errors.js';
+import { keyBytes, keygenHint } from '../lib/key-errors.js';
 import { parseCookieHeader, serializeCookie, validateCookieOptions } from '../cookie/index.js';
 import type { SessionCrypto } from '../crypto/types.js';
 import { webCrypto } from '../crypto/web.js';
@@ -59,13 +60,9 @@ const TOKEN_RE = /^v1\.[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$/;
  */
 export function doubleSubmit(options: DoubleSubmitOptions): DoubleSubmit {
   if (!options || !Array.isArray(options.secrets) || options.secrets.length === 0) {
-    throw new ConfigError('doubleSubmit: at least one secret is required');
+    throw new ConfigError(`doubleSubmit: at least one secret is required; ${keygenHint('session')}`);
   }
-  const keys = options.secrets.map((s, i) => {
-    const k = typeof s === 'string' ? new TextEncoder().encode(s) : s;
-    if (!(k instanceof Uint8Array) || k.byteLength < 32) throw new ConfigError(`doubleSubmit: secrets[${i}] must be at least 32 bytes`);
-    return k;
-  });
+  const keys = options.secrets.map((s, i) => keyBytes(s, `doubleSubmit: secrets[${i}]`, 32, 'session'));
   const insecure = options.insecureDevelopmentCookies === true;
   const cookieName = options.cookieName ?? (insecure ? 'csrf' : '__Host-csrf');
   const attrs = {

@@ -18,6 +18,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createWriteStream, promises as fs, type WriteStream } from 'node:fs';
 import { ConfigError } from '../errors.js';
+import { keyBytes } from '../lib/key-errors.js';
 import type { SessionwardEvent } from './events.js';
 
 /** Fields an audit line may carry. Anything else an event holds is dropped. */
@@ -67,9 +68,7 @@ export function auditRecord(event: Record<string, unknown>): Record<string, stri
 }
 
 function keyOf(k: string | Uint8Array): Buffer {
-  const key = typeof k === 'string' ? Buffer.from(k, 'utf8') : Buffer.from(k);
-  if (key.length < 32) throw new ConfigError('audit log chainKey must be at least 32 bytes (make one: sessionward keygen)');
-  return key;
+  return Buffer.from(keyBytes(k, 'audit log chainKey', 32, 'session'));
 }
 
 function macOf(key: Buffer, prev: string, body: string): string {

@@ -2,15 +2,17 @@
  * `sessionward/sealed`: stateless sessions in an AES-256-GCM sealed cookie.
  *
  * @example Node (http, Express, Fastify raw req/res)
- * import { getSealedSession } from 'sessionward/sealed'
- * const options = { keys: [{ id: 'k1', key: process.env.SEAL_KEY! }] }   // build once
- * const session = await getSealedSession<{ user?: string }>(req, res, options)
+ * import { createSealedSessions, getSealedSession } from 'sessionward/sealed'
+ * // at start-up: a missing or short key throws a ConfigError here
+ * const sealed = createSealedSessions<{ user?: string }>({ keys: [{ id: 'k1', key: process.env.SEAL_KEY! }] })
+ * const session = await getSealedSession(req, res, sealed)
  * session.user = 'ada'
  * await session.save()
  *
  * @example Web (Hono, Next.js route handlers, workers)
- * import { getSealedSessionWeb } from 'sessionward/sealed'
- * const session = await getSealedSessionWeb<{ n?: number }>(request, options)
+ * import { createSealedSessionsWeb, getSealedSessionWeb } from 'sessionward/sealed'
+ * const sealed = createSealedSessionsWeb<{ n?: number }>(options)   // at start-up
+ * const session = await getSealedSessionWeb(request, sealed)
  * session.n = (session.n ?? 0) + 1
  * await session.save()
  * return session.applyTo(new Response('ok'))
@@ -36,7 +38,15 @@ export { TokenInvalidError } from './errors.js';
 // Options objects are built once per app; the prepared key ring (HKDF, KeyObjects) is cached on them.
 const nodeCache = new WeakMap<SealedSessionOptions, SealedSessions<any>>();
 
-/** Build the Node core once (validates options: ConfigError at start-up). */
+/**
+ * Build the Node core once, at start-up: every option and key is checked here (ConfigError), so an
+ * unset key stops the app where it is configured instead of failing its first request.
+ *
+ * @example
+ * const sealed = createSealedSessions<{ user?: string }>({ keys: [{ id: 'k1', key: process.env.SEAL_KEY! }] })
+ * // per request:
+ * const session = await getSealedSession(req, res, sealed)
+ */
 export function createSealedSessions<T extends object = Record<string, unknown>>(options: SealedSessionOptions): SealedSessions<T> {
   let s = nodeCache.get(options);
   if (!s) {
@@ -49,16 +59,18 @@ export function createSealedSessions<T extends object = Record<string, unknown>>
 /**
  * iron-session style: read the session from `req`; `save()`/`destroy()` set the cookie(s) on `res`
  * (with `Cache-Control: no-store`). Never throws for a bad cookie: it becomes an empty session.
+ * Pass what {@link createSealedSessions} returned at start-up (checked there), or the options
+ * object itself (checked on its first use, i.e. on the first request).
  *
  * @example
- * const session = await getSealedSession<{ user?: string }>(req, res, options)
+ * const session = await getSealedSession<{ user?: string }>(req, res, sealed)
  */
 export async function getSealedSession<T extends object = Record<string, unknown>>(
   req: IncomingMessage,
   res: ServerResponse,
-  options: SealedSessionOptions,
+  sealed: SealedSessionOptions | SealedSessions<T>,
 ): Promise<SealedSession<T>> {
-  const core = createSealedSessions<T>(options);
+  const core = sealed instanceof SealedSessions ? sealed : createSealedSessions<T>(sealed);
   let applied: readonly string[] = [];
   return core.load(req.headers.cookie, (lines) => {
     if (res.headersSent) throw new InvalidInputError('session cookie changed after the response headers were sent; save() before res.end()');

@@ -1,5 +1,6 @@
 // Key-ring configuration shared by the node:crypto and WebCrypto sealers.
 import { ConfigError } from '../errors.js';
+import { exactKeyError, keygenHint } from '../lib/key-errors.js';
 
 /**
  * One sealing key. Either 32 random bytes (`key`, as bytes or 43-char base64url), or a password of
@@ -35,7 +36,9 @@ function decodeB64Url32(s: string): Uint8Array | null {
 
 /** Validate a key ring at start-up; every mistake is a ConfigError (SEC-10, SEC-31 spirit). */
 export function normaliseKeys(keys: readonly SealKey[] | undefined): NormalisedKey[] {
-  if (!Array.isArray(keys) || keys.length === 0) throw new ConfigError('sealed sessions need at least one key (newest first)');
+  if (!Array.isArray(keys) || keys.length === 0) {
+    throw new ConfigError(`sealed sessions need at least one key in \`keys\` (newest first); ${keygenHint('sealed')}`);
+  }
   const seen = new Set<string>();
   return keys.map((k, i) => {
     if (!k || typeof k !== 'object') throw new ConfigError(`key #${i} must be an object`);
@@ -44,12 +47,12 @@ export function normaliseKeys(keys: readonly SealKey[] | undefined): NormalisedK
     seen.add(k.id);
     if ('key' in k) {
       const raw = typeof k.key === 'string' ? decodeB64Url32(k.key) : k.key instanceof Uint8Array ? k.key : null;
-      if (!raw || raw.length !== 32) throw new ConfigError(`key ${k.id} must be 32 bytes (or 43 base64url characters)`);
+      if (!raw || raw.length !== 32) throw exactKeyError(k.key, `sealed key ${k.id}`, 'sealed');
       return { id: k.id, raw: new Uint8Array(raw) };
     }
     if ('password' in k) {
       if (typeof k.password !== 'string' || enc.encode(k.password).length < 32) {
-        throw new ConfigError(`key ${k.id}: password must be at least 32 bytes`);
+        throw new ConfigError(`key ${k.id}: password must be at least 32 bytes; better, use a random key ({ id, key }): ${keygenHint('sealed')}`);
       }
       const salt = typeof k.salt === 'string' ? enc.encode(k.salt) : k.salt instanceof Uint8Array ? k.salt : null;
       if (!salt || salt.length < 16) throw new ConfigError(`key ${k.id}: a per-key salt of at least 16 bytes is required`);

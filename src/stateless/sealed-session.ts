@@ -121,6 +121,58 @@ function positiveInt(v: unknown, name: string, dflt: number): number {
   return x as number;
 }
 
+interface ResolvedSealedOptions {
+  cookieName: string;
+  attrs: CookieAttributes;
+  idle: number;
+  absolute: number;
+  touchAfter: number;
+  maxChunks: number;
+  ironAttrs: CookieAttributes | null;
+}
+
+/**
+ * Check every option except the keys (the sealers check those) and resolve the defaults. Runs
+ * synchronously, so a factory can fail where the app builds its sessions, not on a request.
+ *
+ * @example
+ * resolveSealedOptions({ keys, idleTimeout: 9 * 3600_000 }) // ConfigError: idleTimeout cannot exceed absoluteTimeout
+ */
+export function resolveSealedOptions(o: SealedSessionOptions): ResolvedSealedOptions {
+  if (!o || typeof o !== 'object') throw new ConfigError('sealed sessions need an options object with `keys`');
+  const dev = o.insecureDevelopmentCookies === true;
+  const cookieName = o.cookieName ?? (dev ? 'session' : '__Host-session');
+  const attrs: CookieAttributes = {
+    secure: !dev,
+    httpOnly: true,
+    sameSite: o.cookie?.sameSite ?? 'Lax',
+    path: o.cookie?.path ?? '/',
+    ...(o.cookie?.domain ? { domain: o.cookie.domain } : {}),
+    ...(o.cookie?.partitioned ? { partitioned: true } : {}),
+  };
+  if (dev && cookieName.toLowerCase().startsWith('__host-')) {
+    throw new ConfigError('insecureDevelopmentCookies cannot use a __Host- cookie name');
+  }
+  validateCookieOptions(cookieName, { ...attrs, maxAge: o.cookie?.maxAge });
+  const idle = positiveInt(o.idleTimeout, 'idleTimeout', 30 * 60_000);
+  const absolute = positiveInt(o.absoluteTimeout, 'absoluteTimeout', 8 * 3600_000);
+  if (idle > absolute) throw new ConfigError('idleTimeout cannot exceed absoluteTimeout');
+  const touchAfter = o.touchAfter ?? 60_000;
+  if (!Number.isSafeInteger(touchAfter) || touchAfter < 0) throw new ConfigError('touchAfter must be a non-negative integer (ms)');
+  const maxChunks = o.maxChunks ?? 3;
+  if (!Number.isInteger(maxChunks) || maxChunks < 1 || maxChunks > 20) throw new ConfigError('maxChunks must be 1..20');
+  let ironAttrs: CookieAttributes | null = null;
+  if (o.iron) {
+    const p = o.iron.password;
+    const list = typeof p === 'string' ? [p] : p && typeof p === 'object' ? Object.values(p) : [];
+    if (list.length === 0 || list.some((x) => typeof x !== 'string' || x.length < 32)) {
+      throw new ConfigError('iron.password must be the iron-session password(s), each at least 32 characters');
+    }
+    ironAttrs = { path: o.iron.path ?? '/', ...(o.iron.domain ? { domain: o.iron.domain } : {}), secure: !dev, httpOnly: true, sameSite: 'Lax' };
+  }
+  return { cookieName, attrs, idle, absolute, touchAfter, maxChunks, ironAttrs };
+}
+
 /**
  * The framework-free core. Build once at start-up.
  *
@@ -151,36 +203,15 @@ export class SealedSessions<T extends object = Record<string, unknown>> {
     const maybeSync = (sealer as Partial<{ openSync: (n: string, s: string) => Opened | OpenFailure }>).openSync;
     this.#openSync = typeof maybeSync === 'function' ? maybeSync.bind(sealer) : undefined;
     this.#o = o;
-    const dev = o.insecureDevelopmentCookies === true;
-    this.cookieName = o.cookieName ?? (dev ? 'session' : '__Host-session');
-    this.attrs = {
-      secure: !dev,
-      httpOnly: true,
-      sameSite: o.cookie?.sameSite ?? 'Lax',
-      path: o.cookie?.path ?? '/',
-      ...(o.cookie?.domain ? { domain: o.cookie.domain } : {}),
-      ...(o.cookie?.partitioned ? { partitioned: true } : {}),
-    };
-    if (dev && this.cookieName.toLowerCase().startsWith('__host-')) {
-      throw new ConfigError('insecureDevelopmentCookies cannot use a __Host- cookie name');
-    }
-    validateCookieOptions(this.cookieName, { ...this.attrs, maxAge: o.cookie?.maxAge });
-    this.#idle = positiveInt(o.idleTimeout, 'idleTimeout', 30 * 60_000);
-    this.#absolute = positiveInt(o.absoluteTimeout, 'absoluteTimeout', 8 * 3600_000);
-    if (this.#idle > this.#absolute) throw new ConfigError('idleTimeout cannot exceed absoluteTimeout');
-    this.#touchAfter = o.touchAfter ?? 60_000;
-    if (!Number.isSafeInteger(this.#touchAfter) || this.#touchAfter < 0) throw new ConfigError('touchAfter must be a non-negative integer (ms)');
-    this.#maxChunks = o.maxChunks ?? 3;
-    if (!Number.isInteger(this.#maxChunks) || this.#maxChunks < 1 || this.#maxChunks > 20) throw new ConfigError('maxChunks must be 1..20');
+    const r = resolveSealedOptions(o);
+    this.cookieName = r.cookieName;
+    this.attrs = r.attrs;
+    this.#idle = r.idle;
+    this.#absolute = r.absolute;
+    this.#touchAfter = r.touchAfter;
+    this.#maxChunks = r.maxChunks;
+    this.#ironAttrs = r.ironAttrs;
     this.#now = o.now ?? Date.now;
-    if (o.iron) {
-      const p = o.iron.password;
-      const list = typeof p === 'string' ? [p] : p && typeof p === 'object' ? Object.values(p) : [];
-      if (list.length === 0 || list.some((x) => typeof x !== 'string' || x.length < 32)) {
-        throw new ConfigError('iron.password must be the iron-session password(s), each at least 32 characters');
-      }
-      this.#ironAttrs = { path: o.iron.path ?? '/', ...(o.iron.domain ? { domain: o.iron.domain } : {}), secure: !dev, httpOnly: true, sameSite: 'Lax' };
-    } else this.#ironAttrs = null;
   }
 
   /** Load the session from a Cookie header. Bad, expired or revoked cookies give an empty session; never throws for client input. */

@@ -70,9 +70,16 @@ const SQLSTATE = /^[0-9A-Z]{5}$/;
  * that mean "try later" (08 connection, 53 resources, 57 operator intervention/statement timeout)
  * become StoreUnavailableError; anything else the server refused is a StoreError.
  */
-export function mapPgError(e: unknown): Error {
-  if (e instanceof StoreUnavailableError || e instanceof StoreError || e instanceof InvalidInputError) return e;
+export function mapPgError(e: unknown, table?: string): Error {
+  if (e instanceof StoreUnavailableError || e instanceof StoreError || e instanceof InvalidInputError || e instanceof ConfigError) return e;
   const code = (e as { code?: unknown } | null)?.code;
+  // 42P01 undefined_table: the schema was never created, a deployment step, not an outage.
+  if (code === '42P01' && table) {
+    return new ConfigError(
+      `PostgresStore: table ${table} does not exist: create it with \`npx sessionward migrate --postgres <url>\` ` +
+        '(plus --schema/--table if not the defaults), `await store.migrate()` at start-up, or docs/postgres.sql',
+    );
+  }
   if (typeof code === 'string' && SQLSTATE.test(code)) {
     if (code.startsWith('08') || code.startsWith('53') || code.startsWith('57')) {
       return new StoreUnavailableError('session store unavailable', { cause: e });
@@ -170,9 +177,13 @@ export class PostgresStore implements SessionStore {
   private chain: Promise<void> = Promise.resolve();
 
   constructor(options: PostgresStoreOptions) {
-    if (!options || (!options.pool && !options.client) || (options.pool && options.client)) {
-      throw new ConfigError('PostgresStore: pass exactly one of `pool` or `client`');
+    if (!options || (!options.pool && !options.client)) {
+      throw new ConfigError(
+        'PostgresStore: `pool` is required: install the driver (`npm i pg`) and pass ' +
+          '`new pg.Pool({ connectionString: process.env.DATABASE_URL })` (docs/postgres.md)',
+      );
     }
+    if (options.pool && options.client) throw new ConfigError('PostgresStore: pass one of `pool` or `client`, not both');
     this.pool = options.pool;
     this.client = options.client;
     this.schemaName = options.schema ?? 'public';
@@ -244,14 +255,14 @@ export class PostgresStore implements SessionStore {
       if (cm.command !== 'COMMIT') throw new StoreUnavailableError('session store write rolled back');
       return res;
     };
-    if (this.client) return this.serial(() => run(this.client!).catch((e: unknown) => Promise.reject(mapPgError(e))));
+    if (this.client) return this.serial(() => run(this.client!).catch((e: unknown) => Promise.reject(mapPgError(e, this.table))));
     const c = await this.acquire(deadline);
     let failure: unknown;
     try {
       return await run(c);
     } catch (e) {
       failure = e;
-      throw mapPgError(e);
+      throw mapPgError(e, this.table);
     } finally {
       // A connection that timed out or broke may still carry a running query: discard it.
       c.release(failure !== undefined && !hasSqlState(failure) ? (failure as Error) : undefined);

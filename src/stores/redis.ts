@@ -230,7 +230,12 @@ export class RedisStore implements SessionStore {
   readonly #stats: RedisStoreStats = { memoryRefusals: 0, writesAtLimit: 0 };
 
   constructor(options: RedisStoreOptions) {
-    if (!options || !options.client) throw new ConfigError('RedisStore: `client` is required');
+    if (!options || !options.client) {
+      throw new ConfigError(
+        'RedisStore: `client` is required: install a driver (`npm i redis`, or `npm i ioredis`) and pass a connected client, ' +
+          "e.g. `const client = await createClient({ url: 'redis://127.0.0.1:6379' }).connect()` (docs/redis.md)",
+      );
+    }
     this.#d = detectDriver(options.client);
     this.#prefix = options.prefix ?? 'sw:';
     this.#timeout = options.commandTimeoutMs ?? 1000;

@@ -66,7 +66,7 @@ function loadBetterSqlite3(): typeof BetterSqlite3 {
   } catch (cause) {
     throw new ConfigError(
       'SqliteStore needs a SQLite driver: run it on Node >= 22.13 (built-in node:sqlite, nothing to install), ' +
-        `or install the optional peer dependency: npm i better-sqlite3 (${String(cause)})`,
+        `or install the optional peer dependency: npm i better-sqlite3@12 (${String(cause)})`,
     );
   }
 }
@@ -126,7 +126,7 @@ export function openSqlite(file: string, driver: SqliteDriverName | 'auto' = 'au
   if (driver === 'node:sqlite') {
     throw new ConfigError(
       `SqliteStore: driver 'node:sqlite' needs Node >= 22.13 (this is ${globalThis.process?.version ?? 'not Node'}); ` +
-        "use driver: 'better-sqlite3' (npm i better-sqlite3) or leave driver unset to pick what is there",
+        "use driver: 'better-sqlite3' (npm i better-sqlite3@12) or leave driver unset to pick what is there",
     );
   }
   return connect(new (loadBetterSqlite3())(file));

@@ -20,6 +20,7 @@ import type { SessionRecord, SessionStore } from '../../stores/types.js';
 import { decodeJws } from '../../binding/jws.js';
 import { publicJwk, thumbprint, verifySignature, type ProofAlg, type PublicJwk } from '../../binding/jwk.js';
 import { toBase64Url } from '../../lib/base64url.js';
+import { keyBytes } from '../../lib/key-errors.js';
 import { TokenInvalidError } from '../errors.js';
 
 export interface DpopVerifierOptions {
@@ -97,9 +98,7 @@ export class DpopVerifier {
     this.maxAge = o.maxAgeMs ?? 60_000;
     if (!(this.maxAge >= 1_000 && this.maxAge <= 600_000)) throw new ConfigError('DPoP maxAgeMs must be between 1000 and 600000');
     if (o.nonce) {
-      const k = typeof o.nonce.secret === 'string' ? new TextEncoder().encode(o.nonce.secret) : o.nonce.secret;
-      if (k.byteLength < 32) throw new ConfigError('DPoP nonce secret must be at least 32 bytes');
-      this.nonceKey = k;
+      this.nonceKey = keyBytes(o.nonce.secret, 'DPoP nonce secret', 32, 'session');
     } else this.nonceKey = null;
     this.nonceLifetime = o.nonce?.lifetimeMs ?? 5 * 60_000;
     this.store = o.store;

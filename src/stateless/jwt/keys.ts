@@ -6,6 +6,7 @@
  */
 import { createPublicKey, createPrivateKey, createSecretKey, KeyObject, type JsonWebKey } from 'node:crypto';
 import { ConfigError } from '../../errors.js';
+import { keyBytes } from '../../lib/key-errors.js';
 import { looksLikeKeyMaterial } from './key-material.js';
 
 export type HmacAlg = 'HS256' | 'HS384' | 'HS512';
@@ -30,7 +31,6 @@ export interface JwtKey {
 
 const HASH_BYTES: Record<HmacAlg, number> = { HS256: 32, HS384: 48, HS512: 64 };
 const KID_RE = /^[\x21-\x7e]{1,128}$/;
-const enc = new TextEncoder();
 
 function compatible(kind: JwtKey['kind'], k: KeyObject): JwsAlg[] {
   switch (kind) {
@@ -79,10 +79,8 @@ export function importJwtKey(input: JwtKeyInput): JwtKey {
   let signKey: KeyObject | null;
   if ('secret' in input) {
     const s = input.secret;
-    const bytes = typeof s === 'string' ? enc.encode(s) : s instanceof Uint8Array ? s : null;
-    if (!bytes) throw new ConfigError(`key ${kid}: secret must be bytes or a string`);
     // SEC-31 (RFC 8725 §3.5): at least 256 bits.
-    if (bytes.length < 32) throw new ConfigError(`key ${kid}: HMAC secrets must be at least 256 bits (32 bytes)`);
+    const bytes = keyBytes(s, `key ${kid}: the HMAC secret`, 32, 'jwt-hs256');
     // SEC-27: public key material as an HMAC secret lets anyone who reads the public key sign.
     if (looksLikeKeyMaterial(s)) throw new ConfigError(`key ${kid}: key material (PEM, DER, JWK) given as an HMAC secret (key confusion)`);
     kind = 'secret';
