@@ -9,6 +9,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { parseSetCookie } from '../../src/cookie/index.js';
+import { checkCookie, COOKIE_CHECKS, type CookieCheck } from '../../src/metrics/index.js';
 
 export interface AppEvent {
   type: string;
@@ -52,17 +53,10 @@ const SERIES_MINUTES = 30;
 type SeriesKey = 'signinOk' | 'signinFail' | 'created' | 'rotated' | 'ended' | 'blocked';
 const SERIES_KEYS: SeriesKey[] = ['signinOk', 'signinFail', 'created', 'rotated', 'ended', 'blocked'];
 
-export const COOKIE_CHECKS = {
-  httpOnly: 'HttpOnly (no script access)',
-  secure: 'Secure (HTTPS only)',
-  sameSite: 'SameSite set explicitly',
-  hostPrefix: '__Host- prefix (host-locked)',
-  path: 'Path=/',
-  noDomain: 'No Domain attribute',
-  nonPersistent: 'Non-persistent (no Expires / Max-Age)',
-  noStore: 'Cache-Control: no-store on the response',
-} as const;
-export type CookieCheck = keyof typeof COOKIE_CHECKS;
+// The checks and their labels are the library's (sessionward/metrics), so the dashboard and a
+// Prometheus scrape of an app built on the library count the same thing.
+export { COOKIE_CHECKS };
+export type { CookieCheck };
 
 export interface Stats {
   at: string;
@@ -217,17 +211,7 @@ export class Monitor {
       if (!c || c.name !== cookieName) continue;
       const a = c.attributes;
       const maxAge = a['max-age'];
-      const results: Record<CookieCheck, boolean> = {
-        httpOnly: a.httponly === true,
-        secure: a.secure === true,
-        sameSite: typeof a.samesite === 'string' && /^(lax|strict)$/i.test(a.samesite),
-        hostPrefix: c.name.startsWith('__Host-'),
-        path: a.path === '/',
-        noDomain: a.domain === undefined,
-        // A clearing cookie (Max-Age=0) is fine; any other lifetime makes the cookie persistent.
-        nonPersistent: a.expires === undefined && (maxAge === undefined || maxAge === '0'),
-        noStore: /\bno-store\b/.test(cacheControl ?? ''),
-      };
+      const results = checkCookie(c, cacheControl);
       this.cookieTotal++;
       for (const [check, ok] of Object.entries(results) as [CookieCheck, boolean][]) {
         this.cookieChecks.get(check)![ok ? 'pass' : 'fail']++;

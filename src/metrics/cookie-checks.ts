@@ -16,6 +16,26 @@ export const COOKIE_CHECKS = {
 } as const;
 export type CookieCheck = keyof typeof COOKIE_CHECKS;
 
+/** Results of every check for one parsed session Set-Cookie header. */
+export function checkCookie(
+  c: { name: string; attributes: Record<string, string | true> },
+  cacheControl: string | undefined,
+): Record<CookieCheck, boolean> {
+  const a = c.attributes;
+  const maxAge = a['max-age'];
+  return {
+    httpOnly: a.httponly === true,
+    secure: a.secure === true,
+    sameSite: typeof a.samesite === 'string' && /^(lax|strict)$/i.test(a.samesite),
+    hostPrefix: c.name.startsWith('__Host-'),
+    path: a.path === '/',
+    noDomain: a.domain === undefined,
+    // A clearing cookie (Max-Age=0) is fine; any other lifetime makes the cookie persistent.
+    nonPersistent: a.expires === undefined && (maxAge === undefined || maxAge === '0'),
+    noStore: /\bno-store\b/i.test(cacheControl ?? ''),
+  };
+}
+
 /**
  * Results of every check for the Set-Cookie headers named `cookieName` (others are ignored).
  * The cookie's value is never looked at beyond parsing.
@@ -28,20 +48,7 @@ export function checkSessionCookies(
   const out: Array<Record<CookieCheck, boolean>> = [];
   for (const h of setCookies) {
     const c = parseSetCookie(h);
-    if (!c || c.name !== cookieName) continue;
-    const a = c.attributes;
-    const maxAge = a['max-age'];
-    out.push({
-      httpOnly: a.httponly === true,
-      secure: a.secure === true,
-      sameSite: typeof a.samesite === 'string' && /^(lax|strict)$/i.test(a.samesite),
-      hostPrefix: c.name.startsWith('__Host-'),
-      path: a.path === '/',
-      noDomain: a.domain === undefined,
-      // A clearing cookie (Max-Age=0) is fine; any other lifetime makes the cookie persistent.
-      nonPersistent: a.expires === undefined && (maxAge === undefined || maxAge === '0'),
-      noStore: /\bno-store\b/i.test(cacheControl ?? ''),
-    });
+    if (c && c.name === cookieName) out.push(checkCookie(c, cacheControl));
   }
   return out;
 }

@@ -20,9 +20,9 @@
  */
 import type { EventSink, SessionwardEvent } from '../monitor/events.js';
 import { classify, COUNTERS, type CounterName, type CounterSample } from './classify.js';
-import { checkSessionCookies, COOKIE_CHECKS, type CookieCheck } from './cookie-checks.js';
+import { checkCookie, checkSessionCookies, COOKIE_CHECKS, type CookieCheck } from './cookie-checks.js';
 
-export { classify, COUNTERS, checkSessionCookies, COOKIE_CHECKS };
+export { classify, COUNTERS, checkCookie, checkSessionCookies, COOKIE_CHECKS };
 export type { CounterName, CounterSample, CookieCheck };
 
 /** Buckets of the store latency histogram, seconds: loopback calls take well under 1 ms. */
