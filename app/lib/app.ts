@@ -12,22 +12,14 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, extname } from 'node:path';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SessionManager } from '../../src/index.js';
-import { nodeSessions } from '../../src/adapters/node.js';
-import { DeviceBoundSessions, bindingOf } from '../../src/binding/dbsc/index.js';
-import { verifyRequestIntegrity, verifyCsrfToken, INTEGRITY_VARY, isUnsafeMethod } from '../../src/csrf/index.js';
-import {
-  ReauthRequiredError,
-  UnauthenticatedError,
-  SessionDestroyedError,
-  isSessionwardError,
-} from '../../src/errors.js';
-import type { Session } from '../../src/core/session.js';
+import { SessionManager, ReauthRequiredError, UnauthenticatedError, SessionDestroyedError, isSessionwardError, type Session } from 'sessionward';
+import { nodeSessions, clientIpResolver } from 'sessionward/node';
+import { DeviceBoundSessions, bindingOf } from 'sessionward/dbsc';
+import { verifyRequestIntegrity, verifyCsrfToken, INTEGRITY_VARY, isUnsafeMethod } from 'sessionward/csrf';
 import { Accounts } from './accounts.js';
 import { Monitor } from './monitor.js';
 import { Backoff, FailureLimiter } from './ratelimit.js';
 import { DeviceCookies } from './device.js';
-import { clientIpResolver } from './client-ip.js';
 import { scryptCost } from './passwords.js';
 import { Router } from './router.js';
 import { Ctx } from './context.js';

@@ -3,8 +3,8 @@
  * first (Set-Cookie must precede the body), then record the emitted cookie for the dashboard.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Session } from '../../src/core/session.js';
-import { getCsrfToken } from '../../src/csrf/index.js';
+import type { Session } from 'sessionward';
+import { getCsrfToken } from 'sessionward/csrf';
 import type { SafeHtml } from './html.js';
 import type { AppState, SessionData, Flash } from './state.js';
 import type { User } from './accounts.js';

@@ -8,8 +8,8 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { parseSetCookie } from '../../src/cookie/index.js';
-import { checkCookie, COOKIE_CHECKS, type CookieCheck } from '../../src/metrics/index.js';
+import { parseSetCookie } from 'sessionward';
+import { checkCookie, COOKIE_CHECKS, type CookieCheck } from 'sessionward/metrics';
 
 export interface AppEvent {
   type: string;

@@ -1,12 +1,10 @@
 /** Shared types of the reference app: its configuration, session data and service container. */
-import type { SessionManager } from '../../src/core/manager.js';
-import type { NodeSessions } from '../../src/adapters/node.js';
-import type { SessionStore } from '../../src/stores/types.js';
+import type { SessionManager, SessionStore } from 'sessionward';
+import type { NodeSessions, TrustProxy } from 'sessionward/node';
 import type { Accounts } from './accounts.js';
 import type { Monitor } from './monitor.js';
 import type { Backoff, FailureLimiter } from './ratelimit.js';
 import type { DeviceCookies } from './device.js';
-import type { TrustProxy } from './client-ip.js';
 
 export interface Flash {
   kind: 'ok' | 'error' | 'info';
