@@ -67,4 +67,12 @@ describe('reference app on the public subpaths', () => {
     expect(bad).toEqual([]);
     expect(named).toBeGreaterThan(5);
   });
+
+  it('the app has no copy of what the library provides: client-IP resolution, risk checks, monitoring', () => {
+    const names = appFiles().map((f) => relative(join(ROOT, 'app'), f));
+    expect(names).not.toContain('lib/client-ip.ts');
+    expect(names).not.toContain('lib/monitor.ts');
+    const app = readFileSync(join(ROOT, 'app/lib/app.ts'), 'utf8');
+    expect(app).not.toMatch(/function riskCheck|riskSignals/);
+  });
 });

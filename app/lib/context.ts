@@ -54,7 +54,7 @@ export class Ctx {
   async event(type: string, extra: { reason?: string; userId?: string | null; count?: number } = {}): Promise<void> {
     const s = this.session;
     const info = this.app.sessions.requestInfo(this.req);
-    this.app.monitor.record({
+    this.app.monitor.appEvent({
       type,
       ...(s.id ? { sid: await this.app.manager.sid(s.id) } : {}),
       userId: s.userId ?? this.user?.id ?? null,

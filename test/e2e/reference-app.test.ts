@@ -333,7 +333,7 @@ describe('reference app in a real browser', () => {
     expect(Number(await pageA.locator('[data-kpi="csrfBlocked"]').textContent())).toBeGreaterThanOrEqual(1);
     await pageA.locator('#feed-status', { hasText: 'live' }).waitFor();
     await pageA.locator('#chart-lifecycle svg polyline').first().waitFor();
-    expect(await pageA.locator('#feed li.warn').first().textContent()).toContain('csrf.blocked');
+    expect(await pageA.locator('#feed li.warn').first().textContent()).toContain('csrf.rejected');
     await shot(pageA, 'dashboard');
   });
 
