@@ -223,6 +223,22 @@ describe('reference app: security dashboard', () => {
     await run.close();
   });
 
+  it('serves the library\'s browser module (sessionward/client) that the page script imports', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sw-dash-'));
+    dirs.push(dir);
+    const run = await start(dir, { t: Date.UTC(2026, 0, 1, 12) });
+    const mod = await fetch(`${run.base}/static/sessionward-client.js`);
+    expect(mod.status).toBe(200);
+    expect(mod.headers.get('content-type')).toMatch(/^text\/javascript/);
+    const text = await mod.text();
+    expect(text).toMatch(/export function createSessionClient\(/);
+    // Plain JavaScript a browser runs: no type annotations left.
+    expect(text).not.toMatch(/: SessionClientOptions|export type|export interface/);
+    const page = await (await fetch(`${run.base}/signin`)).text();
+    expect(page).toContain('<script src="/static/session.js" type="module"></script>');
+    await run.close();
+  });
+
   it('the dashboard is for administrators only', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sw-dash-'));
     dirs.push(dir);

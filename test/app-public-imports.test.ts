@@ -74,5 +74,10 @@ describe('reference app on the public subpaths', () => {
     expect(names).not.toContain('lib/monitor.ts');
     const app = readFileSync(join(ROOT, 'app/lib/app.ts'), 'utf8');
     expect(app).not.toMatch(/function riskCheck|riskSignals/);
+    // The page script draws; the deadline, the warning, cross-tab messages and the CSRF header are
+    // the library's browser module (sessionward/client), which it imports.
+    const page = readFileSync(join(ROOT, 'app/public/session.js'), 'utf8');
+    expect(page).toMatch(/^import \{ createSessionClient \} from '\/static\/sessionward-client\.js';$/m);
+    expect(page).not.toMatch(/BroadcastChannel|fetch\(|setTimeout/);
   });
 });

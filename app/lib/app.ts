@@ -27,6 +27,7 @@ import { Ctx } from './context.js';
 import type { AppConfig, AppState, SessionData } from './state.js';
 import { html } from './html.js';
 import { dashboardStats } from './dashboard.js';
+import { clientScript } from './client-script.js';
 import { authRoutes } from '../routes/auth.js';
 import { accountRoutes } from '../routes/account.js';
 import { adminRoutes } from '../routes/admin.js';
@@ -127,10 +128,13 @@ function loadStatic(): Map<string, { body: Buffer; type: string; etag: string }>
   for (const name of readdirSync(PUBLIC_DIR)) {
     const type = TYPES[extname(name)];
     if (!type) continue;
-    const body = readFileSync(new URL(name, PUBLIC_DIR));
-    files.set(name, { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` });
+    files.set(name, staticFile(readFileSync(new URL(name, PUBLIC_DIR)), type));
   }
   return files;
+}
+
+function staticFile(body: Buffer, type: string): { body: Buffer; type: string; etag: string } {
+  return { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` };
 }
 
 export async function createApp(given: AppConfig): Promise<App> {
@@ -220,6 +224,8 @@ export async function createApp(given: AppConfig): Promise<App> {
   adminRoutes(router);
   infoRoutes(router);
   const statics = loadStatic();
+  // The library's browser module (idle warning, cross-tab sign-out, CSRF-aware fetch); session.js imports it.
+  statics.set('sessionward-client.js', staticFile(Buffer.from(await clientScript()), TYPES['.js']!));
   const open = new Set<ServerResponse>();
   let closing = false;
 
