@@ -14,7 +14,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SessionManager, ReauthRequiredError, UnauthenticatedError, SessionDestroyedError, isSessionwardError, type Session } from 'sessionward';
 import { nodeSessions, clientIpResolver } from 'sessionward/node';
-import { DeviceBoundSessions, bindingOf } from 'sessionward/dbsc';
+import { DeviceBoundSessions } from 'sessionward/dbsc';
 import { verifyRequestIntegrity, verifyCsrfToken, INTEGRITY_VARY, isUnsafeMethod, type CsrfFailureReason } from 'sessionward/csrf';
 import Database from 'better-sqlite3';
 import { Accounts } from './accounts.js';
@@ -26,7 +26,7 @@ import { Router } from './router.js';
 import { Ctx } from './context.js';
 import type { AppConfig, AppState, SessionData } from './state.js';
 import { html } from './html.js';
-import { dashboardStats } from './dashboard.js';
+import { dashboardStats, countSessions, countMfa } from './dashboard.js';
 import { clientScript } from './client-script.js';
 import { authRoutes } from '../routes/auth.js';
 import { accountRoutes } from '../routes/account.js';
@@ -171,25 +171,8 @@ export async function createApp(given: AppConfig): Promise<App> {
     warn: () => undefined,
   });
 
-  /** Live signed-in sessions and how many are bound to a device key (DBSC): one walk over the users. */
-  async function sessionCounts(): Promise<{ active: number; bound: number }> {
-    let active = 0;
-    let bound = 0;
-    const now = clock();
-    for (const u of accounts.list()) {
-      for (const r of await config.store.listByUser(u.id, now)) {
-        if (r.rotatedTo) continue;
-        active++;
-        if (bindingOf(r.data)) bound++;
-      }
-    }
-    return { active, bound };
-  }
-
-  function mfaCounts(): { accounts: number; enabled: number } {
-    const all = accounts.list();
-    return { accounts: all.length, enabled: all.filter((u) => u.totpSecret).length };
-  }
+  const sessionCounts = () => countSessions(accounts, config.store, clock);
+  const mfaCounts = () => countMfa(accounts);
 
   const { windowMs, accountMax, ipMax } = config.rateLimit;
   // 30 s after the free attempts, doubling up to the window; forgotten after two quiet windows.

@@ -3,7 +3,10 @@
  * a window, plus the live session counts from the store. Ratios here are for a person looking at a
  * page; `/metrics` exposes counters only, for `rate()` in PromQL (docs/monitoring.md).
  */
+import type { SessionStore } from 'sessionward';
+import { bindingOf } from 'sessionward/dbsc';
 import { COOKIE_CHECKS, type CookieCheck } from 'sessionward/metrics';
+import type { Accounts } from './accounts.js';
 import { FAILED_TYPES, THROTTLED_TYPES, type SecurityLog } from './security-log.js';
 
 export const WINDOW_MS = 24 * 3_600_000;
@@ -114,4 +117,25 @@ export async function dashboardStats(src: StatsSources): Promise<Stats> {
     },
     series: { start: new Date(perType.start).toISOString(), minutes: SERIES_MINUTES, data },
   };
+}
+
+/** Live signed-in sessions and how many are bound to a device key (DBSC): one walk over the users. */
+export async function countSessions(accounts: Accounts, store: SessionStore, clock: () => number): Promise<{ active: number; bound: number }> {
+  let active = 0;
+  let bound = 0;
+  const now = clock();
+  for (const u of accounts.list()) {
+    for (const r of await store.listByUser(u.id, now)) {
+      // As listUserSessions counts: live, not a rotation pointer, still this user's.
+      if (r.rotatedTo || r.userId !== u.id || r.expiresAt <= now) continue;
+      active++;
+      if (bindingOf(r.data)) bound++;
+    }
+  }
+  return { active, bound };
+}
+
+export function countMfa(accounts: Accounts): { accounts: number; enabled: number } {
+  const all = accounts.list();
+  return { accounts: all.length, enabled: all.filter((u) => u.totpSecret).length };
 }
