@@ -110,7 +110,7 @@
 
   function update(s) {
     setKpi('activeSessions', String(s.activeSessions));
-    setKpi('boundSessions', `${s.boundSessions} / ${s.activeSessions}`);
+    setKpi('boundSessions', String(s.boundSessions));
     setKpi('unboundSessions', String(s.unboundSessions));
     setKpi('mfaRate', pct(s.mfa.rate));
     setKpi('mfaCounts', `${s.mfa.enabled} of ${s.mfa.accounts}`);

@@ -31,7 +31,7 @@ export function adminPage(v: ViewState, p: { stats: Stats; events: LoggedEvent[]
 <p class="lead">Live figures from this app's session manager. Updates every few seconds; events arrive as they happen.</p>
 <div class="tiles">
   ${tile('activeSessions', 'Active sessions', String(s.activeSessions), 'signed-in, all users')}
-  ${tile('boundSessions', 'Device-bound', `${s.boundSessions} / ${s.activeSessions}`, html`<span data-kpi="unboundSessions">${s.unboundSessions}</span> unbound (DBSC: a bound cookie is worthless without its device key)`)}
+  ${tile('boundSessions', 'Device-bound sessions', String(s.boundSessions), html`<span data-kpi="unboundSessions">${s.unboundSessions}</span> unbound (DBSC: a bound cookie is worthless without its device key)`)}
   ${tile('mfaRate', 'MFA adoption', pct(s.mfa.rate), html`<span data-kpi="mfaCounts">${s.mfa.enabled} of ${s.mfa.accounts}</span> accounts use a second factor`)}
   ${tile('signinSuccessRate', 'Sign-in success', pct(s.signins.successRate), `of checked attempts, last ${s.windowHours} h`)}
   ${tile('signinFailed', 'Failed sign-ins', String(s.signins.failed), 'wrong password or code')}
