@@ -256,6 +256,6 @@ describe('SEC-37: revokeUser refuses what no session could carry', () => {
     expect(store.gets).toBe(0);
     // A well-formed id, astral characters included, still works.
     await revocation.revokeUser('user 😀', Date.now());
-    expect(await revocation.isRevoked({ userId: 'user 😀', issuedAt: Date.now() - 1000 })).toBe(true);
+    expect(await revocation.isRevoked({ id: 'none', userId: 'user 😀', issuedAt: Date.now() - 1000 })).toBe(true);
   });
 });
