@@ -26,9 +26,9 @@ function intro(demoEmail: string | null | undefined): SafeHtml {
   </div>`;
 }
 
+/** The form comes before the introduction, so on a phone it is the first thing on the page (issue 16). */
 export function signinPage(v: ViewState, p: AuthPageProps): SafeHtml {
   return html`<div class="split">
-  ${intro(p.demoEmail)}
   <section class="card auth" aria-labelledby="signin-title">
     <h2 id="signin-title">Sign in</h2>
     ${messages(p)}
@@ -42,12 +42,12 @@ export function signinPage(v: ViewState, p: AuthPageProps): SafeHtml {
     </form>
     <p class="muted small">No account yet? <a href="/signup">Create one</a>.</p>
   </section>
+  ${intro(p.demoEmail)}
 </div>`;
 }
 
 export function signupPage(v: ViewState, p: AuthPageProps): SafeHtml {
   return html`<div class="split">
-  ${intro(p.demoEmail)}
   <section class="card auth" aria-labelledby="signup-title">
     <h2 id="signup-title">Create an account</h2>
     ${messages(p)}
@@ -63,6 +63,7 @@ export function signupPage(v: ViewState, p: AuthPageProps): SafeHtml {
     </form>
     <p class="muted small">Already registered? <a href="/signin">Sign in</a>.</p>
   </section>
+  ${intro(p.demoEmail)}
 </div>`;
 }
 
