@@ -1,7 +1,7 @@
 /**
  * Start the reference app's real entry point (`tsx app/server.ts`, as `npm start` does) on a free
  * port with a temporary data directory, for browser tests; stop it and remove the directory after.
- * The app is reached as `localhost`. Same recipe as test/e2e/reference-app.test.ts.
+ * The app is reached as `localhost`. Used by the browser tests in test/e2e/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
