@@ -124,7 +124,7 @@
     setKpi('cookieTotal', String(s.cookie.total));
     setKpi('lastCookie', s.cookie.last || '—');
     fillTable('top-ips', s.topIps, (r) => [[r.ip, '', true], [r.failed, 'right'], [r.throttled, 'right']]);
-    fillTable('top-accounts', s.topAccounts, (r) => [[r.email, 'wrap-any'], [r.failed, 'right'], [r.throttled, 'right']]);
+    fillTable('top-accounts', s.topAccounts, (r) => [[r.email], [r.failed, 'right'], [r.throttled, 'right']]);
     fillTable('anomalies', s.anomalies, (r) => [[r.signal], [r.action], [r.count, 'right']]);
     fillTable('csrf-reasons', s.csrf, (r) => [[r.reason], [r.count, 'right']]);
     setKpi('csrfBlocked', String(s.csrf.reduce((n, c) => n + c.count, 0)));

@@ -47,7 +47,7 @@ export function adminPage(v: ViewState, p: { stats: Stats; events: LoggedEvent[]
     <p class="small muted">Last ${s.windowHours} h, kept across restarts. Throttled attempts were refused before the password was checked.</p></section>
   <section class="card" aria-labelledby="c-accts"><h2 id="c-accts">Top failing accounts</h2>
     <table class="table compact" id="top-accounts" data-testid="top-accounts"><thead><tr><th scope="col">Account</th><th scope="col" class="right">Failed</th><th scope="col" class="right">Throttled</th></tr></thead><tbody>
-      ${s.topAccounts.map((r) => html`<tr><td class="wrap-any">${r.email}</td><td class="right">${r.failed}</td><td class="right">${r.throttled}</td></tr>`)}
+      ${s.topAccounts.map((r) => html`<tr><td>${r.email}</td><td class="right">${r.failed}</td><td class="right">${r.throttled}</td></tr>`)}
     </tbody></table>
     <p class="small muted">Attempts on registered accounts only: unknown emails are not recorded.</p></section>
 </div>
@@ -93,9 +93,9 @@ export function adminPage(v: ViewState, p: { stats: Stats; events: LoggedEvent[]
   </section>
   <section class="card" aria-labelledby="active-title">
     <h2 id="active-title">Active sessions</h2>
-    <div class="scroll"><table class="table compact"><thead><tr><th scope="col">User</th><th scope="col">Device</th><th scope="col">IP</th><th scope="col">Last active</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead><tbody>
+    <div class="scroll"><table class="table compact cards"><thead><tr><th scope="col">User</th><th scope="col">Device</th><th scope="col">IP</th><th scope="col">Last active</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead><tbody>
       ${p.rows.map(
-        (r) => html`<tr><td class="wrap-any">${r.email} ${r.role === 'admin' ? html`<span class="badge admin">admin</span>` : ''}</td><td>${r.device}</td><td><code>${r.ip}</code></td><td title="${iso(r.lastSeenAt)}">${ago(r.lastSeenAt, p.now)}</td>
+        (r) => html`<tr><td>${r.email} ${r.role === 'admin' ? html`<span class="badge admin">admin</span>` : ''}</td><td data-label="Device">${r.device}</td><td data-label="IP"><code>${r.ip}</code></td><td data-label="Last active" title="${iso(r.lastSeenAt)}">${ago(r.lastSeenAt, p.now)}</td>
         <td class="right"><form method="post" action="/admin/users/${r.userId}/revoke" class="inline">${csrfField(v)}<button class="button small danger" type="submit" title="End every session of ${r.email}">End all</button></form></td></tr>`,
       )}
     </tbody></table></div>
