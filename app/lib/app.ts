@@ -145,8 +145,9 @@ export async function createApp(given: AppConfig): Promise<App> {
   const accounts = new Accounts(join(config.dataDir, 'accounts.db'), clock, config.scryptLogN);
   if (config.demo) await accounts.upsertDemo(config.demo.email, config.demo.password);
   // The dashboard's history: its own SQLite file beside accounts.db, whatever the session store.
+  // SecurityLog needs only exec/prepare (better-sqlite3 here; node:sqlite's DatabaseSync fits too).
   const securityDb = new Database(join(config.dataDir, 'security.db'));
-  securityDb.pragma('journal_mode = WAL');
+  securityDb.exec('PRAGMA journal_mode = WAL');
   const monitor = await Monitoring.open({
     db: securityDb,
     store: config.store,
