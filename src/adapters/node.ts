@@ -16,10 +16,14 @@ import type { Session } from '../core/session.js';
 import { isSessionwardError } from '../errors.js';
 import { parseSetCookie } from '../cookie/index.js';
 
+export { clientIpResolver, parseTrustProxy } from './client-ip.js';
+export type { TrustProxy } from './client-ip.js';
+
 export interface NodeSessionsOptions {
   /**
-   * Client IP for device metadata and SEC-42 throttling. Default: the socket address. Only read
-   * `X-Forwarded-For` here if a proxy you trust sets it.
+   * Client IP for device metadata and SEC-42 throttling. Default: the socket address. Behind
+   * reverse proxies use `clientIpResolver(...)`, which believes `X-Forwarded-For` only as far as
+   * the proxies you name.
    */
   getIp?: (req: IncomingMessage) => string | undefined;
 }

@@ -4,7 +4,7 @@ import { webCrypto } from '../crypto/web.js';
 import type { SessionCrypto } from '../crypto/types.js';
 import type { SessionRecord, SessionStore } from '../stores/types.js';
 import { withData } from '../lib/record.js';
-import { resolveOptions, type ResolvedOptions, type SessionManagerOptions } from './options.js';
+import { eventSink, resolveOptions, type ResolvedOptions, type SessionManagerOptions } from './options.js';
 import { signToken, verifyCookieValue, TOKEN_BYTES } from './token.js';
 import { Session, mergeChanges, clip, type DeviceSession } from './session.js';
 import type { SessionEvent, SessionEventType } from './events.js';
@@ -120,7 +120,8 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     this.store = this.options.store;
     // The core stays free of Node built-ins; the Node entry points pass node:crypto (src/index.ts).
     this.crypto = options.crypto ?? webCrypto;
-    this.onEvent = options.onEvent;
+    // onEvent, plus a logger sink beside it when `logger` is given (options.ts).
+    this.onEvent = eventSink(options);
     // SEC-41: events carry HMAC(auditKey, id); with no key ring the key lives only in this process.
     this.auditKey = this.options.keys[0] ?? globalThis.crypto.getRandomValues(new Uint8Array(32));
     this.clearCookieHeader = serializeCookie(this.options.cookieName, '', { ...this.options.cookieAttrs, maxAge: 0, expires: new Date(0) });

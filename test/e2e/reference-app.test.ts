@@ -285,7 +285,21 @@ describe('reference app in a real browser', () => {
     expect(Number(await pageA.locator('[data-kpi="csrfBlocked"]').textContent())).toBeGreaterThanOrEqual(1);
     await pageA.locator('#feed-status', { hasText: 'live' }).waitFor();
     await pageA.locator('#chart-lifecycle svg polyline').first().waitFor();
-    expect(await pageA.locator('#feed li.warn').first().textContent()).toContain('csrf.blocked');
+    expect(await pageA.locator('#feed li.warn').first().textContent()).toContain('csrf.rejected');
+    // A wrong password from another browser reaches the live dashboard: the failed counter, the
+    // top failing accounts and the feed update without a reload (dashboard.js, stats every 3 s).
+    const failedBefore = Number(await pageA.locator('[data-kpi="signinFailed"]').textContent());
+    const other = await browser.newContext();
+    const guess = await other.newPage();
+    await guess.goto(`${app.url}/signin`);
+    await guess.getByLabel('Email').fill(email);
+    await guess.getByLabel('Password').fill('not the password at all');
+    await guess.getByRole('button', { name: 'Sign in' }).click();
+    await guess.getByText('Email or password is wrong.').waitFor();
+    await other.close();
+    await pageA.waitForFunction((n) => Number(document.querySelector('[data-kpi="signinFailed"]')?.textContent) > n, failedBefore, { timeout: 10_000 });
+    await pageA.locator('#top-accounts tbody tr', { hasText: email }).waitFor({ timeout: 10_000 });
+    await pageA.locator('#feed li.warn', { hasText: 'signin.failure' }).first().waitFor();
     await shot(pageA, 'dashboard');
   });
 
