@@ -21,11 +21,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, dirname, join, resolve } from 'node:path';
+import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const LOCK = join(ROOT, 'node_modules', '.sessionward-sqlite-addon.lock');
-const say = (line) => console.log(`sqlite-addon: ${line}`);
+const say = (line) => process.stdout.write(`sqlite-addon: ${line}\n`);
 
 function hasNodeSqlite() {
   try {
@@ -115,6 +116,6 @@ if (mode === 'install') {
 } else if (mode === 'ensure') {
   process.exit(addonLoads().ok ? 0 : build('a test uses the better-sqlite3 driver'));
 } else {
-  console.error('usage: node scripts/sqlite-addon.mjs install|ensure');
+  process.stderr.write('usage: node scripts/sqlite-addon.mjs install|ensure\n');
   process.exit(2);
 }
