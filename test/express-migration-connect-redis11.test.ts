@@ -12,6 +12,8 @@ import { randomBytes } from 'node:crypto';
 import express from 'express';
 import expressSession from 'express-session';
 import { createClient } from 'redis';
+// Types only: the module itself is loaded where Node meets its engines field.
+import type { RedisStore as ConnectRedis11 } from 'connect-redis11';
 import { session, coreSession } from '../src/adapters/express.js';
 import { SessionManager, MemoryStore } from '../src/index.js';
 import { listen, close } from '../bench/lib/http.js';
@@ -22,7 +24,7 @@ const OLD_SECRET = 'keyboard cat';
 const SUPPORTED = Number(process.versions.node.split('.')[0]) >= 22;
 const prefix = `swtest-mig11-${randomBytes(6).toString('hex')}:`;
 const client = createClient({ url: 'redis://127.0.0.1:6379' });
-let legacyStore: expressSession.Store;
+let legacyStore: ConnectRedis11;
 const servers: Server[] = [];
 let oldUrl: string;
 
@@ -40,7 +42,7 @@ async function oldCookie(path: string): Promise<{ cookie: string; id: string }> 
 
 describe.runIf(SUPPORTED)('express-session + connect-redis 11 -> sessionward migration', () => {
   beforeAll(async () => {
-    const { RedisStore } = (await import('connect-redis11')) as { RedisStore: new (o: { client: unknown; prefix: string }) => expressSession.Store };
+    const { RedisStore } = await import('connect-redis11');
     await client.connect();
     legacyStore = new RedisStore({ client, prefix });
     const old = express();
