@@ -108,6 +108,8 @@ function build(reason) {
 
 const mode = process.argv[2];
 if (mode === 'install') {
+  // npm also runs "prepare" before `npm pack` / `npm publish`: nothing is installed then.
+  if (process.env.npm_command === 'pack' || process.env.npm_command === 'publish') process.exit(0);
   if (hasNodeSqlite()) {
     say(`Node ${process.version} has node:sqlite: better-sqlite3 left unbuilt (its driver tests build it when they run)`);
     process.exit(0);

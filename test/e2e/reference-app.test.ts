@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
 import { totpAt } from '../helpers/totp.js';
+import { hasNodeSqlite } from '../../src/stores/sqlite.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SHOTS = [join(ROOT, 'test-artifacts'), ...(process.env.UPDATE_SCREENSHOTS === '1' ? [join(ROOT, 'docs/screenshots')] : [])];
@@ -213,7 +214,8 @@ describe('reference app in a real browser', () => {
   it('prints its URL, store and how to sign in', () => {
     const out = app.output();
     expect(out).toContain(`URL         ${app.url}`);
-    expect(out).toMatch(/Store\s+SQLite \(.*sessions\.db\)/);
+    // The banner names the SQLite driver the store and the accounts run on (this Node's).
+    expect(out).toMatch(new RegExp(`Store\\s+SQLite on ${hasNodeSqlite() ? 'node:sqlite' : 'better-sqlite3'} \\(.*sessions\\.db\\)`));
     expect(out).toContain(`demo@example.com / ${DEMO_PASSWORD}`);
     expect(out).toContain('insecureDevelopmentCookies');
   });
