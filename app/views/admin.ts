@@ -66,9 +66,9 @@ export function adminPage(v: ViewState, p: { stats: Stats; events: AppEvent[]; r
   </section>
   <section class="card" aria-labelledby="active-title">
     <h2 id="active-title">Active sessions</h2>
-    <div class="scroll"><table class="table compact"><thead><tr><th scope="col">User</th><th scope="col">Device</th><th scope="col">IP</th><th scope="col">Last active</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead><tbody>
+    <div class="scroll"><table class="table compact cards"><thead><tr><th scope="col">User</th><th scope="col">Device</th><th scope="col">IP</th><th scope="col">Last active</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead><tbody>
       ${p.rows.map(
-        (r) => html`<tr><td class="wrap-any">${r.email} ${r.role === 'admin' ? html`<span class="badge admin">admin</span>` : ''}</td><td>${r.device}</td><td><code>${r.ip}</code></td><td title="${iso(r.lastSeenAt)}">${ago(r.lastSeenAt, p.now)}</td>
+        (r) => html`<tr><td>${r.email} ${r.role === 'admin' ? html`<span class="badge admin">admin</span>` : ''}</td><td data-label="Device">${r.device}</td><td data-label="IP"><code>${r.ip}</code></td><td data-label="Last active" title="${iso(r.lastSeenAt)}">${ago(r.lastSeenAt, p.now)}</td>
         <td class="right"><form method="post" action="/admin/users/${r.userId}/revoke" class="inline">${csrfField(v)}<button class="button small danger" type="submit" title="End every session of ${r.email}">End all</button></form></td></tr>`,
       )}
     </tbody></table></div>
