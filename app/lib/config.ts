@@ -189,8 +189,10 @@ export async function openStore(env: NodeJS.ProcessEnv, dataDir: string, log: (l
     return { store, label: 'PostgreSQL', location: redact(env.DATABASE_URL), close: () => pool.end() };
   }
   const filename = join(dataDir, 'sessions.db');
+  // The driver `new SqliteStore()` picks here (node:sqlite on Node >= 22.13: nothing compiled, else
+  // better-sqlite3); the accounts file opens with the same one. Named, so a start-up shows which.
   const store = new SqliteStore({ filename });
-  return { store, label: 'SQLite', location: filename, close: () => store.close() };
+  return { store, label: `SQLite on ${store.driver}`, location: filename, close: () => store.close() };
 }
 
 /**

@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
 import { CHROMIUM, ROOT, startApp, stopApp, type RunningApp } from '../helpers/app-server.js';
 import { totpAt } from '../helpers/totp.js';
+import { hasNodeSqlite } from '../../src/stores/sqlite.js';
 
 const SHOTS = [join(ROOT, 'test-artifacts'), ...(process.env.UPDATE_SCREENSHOTS === '1' ? [join(ROOT, 'docs/screenshots')] : [])];
 const PASSWORD = 'e2e password 0123';
@@ -165,7 +166,8 @@ describe('reference app in a real browser', () => {
   it('prints its URL, store and how to sign in', () => {
     const out = app.output();
     expect(out).toContain(`URL         ${app.url}`);
-    expect(out).toMatch(/Store\s+SQLite \(.*sessions\.db\)/);
+    // The banner names the SQLite driver the store and the accounts run on (this Node's).
+    expect(out).toMatch(new RegExp(`Store\\s+SQLite on ${hasNodeSqlite() ? 'node:sqlite' : 'better-sqlite3'} \\(.*sessions\\.db\\)`));
     expect(out).toContain(`demo@example.com / ${DEMO_PASSWORD}`);
     expect(out).toContain('insecureDevelopmentCookies');
   });
