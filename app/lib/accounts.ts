@@ -5,7 +5,7 @@
  * on: node:sqlite where the runtime has it (nothing to compile), better-sqlite3 elsewhere.
  */
 import { randomBytes } from 'node:crypto';
-import { openSqlite, type SqliteConnection, type SqliteDriverName } from '../../src/stores/sqlite.js';
+import { openSqlite, type SqliteConnection, type SqliteDriverName } from 'sessionward/stores/sqlite';
 import { hashPassword, verifyPassword, SCRYPT_MIN_LOG_N } from './passwords.js';
 
 export type Role = 'user' | 'admin';

@@ -16,7 +16,7 @@ import { SessionManager, ReauthRequiredError, UnauthenticatedError, SessionDestr
 import { nodeSessions, clientIpResolver } from 'sessionward/node';
 import { DeviceBoundSessions } from 'sessionward/dbsc';
 import { verifyRequestIntegrity, verifyCsrfToken, INTEGRITY_VARY, isUnsafeMethod, type CsrfFailureReason } from 'sessionward/csrf';
-import Database from 'better-sqlite3';
+import { openSqlite } from 'sessionward/stores/sqlite';
 import { Accounts } from './accounts.js';
 import { Monitoring } from './monitoring.js';
 import { Backoff, FailureLimiter } from './ratelimit.js';
@@ -145,8 +145,10 @@ export async function createApp(given: AppConfig): Promise<App> {
   const accounts = new Accounts(join(config.dataDir, 'accounts.db'), clock, config.scryptLogN);
   if (config.demo) await accounts.upsertDemo(config.demo.email, config.demo.password);
   // The dashboard's history: its own SQLite file beside accounts.db, whatever the session store.
-  // SecurityLog needs only exec/prepare (better-sqlite3 here; node:sqlite's DatabaseSync fits too).
-  const securityDb = new Database(join(config.dataDir, 'security.db'));
+  // On the package's SQLite layer like accounts.db: node:sqlite where the runtime has it, so a
+  // current Node loads no native addon.
+  const securityDb = openSqlite(join(config.dataDir, 'security.db'));
+  securityDb.exec('PRAGMA busy_timeout = 5000');
   securityDb.exec('PRAGMA journal_mode = WAL');
   const monitor = await Monitoring.open({
     db: securityDb,
