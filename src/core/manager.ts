@@ -228,6 +228,19 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
   }
 
   /**
+   * @internal False when `commit(session)` would write nothing and return no header, decided
+   * synchronously (an adapter holding a response can then let it go out at once). Errs towards
+   * true: it mirrors commit's decisions below, and true only costs the commit.
+   */
+  needsCommit(session: Session<D>): boolean {
+    if (session.destroyed) return session.clearCookie;
+    if (session.issueCookie || session.clearCookie || session.touchRequested) return true;
+    const rec = session.record;
+    if (rec === null ? session.keepEmpty : this.options.clock() - rec.lastSeenAt >= this.options.touchAfter) return true;
+    return session.changes().size > 0;
+  }
+
+  /**
    * Persist the request's changes and return the headers to apply. A read-only request writes
    * nothing unless renewal is due (`touchAfter`).
    */
