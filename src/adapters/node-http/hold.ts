@@ -4,12 +4,12 @@
  * and replayed in order once the session's headers are in place, so the cookie always goes out
  * with the head. Used by the Express adapter, whose apps write responses the session never sees.
  *
- * Cost matters here: this runs on every request. The patched methods are module-level functions
- * that find their state under a symbol (no closures per request), and the guards that make a held
- * response look sent (setHeader & co., `headersSent`, the socket's destroy) are only put in place
- * once the app has sealed the response, and never when the commit can be skipped.
+ * Cost matters here: this runs on every request. The wrappers are made once (per Express
+ * response prototype, see holdResponse) and find a response's hold in a WeakMap; the socket's
+ * destroy is only wrapped once the app has sealed the response, and a response whose commit has
+ * nothing to do is never held at all (`idle`).
  */
-import { OutgoingMessage, type ServerResponse } from 'node:http';
+import { OutgoingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { failureReply, sendReply } from '../../lib/error-reply.js';
 import { forgetSessionHeaders, setSessionHeaders, writeHeadKeeping, type WriteHead } from './headers.js';
@@ -29,9 +29,24 @@ export interface HoldOptions {
   onError: (err: unknown) => void;
 }
 
-const HOLD = Symbol('sessionward.hold');
-type Held = ServerResponse & { [HOLD]?: Hold };
-type HeldSocket = Socket & { [HOLD]?: Hold | null };
+/** The response methods a hold wraps, as the hold found them (what a held call finally reaches). */
+interface Methods {
+  writeHead: WriteHead;
+  write: Fn;
+  end: Fn;
+  flushHeaders: Fn;
+  setHeader: Fn;
+  appendHeader: Fn | undefined;
+  removeHeader: Fn;
+  headersSent: (this: ServerResponse) => boolean;
+}
+
+/** The hold of each held response (a WeakMap: a new own property on an Express `res` costs microseconds). */
+const HOLDS = new WeakMap<ServerResponse, Hold>();
+/** Per response prototype (an Express app's `app.response`): the methods under the wrapped base, or null. */
+const BASES = new WeakMap<object, Methods | null>();
+type HeldSocket = Socket & { [SOCKET_HOLD]?: Hold | null };
+const SOCKET_HOLD = Symbol('sessionward.hold');
 
 /** Node's own `headersSent` getter (Express does not override it), looked up once. */
 const HEADERS_SENT = Object.getOwnPropertyDescriptor(OutgoingMessage.prototype, 'headersSent')!.get! as (this: ServerResponse) => boolean;
@@ -53,16 +68,11 @@ class Hold {
   message = '';
   socket: HeldSocket | null = null;
   realDestroy: Fn | null = null;
-  realSetHeader: Fn | null = null;
-  realAppendHeader: Fn | null = null;
-  realRemoveHeader: Fn | null = null;
   constructor(
     readonly res: ServerResponse,
     readonly o: HoldOptions,
-    readonly writeHead: WriteHead,
-    readonly write: Fn,
-    readonly end: Fn,
-    readonly flushHeaders: Fn,
+    /** What a held call reaches once the hold lets it through. */
+    readonly next: Methods,
   ) {}
 }
 
@@ -70,66 +80,158 @@ export function headersSentError(): Error {
   return Object.assign(new Error('Cannot set headers after they are sent to the client'), { code: 'ERR_HTTP_HEADERS_SENT' });
 }
 
-/** Install the hold on `res` (once per request, before the app runs). */
+/**
+ * Install the hold on `res` (once per request, before the app runs).
+ *
+ * On Express the wrappers live on Express's own response prototype (the object every app's
+ * `app.response`, sub-apps' included, inherits from), put there once: per request only a WeakMap
+ * entry marks the response as held. Patching seven methods onto each `res`, as this did before,
+ * cost more CPU than the whole rest of a session read (issue 22): Express gives every `res` a new
+ * prototype, and each own property added to such an object costs microseconds. Responses of
+ * other frameworks, or before the prototype is wrapped, get the same wrappers as own properties.
+ */
 export function holdResponse(res: ServerResponse, o: HoldOptions): void {
-  const r = res as Held;
-  r[HOLD] = new Hold(res, o, res.writeHead as WriteHead, res.write as Fn, res.end as Fn, res.flushHeaders as Fn);
-  r.writeHead = heldWriteHead as never;
-  r.write = heldWrite as never;
-  r.end = heldEnd as never;
-  r.flushHeaders = heldFlushHeaders;
-}
-
-function replayWriteHead(h: Hold, args: unknown[]): unknown {
-  // writeHead, explicit or implicit (end/write), puts the session's headers back on top of the
-  // app's (Set-Cookie appended, no-store kept: SEC-13).
-  return writeHeadKeeping(h.res, h.writeHead, args);
-}
-
-function heldWriteHead(this: Held, ...args: unknown[]): unknown {
-  const h = this[HOLD]!;
-  if (h.phase === 2) return replayWriteHead(h, args);
-  // A second writeHead after the response started fails as it would unheld (Express 4 and 5
-  // both throw ERR_HTTP_HEADERS_SENT from res.set/res.status paths that reach here).
-  if (h.sealed) throw headersSentError();
-  if (seal(h)) return replayWriteHead(h, args);
-  h.queue.push(() => replayWriteHead(h, args));
-  return this;
-}
-
-function heldWrite(this: Held, ...args: unknown[]): unknown {
-  const h = this[HOLD]!;
-  if (h.phase === 2 || seal(h)) return h.write.apply(this, args);
-  h.queue.push(() => h.write.apply(this, args));
-  // While held the bytes sit in our queue: past the response's high-water mark write() says
-  // "wait for drain", as an unheld response would, so a streamed body cannot pile up in memory
-  // without bound behind a slow store. 'drain' follows once the queue has gone out.
-  const chunk = args[0] as string | Uint8Array | undefined;
-  h.queued += typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk?.byteLength ?? 0);
-  if (h.queued < this.writableHighWaterMark) return true;
-  h.owesDrain = true;
-  return false;
-}
-
-function heldEnd(this: Held, ...args: unknown[]): unknown {
-  const h = this[HOLD]!;
-  if (h.phase === 2 || seal(h)) return h.end.apply(this, args);
-  h.queue.push(() => h.end.apply(this, args));
-  return this;
-}
-
-function heldFlushHeaders(this: Held): void {
-  const h = this[HOLD]!;
-  if (h.phase === 2 || seal(h)) {
-    h.flushHeaders.call(this);
-    return;
+  const proto = Object.getPrototypeOf(res) as object;
+  let next = BASES.get(proto);
+  if (next === undefined) {
+    next = wrapBase(proto);
+    BASES.set(proto, next);
+    // Middleware that ran before us this time may have kept the unwrapped methods (compression
+    // keeps `res.end`): this one response is held with own properties.
+    if (next !== null) next = null;
   }
-  h.queue.push(() => h.flushHeaders.call(this));
+  if (next === null) {
+    next = methodsOf(res);
+    const own = wrappers(next);
+    const r = res as unknown as Record<string, unknown>;
+    r.writeHead = own.writeHead;
+    r.write = own.write;
+    r.end = own.end;
+    r.flushHeaders = own.flushHeaders;
+    r.setHeader = own.setHeader;
+    if (next.appendHeader) r.appendHeader = own.appendHeader;
+    r.removeHeader = own.removeHeader;
+    Object.defineProperty(res, 'headersSent', { configurable: true, get: own.headersSent });
+  }
+  HOLDS.set(res, new Hold(res, o, next));
+}
+
+/** The methods `res` would call now (own patches of earlier middleware included). */
+function methodsOf(res: ServerResponse): Methods {
+  const r = res as unknown as Record<string, Fn>;
+  return {
+    writeHead: r.writeHead as unknown as WriteHead, write: r.write!, end: r.end!, flushHeaders: r.flushHeaders!,
+    setHeader: r.setHeader!, appendHeader: typeof r.appendHeader === 'function' ? r.appendHeader : undefined, removeHeader: r.removeHeader!,
+    headersSent: HEADERS_SENT,
+  };
 }
 
 /**
- * The app's first head-sending call. True when nothing is held (already sealed calls queue behind
- * the first; an idle commit lets the call through at once); false when the call must be queued.
+ * Wrap Express's response prototype — the one directly above node's ServerResponse, recognised by
+ * its own `send` and `json` — once. Null when `proto` is not Express's (plain node:http, another
+ * framework): those responses are held with own properties.
+ */
+function wrapBase(proto: object): Methods | null {
+  let base: object | null = proto;
+  while (base !== null && Object.getPrototypeOf(base) !== ServerResponse.prototype) base = Object.getPrototypeOf(base) as object | null;
+  if (base === null || !Object.prototype.hasOwnProperty.call(base, 'send') || !Object.prototype.hasOwnProperty.call(base, 'json')) return null;
+  const b = base as Record<PropertyKey, unknown>;
+  // Another response prototype above the same base (Express 4 and 5, two apps) finds it wrapped.
+  if (b[WRAPPED]) return b[WRAPPED] as Methods;
+  const parent = Object.getPrototypeOf(base) as ServerResponse;
+  const next = methodsOf(parent);
+  const w = wrappers(next);
+  for (const name of ['writeHead', 'write', 'end', 'flushHeaders', 'setHeader', 'removeHeader'] as const) {
+    Object.defineProperty(base, name, { value: w[name], writable: true, configurable: true, enumerable: false });
+  }
+  if (next.appendHeader) Object.defineProperty(base, 'appendHeader', { value: w.appendHeader, writable: true, configurable: true, enumerable: false });
+  Object.defineProperty(base, 'headersSent', { get: w.headersSent, configurable: true, enumerable: false });
+  Object.defineProperty(base, WRAPPED, { value: next });
+  return next;
+}
+const WRAPPED = Symbol('sessionward.hold.wrapped');
+
+/**
+ * The wrappers, made once per set of underlying methods (per Express base, or per response on the
+ * fallback path). A response without a hold, or whose hold is done, passes straight through.
+ */
+function wrappers(next: Methods) {
+  return {
+    writeHead(this: ServerResponse, ...args: unknown[]): unknown {
+      const h = HOLDS.get(this);
+      if (h === undefined) return next.writeHead.apply(this, args);
+      if (h.phase === 2) return replayWriteHead(next, this, args);
+      // A second writeHead after the response started fails as it would unheld (Express 4 and 5
+      // both throw ERR_HTTP_HEADERS_SENT from res.set/res.status paths that reach here).
+      if (h.sealed) throw headersSentError();
+      if (seal(h)) return replayWriteHead(next, this, args);
+      h.queue.push(() => replayWriteHead(next, this, args));
+      return this;
+    },
+    write(this: ServerResponse, ...args: unknown[]): unknown {
+      const h = HOLDS.get(this);
+      if (h === undefined || h.phase === 2 || seal(h)) return next.write.apply(this, args);
+      h.queue.push(() => next.write.apply(this, args));
+      // While held the bytes sit in our queue: past the response's high-water mark write() says
+      // "wait for drain", as an unheld response would, so a streamed body cannot pile up in
+      // memory without bound behind a slow store. 'drain' follows once the queue has gone out.
+      const chunk = args[0] as string | Uint8Array | undefined;
+      h.queued += typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk?.byteLength ?? 0);
+      if (h.queued < this.writableHighWaterMark) return true;
+      h.owesDrain = true;
+      return false;
+    },
+    end(this: ServerResponse, ...args: unknown[]): unknown {
+      const h = HOLDS.get(this);
+      if (h === undefined || h.phase === 2 || seal(h)) return next.end.apply(this, args);
+      h.queue.push(() => next.end.apply(this, args));
+      return this;
+    },
+    flushHeaders(this: ServerResponse): void {
+      const h = HOLDS.get(this);
+      if (h === undefined || h.phase === 2 || seal(h)) {
+        next.flushHeaders.call(this);
+        return;
+      }
+      h.queue.push(() => next.flushHeaders.call(this));
+    },
+    // While held, the response must look sent to the app, as it would without the hold: a second
+    // res.json()/res.send() then fails with Express's own "Cannot set headers after they are
+    // sent" instead of rewriting the headers of the first response before it goes out.
+    setHeader(this: ServerResponse, ...args: unknown[]): unknown {
+      if (holding(HOLDS.get(this))) throw headersSentError();
+      return next.setHeader.apply(this, args);
+    },
+    appendHeader(this: ServerResponse, ...args: unknown[]): unknown {
+      if (holding(HOLDS.get(this))) throw headersSentError();
+      return next.appendHeader!.apply(this, args);
+    },
+    removeHeader(this: ServerResponse, ...args: unknown[]): unknown {
+      if (holding(HOLDS.get(this))) throw headersSentError();
+      return next.removeHeader.apply(this, args);
+    },
+    headersSent(this: ServerResponse): boolean {
+      return holding(HOLDS.get(this)) || next.headersSent.call(this);
+    },
+  };
+}
+
+function holding(h: Hold | undefined): boolean {
+  return h !== undefined && h.sealed && !h.applying && h.phase !== 2;
+}
+
+/**
+ * writeHead, explicit or implicit (end/write), puts the session's headers back on top of the app's
+ * (Set-Cookie appended, no-store kept: SEC-13). `next`: the layer's own (an own-property hold may
+ * sit on top of the prototype's, whose wrappers then pass straight through).
+ */
+function replayWriteHead(next: Methods, res: ServerResponse, args: unknown[]): unknown {
+  return writeHeadKeeping(res, next.writeHead, args);
+}
+
+/**
+ * The app's first head-sending call. True when nothing is held (an idle commit lets the call
+ * through at once); false when the call must be queued (the commit has started).
  */
 function seal(h: Hold): boolean {
   if (h.sealed) return false;
@@ -141,69 +243,30 @@ function seal(h: Hold): boolean {
   h.sealed = true;
   h.code = res.statusCode;
   h.message = res.statusMessage;
-  guard(h);
+  holdSocket(h);
   h.phase = 1;
   h.o.commit().then((headers) => done(h, headers), (err) => failed(h, err));
   return false;
 }
 
 /**
- * While held, the response must look sent to the app, as it would without the hold: a second
- * res.json()/res.send() then fails with Express's own "Cannot set headers after they are sent"
- * instead of rewriting the headers of the first response before it goes out.
+ * Express's final handler destroys the socket when an error follows a sent response (say a second
+ * res.json()). Unheld, the first response has reached the socket by then; held, it is still in our
+ * queue — so the destroy waits its turn behind it.
  */
-function guard(h: Hold): void {
-  const res = h.res as Held & Record<string, unknown>;
-  h.realSetHeader = res.setHeader as Fn;
-  h.realAppendHeader = res.appendHeader as Fn;
-  h.realRemoveHeader = res.removeHeader as Fn;
-  res.setHeader = guardedSetHeader as never;
-  if (typeof h.realAppendHeader === 'function') res.appendHeader = guardedAppendHeader as never;
-  res.removeHeader = guardedRemoveHeader as never;
-  // One shared getter: defining it with a fresh closure per request would give every response
-  // its own hidden class (and every function touching it a megamorphic cache).
-  Object.defineProperty(res, 'headersSent', HEADERS_SENT_DESCRIPTOR);
-  // Express's final handler destroys the socket when an error follows a sent response (say a
-  // second res.json()). Unheld, the first response has reached the socket by then; held, it is
-  // still in our queue — so the destroy waits its turn behind it.
-  const socket = res.socket as HeldSocket | null;
+function holdSocket(h: Hold): void {
+  const socket = h.res.socket as HeldSocket | null;
   // A socket still marked by an earlier request's hold has had its destroy wrapped by someone
   // else since: wrapping again would make the two call each other.
-  if (socket && !socket[HOLD]) {
-    h.socket = socket;
-    h.realDestroy = socket.destroy as Fn;
-    socket[HOLD] = h;
-    socket.destroy = heldDestroy as never;
-  }
+  if (!socket || socket[SOCKET_HOLD]) return;
+  h.socket = socket;
+  h.realDestroy = socket.destroy as Fn;
+  socket[SOCKET_HOLD] = h;
+  socket.destroy = heldDestroy as never;
 }
 
-function holding(h: Hold): boolean {
-  return h.sealed && !h.applying && h.phase !== 2;
-}
-function guardedSetHeader(this: Held, ...args: unknown[]): unknown {
-  const h = this[HOLD]!;
-  if (holding(h)) throw headersSentError();
-  return h.realSetHeader!.apply(this, args);
-}
-function guardedAppendHeader(this: Held, ...args: unknown[]): unknown {
-  const h = this[HOLD]!;
-  if (holding(h)) throw headersSentError();
-  return h.realAppendHeader!.apply(this, args);
-}
-function guardedRemoveHeader(this: Held, ...args: unknown[]): unknown {
-  const h = this[HOLD]!;
-  if (holding(h)) throw headersSentError();
-  return h.realRemoveHeader!.apply(this, args);
-}
-const HEADERS_SENT_DESCRIPTOR: PropertyDescriptor = {
-  configurable: true,
-  get(this: Held): boolean {
-    const h = this[HOLD]!;
-    return (h.sealed && !h.applying && h.phase !== 2) || HEADERS_SENT.call(this);
-  },
-};
 function heldDestroy(this: HeldSocket, ...args: unknown[]): unknown {
-  const h = this[HOLD];
+  const h = this[SOCKET_HOLD];
   if (h && h.phase !== 2 && h.sealed) {
     h.queue.push(() => h.realDestroy!.apply(this, args));
     return this;
@@ -214,9 +277,9 @@ function heldDestroy(this: HeldSocket, ...args: unknown[]): unknown {
 /** A keep-alive socket serves further requests: give it its own destroy back once this one is out. */
 function releaseSocket(h: Hold): void {
   const socket = h.socket;
-  if (!socket || socket[HOLD] !== h || socket.destroy !== (heldDestroy as never)) return;
+  if (!socket || socket[SOCKET_HOLD] !== h || socket.destroy !== (heldDestroy as never)) return;
   socket.destroy = h.realDestroy as never;
-  socket[HOLD] = null;
+  socket[SOCKET_HOLD] = null;
 }
 
 function done(h: Hold, headers: Headers): void {
@@ -246,7 +309,7 @@ function failed(h: Hold, err: unknown): void {
   h.o.onError(err);
   h.applying = true;
   try {
-    replaceWithFailure(h.res, err, h.end);
+    replaceWithFailure(h.res, err, h.next.end);
   } finally {
     h.applying = false;
   }
