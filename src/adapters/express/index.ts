@@ -31,7 +31,8 @@ import { finalize, idle } from './bridge.js';
 import { createLegacy } from './legacy.js';
 import { loginMigrated, migrateOnLoad } from './migrate.js';
 import { flagsOf, managerFromOptions, userIdPicker, type ExpressSessionOptions } from './options.js';
-import { STATE, hydrate, type Next, type Req, type Res, type State } from './state.js';
+import { hydrate, type Next, type Req, type Res, type State } from './state.js';
+import { attach, stateOf } from './slots.js';
 import { View } from './view.js';
 
 export { managerFromOptions };
@@ -88,7 +89,7 @@ export function session<D extends Record<string, unknown> = Record<string, any>>
     const st: State<D> = {
       manager, core, view: null, info, regenerated: false, lastUid: null, retired: [],
       legacyId: null, legacyClear: false, legacyUntil: undefined, legacyClaimed: false, legacy, userIdOf,
-      res, req, unsetDestroy, chain: undefined, expireNow: false, flags,
+      res, req, unsetDestroy, chain: undefined, expireNow: false, flags, slots: null,
     };
     if (legacy && core.isNew) await migrateOnLoad(st, legacy);
     const view = new View(st);
@@ -97,10 +98,7 @@ export function session<D extends Record<string, unknown> = Record<string, any>>
     // A migrated session has no sessionward user yet: leaving lastUid null makes commit log it in.
     if (st.legacyId === null) st.lastUid = userIdOf(view as Record<string, any>);
     else await loginMigrated(st);
-    // Plain assignments: defineProperty on a request object pushes it into slow dictionary mode.
-    (req as any)[STATE] = st;
-    req.sessionID = st.core.id ?? undefined;
-    req.session = view;
+    attach(req, st, view, st.core.id ?? undefined);
     holdResponse(res, { idle: () => idle(st), commit: () => finalize(st, req), onError: (err) => onError(err, req) });
     return true;
   };
@@ -122,7 +120,7 @@ export function session<D extends Record<string, unknown> = Record<string, any>>
 
 /** The core Session behind `req.session` (userId, listSessions, requireFreshAuth, ...). */
 export function coreSession<D extends Record<string, unknown> = Record<string, any>>(req: IncomingMessage): Session<D> | null {
-  const st = (req as any)[STATE] as State<D> | undefined;
+  const st = stateOf<D>(req);
   return st ? st.core : null;
 }
 
@@ -156,7 +154,7 @@ export function csrfProtection(options: CsrfGuardOptions): (req: any, res: any, 
   const src = tokenSources(o);
   return (req: Req, res: Res, next: Next) => {
     res.setHeader('vary', mergeVary(res.getHeader('vary')));
-    const st = (req as any)[STATE] as State<any> | undefined;
+    const st = stateOf(req);
     req.csrfToken = () => {
       if (!st) throw new ConfigError('csrfProtection needs the sessionward session() middleware before it');
       return getCsrfToken(st.core);

@@ -17,9 +17,6 @@ export type Req = IncomingMessage & {
 export type Res = ServerResponse;
 export type Next = (err?: unknown) => void;
 
-/** Where the middleware keeps a request's State (coreSession, csrfProtection read it). */
-export const STATE = Symbol.for('sessionward.express.state');
-
 /** express-session's saving options, as the adapter applies them at commit. */
 export interface Flags {
   rolling: boolean;
@@ -56,6 +53,8 @@ export interface State<D extends Record<string, unknown>> {
   /** `cookie.maxAge = 0` or a past `cookie.expires`: the session ends at commit. */
   expireNow: boolean;
   flags: Flags;
+  /** `req.session` and `req.sessionID` when they are accessors (slots.ts); null when own properties. */
+  slots: { session: unknown; sessionID: string | undefined } | null;
 }
 
 const METHOD_NAMES = new Set(['id', 'cookie', 'regenerate', 'destroy', 'reload', 'save', 'touch', 'resetMaxAge', '$update']);

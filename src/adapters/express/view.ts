@@ -140,7 +140,10 @@ export class View {
     const st = this.#st;
     cb(fn, (async () => {
       st.view = null;
-      delete this.#req().session;
+      const req = this.#req();
+      // An own property (not Express) is deleted as express-session does; the accessor (slots.ts) is emptied.
+      if (Object.prototype.hasOwnProperty.call(req, 'session')) delete req.session;
+      else req.session = undefined;
       await st.core.destroy();
     })());
     return this;
