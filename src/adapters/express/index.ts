@@ -26,7 +26,7 @@ import { errorReply, sendReply } from '../../lib/error-reply.js';
 import { CsrfError } from '../../csrf/errors.js';
 import { checkCsrf, compileGuard, emitCsrfEvent, getCsrfToken, mergeVary, tokenSources, type CsrfGuardOptions } from '../../csrf/index.js';
 import { answerEndpoint } from '../node.js';
-import { holdResponse, replaceWithFailure } from '../node-http/hold.js';
+import { holdResponse, replaceWithFailure, type HoldHooks } from '../node-http/hold.js';
 import { finalize, idle } from './bridge.js';
 import { createLegacy } from './legacy.js';
 import { loginMigrated, migrateOnLoad } from './migrate.js';
@@ -82,9 +82,10 @@ export function session<D extends Record<string, unknown> = Record<string, any>>
   const userIdOf = userIdPicker(options);
   const onError = options.onError ?? (() => undefined);
   const flags = flagsOf(options);
+  const hooks: HoldHooks<State<D>> = { idle, commit: (st) => finalize(st, st.req), onError: (st, err) => onError(err, st.req) };
 
   const start = async (req: Req, res: Res, info: RequestInfo): Promise<boolean> => {
-    if (manager.options.guard && (await answerEndpoint(manager, req, res, clientIp.bind(req)))) return false;
+    if (manager.options.guard && (await answerEndpoint(manager, req, res, info.ip as () => string | undefined))) return false;
     const core = await manager.load(info);
     const st: State<D> = {
       manager, core, view: null, info, regenerated: false, lastUid: null, retired: [],
@@ -99,7 +100,7 @@ export function session<D extends Record<string, unknown> = Record<string, any>>
     if (st.legacyId === null) st.lastUid = userIdOf(view as Record<string, any>);
     else await loginMigrated(st);
     attach(req, st, view, st.core.id ?? undefined);
-    holdResponse(res, { idle: () => idle(st), commit: () => finalize(st, req), onError: (err) => onError(err, req) });
+    holdResponse(res, hooks, st);
     return true;
   };
 

@@ -17,16 +17,20 @@ import { forgetSessionHeaders, setSessionHeaders, writeHeadKeeping, type WriteHe
 type Fn = (this: unknown, ...a: unknown[]) => unknown;
 type Headers = Array<[string, string]>;
 
-export interface HoldOptions {
+/**
+ * What a hold asks of its owner, for a context `C` (one request's state): made once per
+ * middleware, so holding a response allocates no closures.
+ */
+export interface HoldHooks<C> {
   /**
    * Synchronous check at the moment the app seals the response: true when the commit has nothing
    * to do (no write, no header), so the response goes out at once, unheld. Optional.
    */
-  idle?: () => boolean;
+  idle?: (ctx: C) => boolean;
   /** The commit: resolves to the session's headers, set on the response before it is replayed. */
-  commit: () => Promise<Headers>;
+  commit: (ctx: C) => Promise<Headers>;
   /** Told about a failed commit before the response is replaced by an error reply. */
-  onError: (err: unknown) => void;
+  onError: (ctx: C, err: unknown) => void;
 }
 
 /** The response methods a hold wraps, as the hold found them (what a held call finally reaches). */
@@ -70,7 +74,8 @@ class Hold {
   realDestroy: Fn | null = null;
   constructor(
     readonly res: ServerResponse,
-    readonly o: HoldOptions,
+    readonly hooks: HoldHooks<any>,
+    readonly ctx: unknown,
     /** What a held call reaches once the hold lets it through. */
     readonly next: Methods,
   ) {}
@@ -90,7 +95,7 @@ export function headersSentError(): Error {
  * prototype, and each own property added to such an object costs microseconds. Responses of
  * other frameworks, or before the prototype is wrapped, get the same wrappers as own properties.
  */
-export function holdResponse(res: ServerResponse, o: HoldOptions): void {
+export function holdResponse<C>(res: ServerResponse, hooks: HoldHooks<C>, ctx: C): void {
   const proto = Object.getPrototypeOf(res) as object;
   let next = BASES.get(proto);
   if (next === undefined) {
@@ -113,7 +118,7 @@ export function holdResponse(res: ServerResponse, o: HoldOptions): void {
     r.removeHeader = own.removeHeader;
     Object.defineProperty(res, 'headersSent', { configurable: true, get: own.headersSent });
   }
-  HOLDS.set(res, new Hold(res, o, next));
+  HOLDS.set(res, new Hold(res, hooks, ctx, next));
 }
 
 /** The methods `res` would call now (own patches of earlier middleware included). */
@@ -235,7 +240,7 @@ function replayWriteHead(next: Methods, res: ServerResponse, args: unknown[]): u
  */
 function seal(h: Hold): boolean {
   if (h.sealed) return false;
-  if (h.o.idle?.()) {
+  if (h.hooks.idle?.(h.ctx)) {
     h.phase = 2;
     return true;
   }
@@ -245,7 +250,7 @@ function seal(h: Hold): boolean {
   h.message = res.statusMessage;
   holdSocket(h);
   h.phase = 1;
-  h.o.commit().then((headers) => done(h, headers), (err) => failed(h, err));
+  h.hooks.commit(h.ctx).then((headers) => done(h, headers), (err) => failed(h, err));
   return false;
 }
 
@@ -306,7 +311,7 @@ function failed(h: Hold, err: unknown): void {
   h.phase = 2;
   h.queue.length = 0;
   releaseSocket(h);
-  h.o.onError(err);
+  h.hooks.onError(h.ctx, err);
   h.applying = true;
   try {
     replaceWithFailure(h.res, err, h.next.end);
