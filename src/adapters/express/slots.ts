@@ -47,14 +47,16 @@ export function attach(req: Req, st: State<any>, session: object, sessionID: str
 }
 
 /**
- * Put the accessors on Express's request prototype — the one directly above node's
- * IncomingMessage, recognised by its own `get` and `accepts` — once; false when `proto` is not
+ * Put the accessors on Express's request prototype — the one every app's `app.request` inherits
+ * from, recognised by its own `get` and `accepts` — once; false when `proto` is not
  * Express's (plain node:http, another framework).
  */
 function install(proto: object): boolean {
   let base: object | null = proto;
-  while (base !== null && Object.getPrototypeOf(base) !== IncomingMessage.prototype) base = Object.getPrototypeOf(base) as object | null;
-  if (base === null || !Object.prototype.hasOwnProperty.call(base, 'get') || !Object.prototype.hasOwnProperty.call(base, 'accepts')) return false;
+  while (base !== null && base !== IncomingMessage.prototype && !(Object.prototype.hasOwnProperty.call(base, 'get') && Object.prototype.hasOwnProperty.call(base, 'accepts'))) {
+    base = Object.getPrototypeOf(base) as object | null;
+  }
+  if (base === null || base === IncomingMessage.prototype) return false;
   if (Object.prototype.hasOwnProperty.call(base, INSTALLED)) return true;
   // Someone else's accessors already there (another copy of sessionward): leave them, use own properties.
   if (Object.prototype.hasOwnProperty.call(base, 'session') || Object.prototype.hasOwnProperty.call(base, 'sessionID')) return false;

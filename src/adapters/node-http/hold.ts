@@ -132,14 +132,16 @@ function methodsOf(res: ServerResponse): Methods {
 }
 
 /**
- * Wrap Express's response prototype — the one directly above node's ServerResponse, recognised by
- * its own `send` and `json` — once. Null when `proto` is not Express's (plain node:http, another
+ * Wrap Express's response prototype — the one every app's `app.response` inherits from, recognised
+ * by its own `send` and `json` — once. Null when `proto` is not Express's (plain node:http, another
  * framework): those responses are held with own properties.
  */
 function wrapBase(proto: object): Methods | null {
   let base: object | null = proto;
-  while (base !== null && Object.getPrototypeOf(base) !== ServerResponse.prototype) base = Object.getPrototypeOf(base) as object | null;
-  if (base === null || !Object.prototype.hasOwnProperty.call(base, 'send') || !Object.prototype.hasOwnProperty.call(base, 'json')) return null;
+  while (base !== null && base !== ServerResponse.prototype && !(Object.prototype.hasOwnProperty.call(base, 'send') && Object.prototype.hasOwnProperty.call(base, 'json'))) {
+    base = Object.getPrototypeOf(base) as object | null;
+  }
+  if (base === null || base === ServerResponse.prototype) return null;
   const b = base as Record<PropertyKey, unknown>;
   // Another response prototype above the same base (Express 4 and 5, two apps) finds it wrapped.
   if (b[WRAPPED]) return b[WRAPPED] as Methods;
