@@ -9,7 +9,7 @@
  * destroy is only wrapped once the app has sealed the response, and a response whose commit has
  * nothing to do is never held at all (`idle`).
  */
-import { OutgoingMessage, ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { failureReply, sendReply } from '../../lib/error-reply.js';
 import { forgetSessionHeaders, setSessionHeaders, writeHeadKeeping, type WriteHead } from './headers.js';
@@ -52,8 +52,18 @@ const BASES = new WeakMap<object, Methods | null>();
 type HeldSocket = Socket & { [SOCKET_HOLD]?: Hold | null };
 const SOCKET_HOLD = Symbol('sessionward.hold');
 
-/** Node's own `headersSent` getter (Express does not override it), looked up once. */
-const HEADERS_SENT = Object.getOwnPropertyDescriptor(OutgoingMessage.prototype, 'headersSent')!.get! as (this: ServerResponse) => boolean;
+/**
+ * The `headersSent` getter `obj` inherits. Node defines it on OutgoingMessage.prototype; Bun's
+ * ServerResponse defines its own, and OutgoingMessage's reads false there even after the head has
+ * gone out — replaying a held response then wrote the head twice and crashed Bun (issue 22).
+ */
+function headersSentGetter(obj: object): (this: ServerResponse) => boolean {
+  for (let p: object | null = obj; p !== null; p = Object.getPrototypeOf(p) as object | null) {
+    const get = Object.getOwnPropertyDescriptor(p, 'headersSent')?.get;
+    if (get) return get as (this: ServerResponse) => boolean;
+  }
+  return () => false;
+}
 
 class Hold {
   /** 0: not started, 1: committing, 2: done (calls pass straight through). */
@@ -127,7 +137,7 @@ function methodsOf(res: ServerResponse): Methods {
   return {
     writeHead: r.writeHead as unknown as WriteHead, write: r.write!, end: r.end!, flushHeaders: r.flushHeaders!,
     setHeader: r.setHeader!, appendHeader: typeof r.appendHeader === 'function' ? r.appendHeader : undefined, removeHeader: r.removeHeader!,
-    headersSent: HEADERS_SENT,
+    headersSent: headersSentGetter(res),
   };
 }
 
@@ -293,7 +303,7 @@ function done(h: Hold, headers: Headers): void {
   const res = h.res;
   h.applying = true;
   try {
-    if (!HEADERS_SENT.call(res)) setSessionHeaders(res, headers);
+    if (!h.next.headersSent.call(res)) setSessionHeaders(res, headers);
   } finally {
     h.applying = false;
   }
