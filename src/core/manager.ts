@@ -237,7 +237,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     if (session.issueCookie || session.clearCookie || session.touchRequested) return true;
     const rec = session.record;
     if (rec === null ? session.keepEmpty : this.options.clock() - rec.lastSeenAt >= this.options.touchAfter) return true;
-    return session.changes().size > 0;
+    return session.dataChanged();
   }
 
   /**
