@@ -1,5 +1,5 @@
 import { StoreError, SessionDestroyedError, ThrottledError, SessionConflictError, SessionSupersededError } from '../errors.js';
-import { parseCookieHeader, serializeCookie } from '../cookie/index.js';
+import { cookieValue, serializeCookie } from '../cookie/index.js';
 import { webCrypto } from '../crypto/web.js';
 import type { SessionCrypto } from '../crypto/types.js';
 import type { SessionRecord, SessionStore } from '../stores/types.js';
@@ -140,7 +140,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
   async load(req: RequestInfo = {}, opts: LoadOptions = {}): Promise<Session<D>> {
     const o = this.options;
     const info = { ip: req.ip, userAgent: clip(req.userAgent) };
-    const raw = parseCookieHeader(req.cookie ?? undefined, o.cookieName)[o.cookieName];
+    const raw = cookieValue(req.cookie, o.cookieName);
     if (raw === undefined) return new Session<D>(this, null, null, info);
 
     let parsed = this.verified.get(raw);

@@ -21,7 +21,7 @@ import type { IncomingMessage } from 'node:http';
 import type { RequestInfo } from '../../core/manager.js';
 import type { Session } from '../../core/session.js';
 import { ConfigError, isSessionwardError } from '../../errors.js';
-import { parseCookieHeader } from '../../cookie/index.js';
+import { cookieValue } from '../../cookie/index.js';
 import { errorReply, sendReply } from '../../lib/error-reply.js';
 import { CsrfError } from '../../csrf/errors.js';
 import { checkCsrf, compileGuard, emitCsrfEvent, getCsrfToken, mergeVary, tokenSources, type CsrfGuardOptions } from '../../csrf/index.js';
@@ -54,7 +54,7 @@ const COOKIE_VALUE = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]{1,4096}$/;
  */
 function cookieSource(req: Req, name: string): string | undefined {
   const header = req.headers.cookie;
-  if (parseCookieHeader(header, name)[name] !== undefined) return header;
+  if (cookieValue(header, name) !== undefined) return header;
   for (const jar of [req.signedCookies, req.cookies]) {
     if (typeof jar !== 'object' || jar === null || !Object.prototype.hasOwnProperty.call(jar, name)) continue;
     // Only strings: cookie-parser turns `j:` values into objects.

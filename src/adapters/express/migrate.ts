@@ -4,7 +4,7 @@
  * logged in, so the handler already sees the upgraded session. The old entry is deleted and its
  * cookie cleared only once the new session is committed (bridge.ts).
  */
-import { parseCookieHeader } from '../../cookie/index.js';
+import { cookieValue } from '../../cookie/index.js';
 import { reconcile, releaseLegacy } from './bridge.js';
 import type { Legacy } from './legacy.js';
 import type { State } from './state.js';
@@ -12,7 +12,7 @@ import type { State } from './state.js';
 /** Look for an old cookie when the request carries no sessionward one; claim and copy its session. */
 export async function migrateOnLoad<D extends Record<string, unknown>>(st: State<D>, legacy: Legacy): Promise<void> {
   const name = st.manager.cookieName;
-  if (parseCookieHeader(st.info.cookie, name)[name] !== undefined) return;
+  if (cookieValue(st.info.cookie, name) !== undefined) return;
   const hit = await legacy.read(st.req.headers.cookie);
   if (hit === 'invalid' || (hit !== null && hit.data === null)) {
     st.legacyClear = true;
