@@ -14,7 +14,7 @@ import express5 from 'express';
 import express4 from 'express4';
 import { coreSession, session } from '../src/adapters/express/index.js';
 import { MemoryStore, SessionManager } from '../src/index.js';
-import { SECRET } from './helpers/core.js';
+import { FakeClock, SECRET } from './helpers/core.js';
 
 type Express = typeof express5;
 const servers: Server[] = [];
@@ -69,6 +69,45 @@ describe.each([
       expect(a.res).toEqual([]);
       expect(a.req.filter((k) => k === 'session' || k === 'sessionID')).toEqual([]);
     }
+  });
+
+  it('a request that goes out unheld (nothing to commit) still gets what is due: renewal past touchAfter, a deep change, a new lifetime', async () => {
+    const clock = new FakeClock(Date.now());
+    const store = new MemoryStore();
+    const app = express();
+    app.use(session({ secret: SECRET, store, clock: clock.now, touchAfter: 60_000, idleTimeout: 3_600_000, cookie: { maxAge: 7_200_000 } }));
+    app.get('/seed', (req: any, res) => {
+      req.session.cart = ['a'];
+      res.json({ ok: true });
+    });
+    app.get('/read', (req: any, res) => res.json({ cart: req.session.cart }));
+    app.get('/push', (req: any, res) => {
+      req.session.cart.push('b');
+      res.json({ ok: true });
+    });
+    app.get('/remember', (req: any, res) => {
+      req.session.cookie.maxAge = 86_400_000;
+      res.json({ ok: true });
+    });
+    const url = await serve(app as never);
+    const cookie = sid(await fetch(url + '/seed'))!;
+    const h = { headers: { cookie } };
+    // Inside touchAfter, a read changes nothing: no cookie, nothing written.
+    clock.advance(10_000);
+    expect((await fetch(url + '/read', h)).headers.getSetCookie()).toEqual([]);
+    // Past touchAfter the read renews the session, and the persistent cookie rolls with it.
+    clock.advance(120_000);
+    const renewed = await fetch(url + '/read', h);
+    expect(renewed.headers.getSetCookie().map((c) => c.split('=')[0])).toEqual(['__Host-sid']);
+    expect(renewed.headers.get('cache-control')).toBe('no-store');
+    // A change deep inside a value is seen (the snapshot is compared, not the top-level values).
+    await fetch(url + '/push', h);
+    expect(await (await fetch(url + '/read', h)).json()).toEqual({ cart: ['a', 'b'] });
+    // A new cookie lifetime is a header to send even though the data did not change.
+    const longer = await fetch(url + '/remember', h);
+    const maxAge = Number(/Max-Age=(\d+)/i.exec(longer.headers.getSetCookie().find((c) => c.startsWith('__Host-sid=')) ?? '')?.[1]);
+    // Longer than the 2 h it had (the absolute timeout may cap the day asked for).
+    expect(maxAge).toBeGreaterThan(7200);
   });
 
   it('middleware that wrapped res.end and res.writeHead before session() (as compression does) still gets the cookie out with the head', async () => {
