@@ -437,9 +437,7 @@ const OTHER_RUNTIMES: Record<string, { bin: RuntimeName; args: string[]; adapter
   'Node 22': { bin: 'node22', args: [], adapters: ADAPTERS },
   'Node 24': { bin: 'node24', args: [], adapters: ADAPTERS },
   'Node 26': { bin: 'node26', args: [], adapters: ADAPTERS },
-  // Express on Bun: the held response replays writeHead after Bun has sent the headers
-  // (ERR_HTTP_HEADERS_SENT kills the process); not supported there (README support matrix).
-  Bun: { bin: 'bun', args: [], adapters: ADAPTERS.filter((a) => a !== 'express') },
+  Bun: { bin: 'bun', args: [], adapters: ADAPTERS },
   Deno: { bin: 'deno', args: ['run', '-A'], adapters: ADAPTERS },
 };
 

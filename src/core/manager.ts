@@ -1,5 +1,5 @@
 import { StoreError, SessionDestroyedError, ThrottledError, SessionConflictError, SessionSupersededError } from '../errors.js';
-import { parseCookieHeader, serializeCookie } from '../cookie/index.js';
+import { cookieValue, serializeCookie } from '../cookie/index.js';
 import { webCrypto } from '../crypto/web.js';
 import type { SessionCrypto } from '../crypto/types.js';
 import type { SessionRecord, SessionStore } from '../stores/types.js';
@@ -141,7 +141,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
   async load(req: RequestInfo = {}, opts: LoadOptions = {}): Promise<Session<D>> {
     const o = this.options;
     const info = { ip: req.ip, userAgent: clip(req.userAgent) };
-    const raw = parseCookieHeader(req.cookie ?? undefined, o.cookieName)[o.cookieName];
+    const raw = cookieValue(req.cookie, o.cookieName);
     if (raw === undefined) return new Session<D>(this, null, null, info);
 
     let parsed = this.verified.get(raw);
@@ -226,6 +226,19 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     const s = new Session<D>(this, null, null, info);
     s.clearCookie = true;
     return s;
+  }
+
+  /**
+   * @internal False when `commit(session)` would write nothing and return no header, decided
+   * synchronously (an adapter holding a response can then let it go out at once). Errs towards
+   * true: it mirrors commit's decisions below, and true only costs the commit.
+   */
+  needsCommit(session: Session<D>): boolean {
+    if (session.destroyed) return session.clearCookie;
+    if (session.issueCookie || session.clearCookie || session.touchRequested) return true;
+    const rec = session.record;
+    if (rec === null ? session.keepEmpty : this.options.clock() - rec.lastSeenAt >= this.options.touchAfter) return true;
+    return session.dataChanged();
   }
 
   /**
