@@ -10,7 +10,7 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { randomBytes, createHash } from 'node:crypto';
 import type { SessionRecord, SessionStore } from '../stores/types.js';
-import { newRecord } from '../lib/record.js';
+import { newRecord, nextVersion } from '../lib/record.js';
 
 export interface StoreHarness {
   store: SessionStore;
@@ -160,7 +160,7 @@ export function testSessionStore(
         for (let attempt = 0; attempt < 10_000; attempt++) {
           const cur = await store.get(r.id, now);
           if (!cur) throw new Error('record vanished');
-          const next = { ...cur, data: { n: (cur.data.n as number) + 1 }, version: cur.version + 1 };
+          const next = nextVersion(cur, { data: { n: (cur.data.n as number) + 1 } });
           if (await store.update(next, cur.version, now)) return;
         }
         throw new Error('too many CAS retries');
