@@ -12,13 +12,13 @@ import type { SessionEvent, SessionEventType } from './events.js';
 import type { EndpointRequest, EndpointResponse } from './guard.js';
 import { assertStorableJson, assertUserId, clip, storableMeta } from './storable.js';
 import { reapply, type Changes } from './changes.js';
-import { resolveIp, type CommitResult, type LoadOptions, type RequestInfo } from './request.js';
+import { resolveIp, type CommitOptions, type CommitResult, type LoadOptions, type RequestInfo } from './request.js';
 import { InvalidTokenThrottle } from './throttle.js';
 import { AuditTrail } from './audit.js';
 import * as protocol from './record-protocol.js';
 import { ELEVATED, PRIVILEGE, olderAuth, type Ended, type RotationKind } from './record-protocol.js';
 
-export type { RequestInfo, LoadOptions, CommitResult } from './request.js';
+export type { RequestInfo, LoadOptions, CommitOptions, CommitResult } from './request.js';
 
 const VERIFIED_CACHE_SIZE = 10_000;
 
@@ -168,9 +168,9 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
 
   /**
    * Persist the request's changes and return the headers to apply. A read-only request writes
-   * nothing unless renewal is due (`touchAfter`).
+   * nothing unless renewal is due (`touchAfter`) or `opts` ask for it.
    */
-  async commit(session: Session<D>): Promise<CommitResult> {
+  async commit(session: Session<D>, opts: CommitOptions = {}): Promise<CommitResult> {
     const o = this.options;
     const headers: Array<[string, string]> = [];
     if (session.destroyed) {
@@ -181,11 +181,12 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       if (o.clearSiteData) headers.push(['clear-site-data', '"cookies", "storage"']);
       return { headers };
     }
+    if (opts.reissueCookie && session.token) session.issueCookie = true;
     const now = o.clock();
     const changes = session.changes();
     const rec = session.record;
     if (rec === null) {
-      if (changes.size > 0 || session.keepEmpty) await this.adopt(session, await this.createFor(session, null, session.data, false), true);
+      if (changes.size > 0 || opts.saveEmpty) await this.adopt(session, await this.createFor(session, null, session.data, false), true);
     } else if (changes.size > 0) {
       await this.writeChanges(session, changes, now);
       // The write renewed the idle deadline: a persistent cookie rolls with it, as on a touch.

@@ -18,6 +18,14 @@ export interface LoadOptions {
   unguarded?: boolean;
 }
 
+/** How an adapter asks `commit` for what its framework's options mean. */
+export interface CommitOptions {
+  /** Store the session even if it is new and holds no data (express-session's `saveUninitialized`). */
+  saveEmpty?: boolean;
+  /** Send the cookie of an existing session again although nothing changed (express-session's `rolling`). */
+  reissueCookie?: boolean;
+}
+
 /** What an adapter must apply to the response: header name/value pairs (Set-Cookie may repeat). */
 export interface CommitResult {
   headers: Array<[string, string]>;

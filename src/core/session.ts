@@ -82,8 +82,6 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   destroyed = false;
   /** @internal renew activity at commit even if `touchAfter` has not elapsed. */
   touchRequested = false;
-  /** @internal store this session at commit even if it is new and empty (express-session's saveUninitialized). */
-  keepEmpty = false;
   /** @internal */ readonly userAgent: string | undefined;
   #data: D;
   /**
