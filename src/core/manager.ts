@@ -21,6 +21,8 @@ import { ELEVATED, PRIVILEGE, olderAuth, type Ended, type RotationKind } from '.
 export type { RequestInfo, LoadOptions, CommitOptions, CommitResult } from './request.js';
 
 const VERIFIED_CACHE_SIZE = 10_000;
+/** Commit's default: shared, so a plain commit (the hot path) allocates no options object. */
+const NO_OPTIONS: CommitOptions = Object.freeze({});
 
 /** What a new record needs beyond the request: made by `createFor`, applied by `adopt`. */
 interface Issued {
@@ -170,7 +172,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
    * Persist the request's changes and return the headers to apply. A read-only request writes
    * nothing unless renewal is due (`touchAfter`) or `opts` ask for it.
    */
-  async commit(session: Session<D>, opts: CommitOptions = {}): Promise<CommitResult> {
+  async commit(session: Session<D>, opts: CommitOptions = NO_OPTIONS): Promise<CommitResult> {
     const o = this.options;
     const headers: Array<[string, string]> = [];
     if (session.destroyed) {
