@@ -110,13 +110,9 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       return this.fresh(info);
     }
     if (rec.rotatedTo) {
-      // SEC-15/CWE-384: after a rotation that raised privilege (login, second factor) the old token
-      // never reaches the new session — it was anonymous or half-authenticated, so an in-flight
-      // request with it loses nothing by staying so. Its cookie is left alone: the login response
-      // has replaced it in the browser.
-      // SEC-18: within the grace window of a renewal an in-flight request with the old token
-      // reaches the new session — read-only for security decisions, with the old token's own
-      // authentication time (it can never borrow a newer one).
+      // SEC-15/CWE-384: a token a login made worthless stays anonymous; its cookie is left alone
+      // (the login response has replaced it). SEC-18: within a renewal's grace window the old
+      // token reaches the new session, read-only for security decisions, with its own authTime.
       const next = await protocol.graceSuccessor(o, rec, now);
       if (next === 'worthless') return new Session<D>(this, null, null, info);
       if (next === null) return this.fresh(info);

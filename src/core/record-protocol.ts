@@ -250,8 +250,9 @@ export async function retire(o: ProtocolOptions, old: SessionRecord, successor: 
     if (!(await o.store.update(pointer, cur.version, now))) return RETRY;
     if (o.rotationGrace === 0) await o.store.delete(old.id);
     return cur;
-    // No backoff: the rotating request (a login) is the one whose latency matters, and the
-    // writers it races back off themselves. Every round lost: treated as ended, as before.
+    // Kept without backoff, as before the split: a lost round re-reads at once (a pointer there
+    // ends the loop), so a login does not queue behind data writers, which back off themselves.
+    // Every round lost: treated as ended, as before.
   }, { wait: false, exhausted: () => 'ended' as const });
 }
 
