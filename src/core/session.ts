@@ -10,7 +10,6 @@ import { bindingOf, type BindingKind } from './binding.js';
 import { diff, type Changes } from './changes.js';
 import type { SessionEvent, SessionEventType } from './events.js';
 import { assertUserId, clip, put } from './storable.js';
-
 import { AUTH_KEY, MAX_COOKIE_AGE_MS, authState, loginData, stepData, type AuthState, type LoginOptions } from './auth-state.js';
 
 export { AUTH_KEY, type LoginOptions };
