@@ -144,14 +144,16 @@ describe('record protocol', () => {
     const r = await live(store, clock.t);
     // Another request wrote key b after this one loaded.
     expect(await store.update(nextVersion(r, { data: { a: 1, b: 'theirs' } }), 1, clock.t)).toBe(true);
-    const reread: protocol.Reread = async (id, now) => (await protocol.latest(o, id, now)).record;
     let conflicts = 0;
-    const hooks = { reread, conflict: async () => void conflicts++ };
-    const written = await protocol.writeChanges(o, r, { a: 1 }, new Map<string, unknown>([['c', 3], ['a', DELETED]]), clock.t, hooks);
+    const hooks: protocol.WriteHooks<null> = {
+      reread: async (_ctx, id, now) => (await protocol.latest(o, id, now)).record,
+      conflict: async () => void conflicts++,
+    };
+    const written = await protocol.writeChanges(o, hooks, null, r, { a: 1 }, new Map<string, unknown>([['c', 3], ['a', DELETED]]), clock.t);
     expect(written.data).toEqual({ b: 'theirs', c: 3 });
     expect((await store.get(r.id, clock.t))!.data).toEqual({ b: 'theirs', c: 3 });
 
-    await expect(protocol.writeChanges(o, r, { a: 1 }, new Map([['b', 'mine']]), clock.t, hooks)).rejects.toBeInstanceOf(SessionConflictError);
+    await expect(protocol.writeChanges(o, hooks, null, r, { a: 1 }, new Map([['b', 'mine']]), clock.t)).rejects.toBeInstanceOf(SessionConflictError);
     expect(conflicts).toBe(1);
     expect((await store.get(r.id, clock.t))!.data).toEqual({ b: 'theirs', c: 3 });
   });

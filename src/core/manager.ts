@@ -266,7 +266,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       session.data = protocol.applyUpdate(fn, session.data) as D;
       return;
     }
-    const next = await protocol.atomicWrite(this.options, withData(session.record, session.baseData()), fn, this.reread(session));
+    const next = await protocol.atomicWrite(this.options, this.hooks, session, withData(session.record, session.baseData()), fn);
     session.record = next;
     // The store holds exactly the data written (stores keep no references): the view is in sync;
     // this request's own unsaved changes are re-applied on top of the new state.
@@ -370,10 +370,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     const base = JSON.parse(session.baseJson) as Record<string, unknown>;
     let written: SessionRecord;
     try {
-      written = await protocol.writeChanges(this.options, session.record!, base, changes, now, {
-        reread: this.reread(session),
-        conflict: () => this.emit('session.conflict', session, {}),
-      });
+      written = await protocol.writeChanges(this.options, this.hooks, session, session.record!, base, changes, now);
     } catch (e) {
       if (!(e instanceof SessionDestroyedError)) throw e;
       session.destroyed = true;
@@ -385,10 +382,11 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     session.sync(JSON.parse(JSON.stringify(written.data)) as Record<string, unknown>);
   }
 
-  /** Re-reads for this request's session (see `latestOf`), for the protocol's retry loops. */
-  private reread(session: Session<D>): protocol.Reread {
-    return (id, now) => this.latestOf(session, id, now);
-  }
+  /** What the protocol's retry loops call back into for a request's session. */
+  private readonly hooks: protocol.WriteHooks<Session<D>> = {
+    reread: (session, id, now) => this.latestOf(session, id, now),
+    conflict: (session) => this.emit('session.conflict', session, {}),
+  };
 
   /**
    * Latest live version of a record, following one rotation of the same owner; throws if it is

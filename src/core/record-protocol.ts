@@ -41,12 +41,23 @@ export type ProtocolOptions = Pick<ResolvedOptions, 'store' | 'clock' | 'idleTim
 /** How `endChain` found a session: ended, absent (or not the given owner's), or replaced by another user's login. */
 export type Ended = 'ended' | 'gone' | 'foreign';
 
-/** Reads the latest live version of a record (following a pointer like `latest`); throws SessionDestroyedError. */
-export type Reread = (id: string, now: number) => Promise<SessionRecord>;
-
-function tooManyUpdates(): never {
-  throw new SessionConflictError('too many concurrent updates');
+/**
+ * What the retry loops of a request's writes call back into, `C` being the request (the
+ * manager's Session): made once per manager, so a write allocates no callbacks.
+ */
+export interface WriteHooks<C> {
+  /** The latest live version of a record (following a pointer like `latest`); throws SessionDestroyedError. */
+  reread(ctx: C, id: string, now: number): Promise<SessionRecord>;
+  /** A per-key conflict is about to be thrown (for the `session.conflict` event). */
+  conflict(ctx: C): Promise<void>;
 }
+
+/** The retry options of every data write: shared, so the hot write path allocates none. */
+const DATA_WRITE = {
+  exhausted: (): never => {
+    throw new SessionConflictError('too many concurrent updates');
+  },
+};
 
 /** The older of two authentication times; null (never authenticated) if either is. */
 export function olderAuth(a: number | null, b: number | null): number | null {
@@ -165,62 +176,64 @@ export function deviceSessions(records: readonly SessionRecord[], userId: string
 
 /**
  * Write a request's per-key changes over the latest stored version, renewing the idle deadline:
- * compare-and-set, and on a lost round re-read (`reread`) and merge again. `base` is the data the
+ * compare-and-set, and on a lost round re-read (`hooks.reread`) and merge again. `base` is the data the
  * request loaded (what tells a concurrent writer's keys from its own); `start` is the record it
  * loaded. Returns the record written. Throws SessionConflictError on a per-key conflict under
- * `onConflict: 'error'` (after `onConflict` reports it) and SessionDestroyedError from `reread`.
+ * `onConflict: 'error'` (after `hooks.conflict`) and SessionDestroyedError from `hooks.reread`.
  *
  * Commit's one store write: a store-side per-key merge would replace the loop here.
  */
-export async function writeChanges(
+export function writeChanges<C>(
   o: ProtocolOptions,
+  hooks: WriteHooks<C>,
+  ctx: C,
   start: SessionRecord,
   base: Record<string, unknown>,
   changes: Changes,
   now0: number,
-  hooks: { reread: Reread; conflict: () => Promise<void> },
 ): Promise<SessionRecord> {
   let cur = withData(start, base);
   let now = now0;
   return casRetry(async (attempt) => {
     if (attempt > 0) {
-      cur = await hooks.reread(cur.id, now);
+      cur = await hooks.reread(ctx, cur.id, now);
       now = o.clock();
     }
     let data: Record<string, unknown>;
     try {
       data = mergeChanges(cur.data, base, changes, o.onConflict);
     } catch (e) {
-      await hooks.conflict();
+      await hooks.conflict(ctx);
       throw e;
     }
     const next = nextVersion(cur, { data, lastSeenAt: now, expiresAt: Math.min(now + o.idleTimeout, cur.absoluteExpiresAt) });
     return (await o.store.update(next, cur.version, now)) ? next : RETRY;
-  }, { exhausted: tooManyUpdates });
+  }, DATA_WRITE);
 }
 
 /**
  * Atomic read-modify-write: `fn` runs on a copy of the latest stored data and is re-run after
  * every lost compare-and-set. `start` is the record with the data the request holds as stored.
  */
-export async function atomicWrite(
+export function atomicWrite<C>(
   o: ProtocolOptions,
+  hooks: WriteHooks<C>,
+  ctx: C,
   start: SessionRecord,
   fn: (d: Record<string, unknown>) => void | Record<string, unknown>,
-  reread: Reread,
 ): Promise<SessionRecord> {
   let cur = start;
   let now = o.clock();
   return casRetry(async (attempt) => {
     if (attempt > 0) {
-      cur = await reread(cur.id, now);
+      cur = await hooks.reread(ctx, cur.id, now);
       now = o.clock();
     }
     const data = applyUpdate(fn, cur.data);
     assertStorableJson(JSON.stringify(data));
     const next = nextVersion(cur, { data, lastSeenAt: now, expiresAt: Math.min(now + o.idleTimeout, cur.absoluteExpiresAt) });
     return (await o.store.update(next, cur.version, now)) ? next : RETRY;
-  }, { exhausted: tooManyUpdates });
+  }, DATA_WRITE);
 }
 
 /**
@@ -280,7 +293,7 @@ export async function carryOver(o: ProtocolOptions, id: string, loaded: Record<s
     }
     const merged = withData(cur, data, cur.version + 1);
     return (await o.store.update(merged, cur.version, now)) ? merged : RETRY;
-  }, { exhausted: tooManyUpdates });
+  }, DATA_WRITE);
 }
 
 /**
@@ -329,7 +342,7 @@ export async function endChain(o: ProtocolOptions, id: string, owner?: string): 
       chain.push(at);
       return 'ended';
     }
-  }, { exhausted: tooManyUpdates });
+  }, DATA_WRITE);
   if (result === 'gone') return result;
   // The live end first: once it is gone, nothing the pointers lead to is left.
   for (let i = chain.length - 1; i >= 0; i--) await o.store.delete(chain[i]!);

@@ -97,15 +97,20 @@ export type RecordChange = Partial<Omit<SessionRecord, 'id' | 'version'>>;
  * applied and the version one up. Meta is copied, so the caller may change it freely.
  */
 export function nextVersion(r: SessionRecord, change: RecordChange): SessionRecord {
-  const next = withData(r, change.data ?? r.data, r.version + 1);
-  if (change.userId !== undefined) next.userId = change.userId;
-  if (change.createdAt !== undefined) next.createdAt = change.createdAt;
-  if (change.lastSeenAt !== undefined) next.lastSeenAt = change.lastSeenAt;
-  if (change.authTime !== undefined) next.authTime = change.authTime;
-  if (change.absoluteExpiresAt !== undefined) next.absoluteExpiresAt = change.absoluteExpiresAt;
-  if (change.expiresAt !== undefined) next.expiresAt = change.expiresAt;
-  if (change.meta !== undefined) next.meta = { ...change.meta };
-  if (change.rotatedTo !== undefined) next.rotatedTo = change.rotatedTo;
+  // One literal, every field listed: the write path builds one of these per request.
+  const next: SessionRecord = {
+    id: r.id,
+    userId: change.userId !== undefined ? change.userId : r.userId,
+    data: change.data ?? r.data,
+    version: r.version + 1,
+    createdAt: change.createdAt ?? r.createdAt,
+    lastSeenAt: change.lastSeenAt ?? r.lastSeenAt,
+    authTime: change.authTime !== undefined ? change.authTime : r.authTime,
+    absoluteExpiresAt: change.absoluteExpiresAt ?? r.absoluteExpiresAt,
+    expiresAt: change.expiresAt ?? r.expiresAt,
+    meta: { ...(change.meta ?? r.meta) },
+    rotatedTo: change.rotatedTo !== undefined ? change.rotatedTo : (r.rotatedTo ?? null),
+  };
   if (change.pinned ?? r.pinned) next.pinned = true;
   return next;
 }
