@@ -14,7 +14,7 @@
  */
 import { SessionConflictError, SessionDestroyedError } from '../errors.js';
 import { casRetry, RETRY } from '../lib/backoff.js';
-import { newRecord, nextVersion, withData, type SessionRecord } from '../lib/record.js';
+import { newRecord, nextData, nextVersion, withData, type SessionRecord } from '../lib/record.js';
 import { mergeChanges, type Changes } from './changes.js';
 import type { ResolvedOptions } from './options.js';
 import type { DeviceSession } from './session.js';
@@ -206,7 +206,7 @@ export function writeChanges<C>(
       await hooks.conflict(ctx);
       throw e;
     }
-    const next = nextVersion(cur, { data, lastSeenAt: now, expiresAt: Math.min(now + o.idleTimeout, cur.absoluteExpiresAt) });
+    const next = nextData(cur, data, now, Math.min(now + o.idleTimeout, cur.absoluteExpiresAt));
     return (await o.store.update(next, cur.version, now)) ? next : RETRY;
   }, DATA_WRITE);
 }
@@ -231,7 +231,7 @@ export function atomicWrite<C>(
     }
     const data = applyUpdate(fn, cur.data);
     assertStorableJson(JSON.stringify(data));
-    const next = nextVersion(cur, { data, lastSeenAt: now, expiresAt: Math.min(now + o.idleTimeout, cur.absoluteExpiresAt) });
+    const next = nextData(cur, data, now, Math.min(now + o.idleTimeout, cur.absoluteExpiresAt));
     return (await o.store.update(next, cur.version, now)) ? next : RETRY;
   }, DATA_WRITE);
 }

@@ -115,6 +115,18 @@ export function nextVersion(r: SessionRecord, change: RecordChange): SessionReco
   return next;
 }
 
+/**
+ * The version after `r` holding `data`, with activity at `lastSeenAt` and the idle deadline
+ * `expiresAt`: what every data write stores. The write path's own builder: a fixed argument list
+ * keeps it monomorphic, where `nextVersion`'s change objects come in many shapes.
+ */
+export function nextData(r: SessionRecord, data: Record<string, unknown>, lastSeenAt: number, expiresAt: number): SessionRecord {
+  const next = withData(r, data, r.version + 1);
+  next.lastSeenAt = lastSeenAt;
+  next.expiresAt = expiresAt;
+  return next;
+}
+
 /** A record with the given data, every field listed: one object shape, cheaper than spreads. */
 export function withData(r: SessionRecord, data: Record<string, unknown>, version = r.version): SessionRecord {
   return {
