@@ -1,10 +1,10 @@
 import { StoreError, SessionDestroyedError, ThrottledError, SessionSupersededError } from '../errors.js';
-import { parseCookieHeader } from '../cookie/index.js';
+import { cookieValue } from '../cookie/index.js';
 import { webCrypto } from '../crypto/web.js';
 import type { SessionCrypto } from '../crypto/types.js';
 import type { SessionStore } from '../stores/types.js';
 import { withData, type SessionRecord } from '../lib/record.js';
-import { resolveOptions, type ResolvedOptions, type SessionManagerOptions } from './options.js';
+import { eventSink, resolveOptions, type ResolvedOptions, type SessionManagerOptions } from './options.js';
 import { signToken, verifyCookieValue, TOKEN_BYTES } from './token.js';
 import { clearingCookie, sessionCookie } from './session-cookie.js';
 import { Session, type DeviceSession, type RotationRequest, type SessionEngine } from './session.js';
@@ -60,7 +60,8 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     this.store = this.options.store;
     // The core stays free of Node built-ins; the Node entry points pass node:crypto (src/index.ts).
     this.crypto = options.crypto ?? webCrypto;
-    this.onEvent = options.onEvent;
+    // onEvent, plus a logger sink beside it when `logger` is given (options.ts).
+    this.onEvent = eventSink(options);
     // SEC-41: events carry HMAC(key, id); with no key ring the key lives only in this process.
     this.audit = new AuditTrail(this.crypto, this.options.clock, this.onEvent, this.options.keys[0]);
     this.throttle = new InvalidTokenThrottle(this.options.invalidTokenLimit);
@@ -81,7 +82,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
   async load(req: RequestInfo = {}, opts: LoadOptions = {}): Promise<Session<D>> {
     const o = this.options;
     const info = { ip: req.ip, userAgent: clip(req.userAgent) };
-    const raw = parseCookieHeader(req.cookie ?? undefined, o.cookieName)[o.cookieName];
+    const raw = cookieValue(req.cookie, o.cookieName);
     if (raw === undefined) return new Session<D>(this, null, null, info);
 
     let parsed = this.verified.get(raw);
@@ -165,6 +166,20 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
   }
 
   /**
+   * @internal False when `commit(session)` would write nothing and return no header, decided
+   * synchronously (an adapter holding a response can then let it go out at once). Errs towards
+   * true: it mirrors commit's decisions below, and true only costs the commit.
+   */
+  needsCommit(session: Session<D>, opts: CommitOptions = NO_OPTIONS): boolean {
+    if (session.destroyed) return session.clearCookie;
+    if (session.issueCookie || session.clearCookie || session.touchRequested) return true;
+    if (opts.reissueCookie && session.token) return true;
+    const rec = session.record;
+    if (rec === null ? opts.saveEmpty === true : this.options.clock() - rec.lastSeenAt >= this.options.touchAfter) return true;
+    return session.dataChanged();
+  }
+
+  /**
    * Persist the request's changes and return the headers to apply. A read-only request writes
    * nothing unless renewal is due (`touchAfter`) or `opts` ask for it.
    */
@@ -184,7 +199,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     const changes = session.changes();
     const rec = session.record;
     if (rec === null) {
-      if (changes.size > 0 || opts.saveEmpty) await this.adopt(session, await this.createFor(session, null, session.data, false), true);
+      if (changes.size > 0 || opts.saveEmpty) await this.adopt(session, await this.createFor(session, { userId: null, data: session.data, reauthenticated: false }), true);
     } else if (changes.size > 0) {
       await this.writeChanges(session, changes, now);
       // The write renewed the idle deadline: a persistent cookie rolls with it, as on a touch.
@@ -288,7 +303,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     // What this request loaded, to tell a concurrent writer's changes from its own (parsed only
     // if a concurrent write did land).
     const loadedJson = old ? session.baseJson : null;
-    const issued = await this.createFor(session, next.userId, next.data, next.reauthenticated, old, next.carriedOverUntil);
+    const issued = await this.createFor(session, next, old);
     const replaced = old ? await protocol.retire(this.options, old, issued.record.id, kind) : null;
     if (replaced === 'rotated') {
       // A concurrent request rotated this token first. One token has at most one successor: two
@@ -322,29 +337,16 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
   }
 
   /** Store a new record for this request; the request adopts it only once it is sure to keep it. */
-  private async createFor(
-    session: Session<D>,
-    userId: string | null,
-    data: Record<string, unknown>,
-    reauthenticated: boolean,
-    old: SessionRecord | null = null,
-    carriedOverUntil?: number,
-  ): Promise<Issued> {
-    const json = JSON.stringify(data);
+  private async createFor(session: Session<D>, next: RotationRequest, old: SessionRecord | null = null): Promise<Issued> {
+    const json = JSON.stringify(next.data);
     assertStorableJson(json);
     const token = this.crypto.randomToken(TOKEN_BYTES);
     const id = await this.crypto.sha256(token);
     const userAgent = storableMeta(session.userAgent);
     const ip = storableMeta(session.ip);
-    const record = protocol.sessionRecord(this.options, this.options.clock(), {
-      id,
-      userId,
-      data: JSON.parse(json) as Record<string, unknown>,
-      reauthenticated,
-      old,
-      carriedOverUntil,
-      meta: { ...(userAgent ? { userAgent } : {}), ...(ip ? { ip } : {}) },
-    });
+    const meta = { ...(userAgent ? { userAgent } : {}), ...(ip ? { ip } : {}) };
+    const data = JSON.parse(json) as Record<string, unknown>;
+    const record = protocol.sessionRecord(this.options, this.options.clock(), { ...next, id, data, old, meta });
     if (!(await this.store.create(record))) throw new StoreError('session id collision');
     return { record, token, json };
   }
