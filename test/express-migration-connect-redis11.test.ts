@@ -14,7 +14,7 @@ import expressSession from 'express-session';
 import { createClient } from 'redis';
 // Types only: the module itself is loaded where Node meets its engines field.
 import type { RedisStore as ConnectRedis11 } from 'connect-redis11';
-import { session, coreSession } from '../src/adapters/express.js';
+import { session, coreSession } from '../src/adapters/express/index.js';
 import { SessionManager, MemoryStore } from '../src/index.js';
 import { listen, close } from '../bench/lib/http.js';
 import { SECRET } from './helpers/core.js';
