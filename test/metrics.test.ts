@@ -144,6 +144,26 @@ describe('sessionward/metrics', () => {
     expect(classify({ type: 'store.eviction_policy', at, store: 'redis', node: 'standalone', policy: 'allkeys-lru', maxmemory: 1, risk: 'revocation', refused: true })[0]).toMatchObject({ name: 'store_config_warnings_total', labels: { risk: 'revocation', refused: 'true' } });
   });
 
+  it('store latency histogram: cumulative buckets, _sum and _count in the exposition format; a bad duration never poisons the sum', async () => {
+    const m = prometheusMetrics(prom);
+    const get = m.storeObserver!('redis', 'get');
+    for (const s of [0.0002, 0.0007, 0.003, 9]) get(s);
+    get(Number.NaN);
+    m.observeStoreCall('redis', 'update', 0.02);
+    const text = await m.text();
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const v = (labels: string) => Number(new RegExp(`^sessionward_store_operation_duration_seconds${esc(labels)} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(text).toMatch(/^# TYPE sessionward_store_operation_duration_seconds histogram$/m);
+    expect(v('_bucket{le="0.0005",store="redis",op="get"}')).toBe(1);
+    expect(v('_bucket{le="0.001",store="redis",op="get"}')).toBe(2);
+    expect(v('_bucket{le="0.005",store="redis",op="get"}')).toBe(3);
+    expect(v('_bucket{le="2.5",store="redis",op="get"}')).toBe(3);
+    expect(v('_bucket{le="+Inf",store="redis",op="get"}')).toBe(5);
+    expect(v('_count{store="redis",op="get"}')).toBe(5);
+    expect(v('_sum{store="redis",op="get"}')).toBeCloseTo(9.0039, 6);
+    expect(v('_count{store="redis",op="update"}')).toBe(1);
+  });
+
   it('an anomaly the Detector scores is counted once: the manager\'s raw signal goes to risk_signals_total', async () => {
     const m = prometheusMetrics(prom);
     const at = new Date().toISOString();

@@ -21,6 +21,7 @@
 import type { EventSink, SessionwardEvent } from '../monitor/events.js';
 import { classify, COUNTERS, type CounterName, type CounterSample } from './classify.js';
 import { checkCookie, checkSessionCookies, COOKIE_CHECKS, type CookieCheck } from './cookie-checks.js';
+import { StoreLatencyHistogram } from './store-latency.js';
 
 export { classify, COUNTERS, checkCookie, checkSessionCookies, COOKIE_CHECKS };
 export type { CounterName, CounterSample, CookieCheck };
@@ -40,11 +41,14 @@ export interface SessionMetrics {
   observeSetCookie(setCookies: readonly string[], cookieName: string, cacheControl?: string): void;
   /** Record one store call; `instrumentStore` calls this for you. */
   observeStoreCall(store: string, op: string, seconds: number): void;
+  /** The recorder of one (store, op), resolved once: what `instrumentStore` calls per store call. */
+  storeObserver?(store: string, op: string): (seconds: number) => void;
 }
 
 interface Backend {
   add(name: CounterName, labels: Record<string, string>, value: number): void;
   observe(store: string, op: string, seconds: number): void;
+  observer?(store: string, op: string): (seconds: number) => void;
 }
 
 function build(backend: Backend): SessionMetrics {
@@ -62,6 +66,7 @@ function build(backend: Backend): SessionMetrics {
       }
     },
     observeStoreCall: (store, op, seconds) => backend.observe(store, op, seconds),
+    ...(backend.observer ? { storeObserver: backend.observer } : {}),
   };
 }
 
@@ -71,7 +76,7 @@ export interface PromClientLike {
   Counter: new (c: { name: string; help: string; labelNames: readonly string[]; registers: any[] }) => {
     inc(labels: Record<string, string>, value: number): void;
   };
-  Histogram: new (c: { name: string; help: string; labelNames: readonly string[]; buckets: number[]; registers: any[] }) => {
+  Histogram?: new (c: { name: string; help: string; labelNames: readonly string[]; buckets: number[]; registers: any[] }) => {
     observe(labels: Record<string, string>, value: number): void;
     labels(labels: Record<string, string>): { observe(value: number): void };
   };
@@ -80,6 +85,8 @@ export interface PromClientLike {
 export interface PromRegistryLike {
   metrics(): Promise<string>;
   readonly contentType: string;
+  /** prom-client's Registry: every metric registers through it, the store latency histogram too. */
+  registerMetric(metric: any): void;
 }
 
 export interface PrometheusMetricsOptions {
@@ -103,13 +110,11 @@ export function prometheusMetrics(
   for (const [name, def] of Object.entries(COUNTERS) as [CounterName, (typeof COUNTERS)[CounterName]][]) {
     counters.set(name, new prom.Counter({ name: prefix + name, help: def.help, labelNames: def.labels, registers }));
   }
-  const latency = new prom.Histogram({
-    name: `${prefix}store_operation_duration_seconds`,
-    help: 'Store call latency by store and operation',
-    labelNames: ['store', 'op'],
-    buckets: STORE_BUCKETS,
-    registers,
-  });
+  const latencyName = `${prefix}store_operation_duration_seconds`;
+  const latencyHelp = 'Store call latency by store and operation';
+  // Kept by hand, not prom-client's Histogram: see store-latency.ts.
+  const latency = new StoreLatencyHistogram(latencyName, latencyHelp, STORE_BUCKETS);
+  registry.registerMetric(latency);
   const active = options.activeSessions;
   if (active) {
     new prom.Gauge({
@@ -125,17 +130,10 @@ export function prometheusMetrics(
       },
     });
   }
-  // One labelled child per (store, op), looked up by a string key: prom-client hashes a label
-  // object on every observe(), which is most of the cost of timing a store call.
-  const children = new Map<string, { observe(v: number): void }>();
   const m = build({
     add: (name, labels, value) => counters.get(name)!.inc(labels, value),
-    observe: (store, op, seconds) => {
-      const k = `${store}\u0000${op}`;
-      let c = children.get(k);
-      if (!c) children.set(k, (c = latency.labels({ store, op })));
-      c.observe(seconds);
-    },
+    observe: (store, op, seconds) => latency.observe(store, op, seconds),
+    observer: (store, op) => latency.observer(store, op),
   });
   return { ...m, registry, contentType: registry.contentType, text: () => registry.metrics() };
 }

@@ -16,7 +16,7 @@ export const STORE_CHANNEL = 'sessionward:store';
 const channel = diagnostics.tracingChannel<{ store: string; op: string }>(STORE_CHANNEL);
 
 export interface InstrumentStoreOptions {
-  metrics?: Pick<SessionMetrics, 'observeStoreCall'>;
+  metrics?: Pick<SessionMetrics, 'observeStoreCall' | 'storeObserver'>;
   /** Receives `store.error` and `store.slow` events. */
   onEvent?: EventSink;
   /** A call slower than this, ms, emits `store.slow` (default 250). */
@@ -28,11 +28,14 @@ const METHODS = ['get', 'create', 'update', 'touch', 'delete', 'listByUser', 'de
 export function instrumentStore<S extends SessionStore>(store: S, options: InstrumentStoreOptions = {}): S {
   const slowMs = options.slowMs ?? 250;
   const name = store.name;
-  const observe = options.metrics?.observeStoreCall;
+  const metrics = options.metrics;
   const onEvent = options.onEvent;
-  const report = (op: string, t0: number, error: unknown): void => {
+  // Each timed method resolves its recorder once (labels are fixed per method).
+  const observerOf = (op: string): ((seconds: number) => void) | undefined =>
+    !metrics ? undefined : metrics.storeObserver ? metrics.storeObserver(name, op) : (s) => metrics.observeStoreCall(name, op, s);
+  const report = (op: string, observe: ((seconds: number) => void) | undefined, t0: number, error: unknown): void => {
     const ms = performance.now() - t0;
-    observe?.(name, op, ms / 1000);
+    observe?.(ms / 1000);
     if (!onEvent || (error === undefined && ms < slowMs)) return;
     const at = new Date().toISOString();
     const rounded = Math.round(ms * 1000) / 1000;
@@ -60,14 +63,15 @@ export function instrumentStore<S extends SessionStore>(store: S, options: Instr
     const fn = (store as unknown as Record<string, unknown>)[op];
     if (typeof fn !== 'function') continue;
     const call = fn as (...a: unknown[]) => Promise<unknown>;
+    const observe = observerOf(op);
     out[op] = async function timed(...args: unknown[]): Promise<unknown> {
       const t0 = performance.now();
       try {
         const v = channel.hasSubscribers ? await channel.tracePromise(() => call.apply(store, args), { store: name, op }) : await call.apply(store, args);
-        report(op, t0, undefined);
+        report(op, observe, t0, undefined);
         return v;
       } catch (e) {
-        report(op, t0, e);
+        report(op, observe, t0, e);
         throw e;
       }
     };
