@@ -6,7 +6,7 @@ import type { SessionRecord, SessionStore } from '../stores/types.js';
 import { withData } from '../lib/record.js';
 import { resolveOptions, type ResolvedOptions, type SessionManagerOptions } from './options.js';
 import { signToken, verifyCookieValue, TOKEN_BYTES } from './token.js';
-import { Session, mergeChanges, clip, type DeviceSession } from './session.js';
+import { Session, mergeChanges, clip, DELETED, type DeviceSession } from './session.js';
 import type { SessionEvent, SessionEventType } from './events.js';
 import type { EndpointRequest, EndpointResponse } from './guard.js';
 import { assertStorableJson, assertUserId, put, storableMeta } from './storable.js';
@@ -248,7 +248,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     if (rec === null) {
       if (changes.size > 0 || session.keepEmpty) await this.adopt(session, await this.createFor(session, null, session.data, false), true);
     } else if (changes.size > 0) {
-      await this.writeMerged(session, changes, now);
+      if (!(await this.patchData(session, changes, now))) await this.writeMerged(session, changes, now);
       // The write renewed the idle deadline: a persistent cookie rolls with it, as on a touch.
       if (session.cookieMaxAge !== null && session.token) session.issueCookie = true;
     } else if (session.touchRequested || now - rec.lastSeenAt >= o.touchAfter) {
@@ -599,6 +599,37 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       if (latest?.rotatedTo) return latest.meta.rotation === ENDED ? 'ended' : 'rotated';
     }
     return 'ended';
+  }
+
+  /**
+   * A commit that changes only data keys, applied by the store in one step (`store.patch`): no
+   * read, no retry, so one user's parallel requests writing different keys never conflict. Under
+   * onConflict 'error' each changed key must still hold the value this request loaded. False when
+   * the store has no patch or wrote nothing (gone, expired, rotated, a key changed meanwhile, a
+   * change it cannot express): writeMerged then handles each of those cases as it always has.
+   */
+  private async patchData(session: Session<D>, changes: ReadonlyMap<string, unknown>, now: number): Promise<boolean> {
+    const store = this.store;
+    if (!store.patch) return false;
+    assertStorableJson(JSON.stringify(Array.from(changes)));
+    const set: Record<string, unknown> = {};
+    const del: string[] = [];
+    for (const [k, v] of changes) {
+      if (v === DELETED) del.push(k);
+      else put(set, k, v);
+    }
+    let expect: Record<string, unknown> | undefined;
+    if (this.options.onConflict === 'error') {
+      const base = session.baseData();
+      expect = {};
+      for (const k of changes.keys()) put(expect, k, Object.prototype.hasOwnProperty.call(base, k) ? base[k] : undefined);
+    }
+    const rec = await store.patch(session.record!.id, { set, del }, { now, expiresAt: now + this.options.idleTimeout, expect });
+    if (!rec) return false;
+    // The store hands out its own copy: the record keeps it, the view gets another.
+    session.record = rec;
+    session.sync(JSON.parse(JSON.stringify(rec.data)) as Record<string, unknown>);
+    return true;
   }
 
   private async writeMerged(session: Session<D>, changes: ReadonlyMap<string, unknown>, now0: number): Promise<void> {
