@@ -392,5 +392,30 @@ describe('RedisStore hot path (own redis-server, INFO commandstats)', () => {
         await close();
       }
     });
+
+    it(`${lib.name}: on standalone Redis a signed-in create is one script (sweep entry, index entry, SET NX together) and a data patch one script`, async () => {
+      const { client, command, close } = await lib.connect(server.port);
+      try {
+        const store = new RedisStore({ client, prefix: `cw:${lib.id}:` });
+        const now = Date.now();
+        // Load the scripts once (NOSCRIPT -> EVAL) so the counts below are the steady state.
+        const warm = makeRecord(now, { userId: 'w' });
+        await store.create(warm);
+        await store.patch!(warm.id, { set: { a: 1 } }, { now, expiresAt: now + 600_000 });
+        const records = Array.from({ length: 50 }, (_, i) => makeRecord(now, { userId: `cw-${i % 5}` }));
+        const before = await calls();
+        for (const r of records) expect(await store.create(r)).toBe(true);
+        expect(diff(before, await calls())).toEqual({ evalsha: 50, zadd: 100, zremrangebyscore: 50, persist: 50, set: 50 });
+        for (const r of records.slice(0, 5)) expect((await store.listByUser(r.userId!, now)).map((x) => x.id)).toContain(r.id);
+        // The index is registered for the sweep (it has no TTL, so nothing else would remove it).
+        expect(Number(await command(['ZSCORE', store.expiryKey, 'u:cw-0']))).toBe(records[0]!.absoluteExpiresAt);
+
+        const before2 = await calls();
+        for (let i = 0; i < 50; i++) expect(await store.patch!(records[0]!.id, { set: { [`k${i}`]: i } }, { now, expiresAt: now + 600_000 })).not.toBeNull();
+        expect(diff(before2, await calls())).toEqual({ evalsha: 50, get: 50, pttl: 50, set: 50 });
+      } finally {
+        await close();
+      }
+    });
   }
 });

@@ -190,6 +190,23 @@ return 1
 `;
 
 /**
+ * Standalone Redis only (every key on one node): a signed-in create in one step.
+ * KEYS[1]=session, KEYS[2]=user index, KEYS[3]=expiry sweep. ARGV: now, absoluteExpiresAt, id,
+ * index member of the sweep ('u:<userId>'), value, expiresAt. What create does in three commands
+ * on a cluster (sweep entry, then index entry, then SET NX PXAT; SEC-38), atomically: the index
+ * entry and its sweep registration exist before (here: with) the session. Returns 1, or 0 when a
+ * live record holds the id (its index entry stays, as after a failed SET NX: readers filter it).
+ */
+export const CREATE_INDEXED = `
+redis.call('ZADD', KEYS[3], 'GT', ARGV[2], ARGV[4])
+redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+redis.call('PERSIST', KEYS[2])
+if redis.call('SET', KEYS[1], ARGV[5], 'NX', 'PXAT', ARGV[6]) then return 1 end
+return 0
+`;
+
+/**
  * KEYS[1]=user index. ARGV: now, budget. Removes at most `budget` entries whose absolute end has
  * passed (score <= now). Those are the lowest ranks, so ZREMRANGEBYRANK removes exactly them; the
  * count and the removal share one script so a concurrent prune cannot shift the ranks in between.

@@ -103,13 +103,19 @@ export class RedisConn {
     readonly wait: { replicas: number; timeoutMs: number } | undefined,
   ) {}
 
-  async eval(s: Script, key: string, args: string[]): Promise<unknown> {
+  eval(s: Script, key: string, args: string[]): Promise<unknown> {
+    return this.evalKeys(s, [key], args);
+  }
+
+  /** A script over several keys: standalone only, or keys sharing one cluster slot. */
+  async evalKeys(s: Script, keys: string[], args: string[]): Promise<unknown> {
+    const n = String(keys.length);
     try {
-      return await this.send(key, ['EVALSHA', s.sha, '1', key, ...args]);
+      return await this.send(keys[0], ['EVALSHA', s.sha, n, ...keys, ...args]);
     } catch (e) {
       // First use on this node (or after SCRIPT FLUSH / failover): EVAL also caches the script.
       if (e instanceof StoreError && /^NOSCRIPT\b/.test(errMessage(e.cause))) {
-        return this.send(key, ['EVAL', s.src, '1', key, ...args]);
+        return this.send(keys[0], ['EVAL', s.src, n, ...keys, ...args]);
       }
       throw e;
     }

@@ -32,7 +32,7 @@
 import { ConfigError, InvalidInputError, StoreMemoryError } from '../errors.js';
 import type { DataPatch, PatchOptions, SessionRecord, SessionStore } from './types.js';
 import { detectDriver, type RedisClientLike } from './redis-driver.js';
-import { CREATE_PINNED, DELETE, INDEX_ADD, PATCH, TOUCH, UPDATE, decodeRecord, encodeInt, encodeRecord } from './redis-codec.js';
+import { CREATE_INDEXED, CREATE_PINNED, DELETE, INDEX_ADD, PATCH, TOUCH, UPDATE, decodeRecord, encodeInt, encodeRecord } from './redis-codec.js';
 import { patchText } from '../lib/patch.js';
 import { RedisConn, atLimit, script, type RedisStoreEvent, type RedisStoreStats, type Script } from './redis-conn.js';
 import { EvictionCheck } from './redis-eviction.js';
@@ -90,6 +90,7 @@ const S_CREATE_PINNED_AT_LIMIT = atLimit(CREATE_PINNED);
 const S_DELETE = script(DELETE);
 const S_INDEX_ADD = script(INDEX_ADD);
 const S_PATCH = script(PATCH);
+const S_CREATE_INDEXED = script(CREATE_INDEXED);
 
 /**
  * Session store on Redis or Redis Cluster. See the module comment and docs/redis.md.
@@ -191,6 +192,17 @@ export class RedisStore implements SessionStore {
 
   async create(record: SessionRecord): Promise<boolean> {
     const value = encodeRecord(record);
+    if (record.userId !== null && !record.pinned && !this.#c.d.cluster) {
+      // Standalone: every key is on one node, so index, sweep entry and session go in one script.
+      const key = this.sessionKey(record.id);
+      const ok = await this.#c.evalKeys(S_CREATE_INDEXED, [key, this.userKey(record.userId), this.expiryKey], [
+        String(Date.now()), String(record.absoluteExpiresAt), record.id, `u:${record.userId}`, value, String(record.expiresAt),
+      ]);
+      this.#schedule.sweepSoon();
+      if (Number(ok) !== 1) return false;
+      await this.#c.durable(key);
+      return true;
+    }
     // Index first: the index may over-approximate (stale ids are filtered on read), but a live
     // session must never exist without its index entry, or deleteByUser could miss it (SEC-38).
     if (record.userId !== null) await this.#indexAdd(record.userId, record.id, record.absoluteExpiresAt);
