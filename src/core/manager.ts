@@ -618,13 +618,13 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       if (v === DELETED) del.push(k);
       else put(set, k, v);
     }
+    const base = session.baseData();
     let expect: Record<string, unknown> | undefined;
     if (this.options.onConflict === 'error') {
-      const base = session.baseData();
       expect = {};
       for (const k of changes.keys()) put(expect, k, Object.prototype.hasOwnProperty.call(base, k) ? base[k] : undefined);
     }
-    const rec = await store.patch(session.record!.id, { set, del }, { now, expiresAt: now + this.options.idleTimeout, expect });
+    const rec = await store.patch(session.record!.id, { set, del }, { now, expiresAt: now + this.options.idleTimeout, expect, base: withData(session.record!, base) });
     if (!rec) return false;
     // The store hands out its own copy: the record keeps it, the view gets another.
     session.record = rec;

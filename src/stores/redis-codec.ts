@@ -284,9 +284,11 @@ return n
 `;
 
 /**
- * KEYS[1]=session. ARGV: now, expiresAt(decimal), expiresAt(b36), lastSeenAt(b36), nExpect,
- * nExpect × (key JSON, value JSON or '' for absent), nSet, nSet × (key JSON, value JSON), then the
- * keys (JSON) to delete. `SessionStore.patch`: applies per-key changes to `data` in one step and
+ * KEYS[1]=session. ARGV: now, expiresAt(decimal), expiresAt(b36), lastSeenAt(b36), baseVersion or
+ * '', baseValue or '', nExpect, nExpect × (key JSON, value JSON or '' for absent), nSet, nSet ×
+ * (key JSON, value JSON), then the keys (JSON) to delete. baseValue is the caller's record with the
+ * patch applied (PatchOptions.base): written as is, returning 1, when the stored version is still
+ * baseVersion — the uncontended write costs what UPDATE costs; otherwise the merge below runs. `SessionStore.patch`: applies per-key changes to `data` in one step and
  * returns the record as written, or false (nil) when nothing was written: absent, expired, a
  * rotation pointer, pinned (no TTL: revocation state changes by UPDATE only), an expectation not
  * met, or data this scanner cannot split (the caller then falls back to GET + UPDATE).
@@ -346,6 +348,12 @@ if type(ver) == 'table' then return ver end
 if tonumber(e, 36) <= tonumber(ARGV[1]) then return false end
 local c, at, rot, tail = string.match(rest, '^(%w+)|(%w*)|([%w_%-]*)|(.*)$')
 if not c or rot ~= '' then return false end
+if ARGV[5] ~= '' and tonumber(ver, 36) == tonumber(ARGV[5]) then
+  local ne, an = tonumber(ARGV[2]), tonumber(a, 36)
+  if ne > an then ne = an end
+  redis.call('SET', KEYS[1], ARGV[6], 'PXAT', string.format('%.0f', ne))
+  return 1
+end
 local nl1 = string.find(tail, '\\n', 1, true)
 local nl2 = nl1 and string.find(tail, '\\n', nl1 + 1, true)
 if not nl2 then return false end
@@ -372,8 +380,8 @@ if string.byte(data, 2) ~= 125 then
     i = ve + 2
   end
 end
-local p = 6
-for _ = 1, tonumber(ARGV[5]) do
+local p = 8
+for _ = 1, tonumber(ARGV[7]) do
   if (vals[ARGV[p]] or '') ~= ARGV[p + 1] then return false end
   p = p + 2
 end

@@ -33,7 +33,7 @@ import { ConfigError, InvalidInputError, StoreMemoryError } from '../errors.js';
 import type { DataPatch, PatchOptions, SessionRecord, SessionStore } from './types.js';
 import { detectDriver, type RedisClientLike } from './redis-driver.js';
 import { CREATE_INDEXED, CREATE_PINNED, DELETE, INDEX_ADD, PATCH, TOUCH, UPDATE, decodeRecord, encodeInt, encodeRecord } from './redis-codec.js';
-import { patchText } from '../lib/patch.js';
+import { applyPatch, patchText } from '../lib/patch.js';
 import { RedisConn, atLimit, script, type RedisStoreEvent, type RedisStoreStats, type Script } from './redis-conn.js';
 import { EvictionCheck } from './redis-eviction.js';
 import { ExpirySchedule } from './redis-sweep.js';
@@ -281,14 +281,22 @@ export class RedisStore implements SessionStore {
    */
   async patch(id: string, patch: DataPatch, opts: PatchOptions): Promise<SessionRecord | null> {
     const p = patchText(patch, opts);
-    const args = [String(opts.now), String(opts.expiresAt), encodeInt(opts.expiresAt, 'expiresAt'), encodeInt(opts.now, 'now'), String(p.expect.length)];
+    // The uncontended case: the caller's base with the patch applied, written if nothing changed.
+    const b = opts.base;
+    const data = b && b.id === id && !b.rotatedTo ? applyPatch(b.data, p) : null;
+    const mine = data && { ...b!, data, version: b!.version + 1, lastSeenAt: opts.now, expiresAt: Math.min(opts.expiresAt, b!.absoluteExpiresAt), meta: { ...b!.meta }, rotatedTo: null };
+    const args = [
+      String(opts.now), String(opts.expiresAt), encodeInt(opts.expiresAt, 'expiresAt'), encodeInt(opts.now, 'now'),
+      mine ? String(b!.version) : '', mine ? encodeRecord(mine) : '', String(p.expect.length),
+    ];
     for (const [k, v] of p.expect) args.push(JSON.stringify(k), v ?? '');
     args.push(String(p.set.length));
     for (const [k, v] of p.set) args.push(JSON.stringify(k), v);
     for (const k of p.del) args.push(JSON.stringify(k));
     const key = this.sessionKey(id);
     const res = await this.#c.eval(S_PATCH, key, args);
-    return res == null || res === false ? null : decodeRecord(id, String(res));
+    if (res == null || res === false) return null;
+    return Number(res) === 1 && mine ? mine : decodeRecord(id, String(res));
   }
 
   async touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {

@@ -92,6 +92,13 @@ export interface PatchOptions {
    * key must be absent). How a caller keeps "a concurrent change of the same key is a conflict".
    */
   expect?: Record<string, unknown>;
+  /**
+   * The record the caller computed this change from (as it loaded it, data included). A hint: a
+   * store may write `base` with the patch applied, without reading or merging the stored data,
+   * when the stored `version` still equals `base.version` (nothing was written since). Ignoring
+   * it is always correct.
+   */
+  base?: SessionRecord;
 }
 
 export interface SessionStore {

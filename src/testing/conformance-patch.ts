@@ -105,6 +105,32 @@ export function patchCases(ctx: { store: () => SessionStore; now: () => number }
     expect(got.version).toBe(2);
   });
 
+  it('patch (when offered) with a base: a stale base never overwrites a newer write, a current one applies', async () => {
+    const store = ctx.store();
+    const now = ctx.now();
+    if (!store.patch) return;
+    const o = { now, expiresAt: now + 600_000 };
+    const r = makeRecord(now, { userId: 'pb', data: { a: 1 } });
+    await store.create(r);
+    const loaded = (await store.get(r.id, now))!;
+    expect(await store.patch(r.id, { set: { b: 2 } }, o)).not.toBeNull();
+    // Computed from version 1 while version 2 is stored: the store merges, b stays.
+    const merged = await store.patch(r.id, { set: { c: 3 } }, { ...o, base: loaded });
+    expect(merged!.data).toEqual({ a: 1, b: 2, c: 3 });
+    expect((await store.get(r.id, now))!.data).toEqual({ a: 1, b: 2, c: 3 });
+    const current = (await store.get(r.id, now))!;
+    const out = await store.patch(r.id, { set: { a: 9 }, del: ['b'] }, { ...o, expect: { a: 1 }, base: current });
+    expect(out!.data).toEqual({ a: 9, c: 3 });
+    expect(out!.version).toBe(4);
+    const got = (await store.get(r.id, now))!;
+    expect(got.data).toEqual({ a: 9, c: 3 });
+    expect(got.version).toBe(4);
+    expect(got.userId).toBe('pb');
+    // An expectation the base already fails is not met, whatever the base says.
+    expect(await store.patch(r.id, { set: { a: 10 } }, { ...o, expect: { a: 1 }, base: got })).toBeNull();
+    expect((await store.get(r.id, now))!.data.a).toBe(9);
+  });
+
   it(`patch (when offered): ${concurrency} concurrent patches of different keys, and of one key with expect, lose nothing`, async () => {
     const store = ctx.store();
     const now = ctx.now();
