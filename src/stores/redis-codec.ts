@@ -148,8 +148,11 @@ return {1, u}
 /**
  * KEYS[1]=session. ARGV: now, value. Insert of a pinned record (no TTL): like SET NX, except that
  * a pinned record already past its expiresAt (not swept yet) counts as absent. Returns 1 or 0.
+ * On standalone Redis also KEYS[2]=expiry sweep, ARGV: expiresAt, member ('s:<id>'): the sweep
+ * entry is written in the same step (on a cluster the caller writes it first: another slot).
  */
 export const CREATE_PINNED = `${HEAD}
+if KEYS[2] then redis.call('ZADD', KEYS[2], 'GT', ARGV[3], ARGV[4]) end
 local s = redis.call('GET', KEYS[1])
 if s then
   local ver, e = head(s)

@@ -208,9 +208,16 @@ export class RedisStore implements SessionStore {
     if (record.userId !== null) await this.#indexAdd(record.userId, record.id, record.absoluteExpiresAt);
     const key = this.sessionKey(record.id);
     if (record.pinned) {
-      // Registered for the sweep before it exists without a TTL, so it can never be left behind.
-      await this.#schedule.pin(`s:${record.id}`, record.expiresAt, true);
-      const ok = await this.#c.eval(this.#c.policy.scriptFlags ? S_CREATE_PINNED_AT_LIMIT : S_CREATE_PINNED, key, [String(Date.now()), value]);
+      // Registered for the sweep before (standalone: with) it exists without a TTL, so it can never be left behind.
+      const s = this.#c.policy.scriptFlags ? S_CREATE_PINNED_AT_LIMIT : S_CREATE_PINNED;
+      let ok: unknown;
+      if (this.#c.d.cluster) {
+        await this.#schedule.pin(`s:${record.id}`, record.expiresAt, true);
+        ok = await this.#c.eval(s, key, [String(Date.now()), value]);
+      } else {
+        ok = await this.#c.evalKeys(s, [key, this.expiryKey], [String(Date.now()), value, String(record.expiresAt), `s:${record.id}`]);
+        this.#schedule.sweepSoon();
+      }
       if (Number(ok) !== 1) return false;
     } else {
       const ok = await this.#c.send(key, ['SET', key, value, 'NX', 'PXAT', String(record.expiresAt)]);
