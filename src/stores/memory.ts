@@ -111,7 +111,10 @@ export class MemoryStore implements SessionStore {
     const cur = this.map.get(id);
     // Pinned records are revocation state, never session data: they change by update only.
     if (!cur || cur.expiresAt <= opts.now || cur.rec.rotatedTo || cur.pinned) return null;
-    const data = applyPatch(JSON.parse(cur.dataJson) as Record<string, unknown>, p);
+    // The caller's base is the stored data while the version is unchanged: no parse needed.
+    const b = opts.base;
+    const from = b && b.id === id && b.version === cur.rec.version ? b.data : (JSON.parse(cur.dataJson) as Record<string, unknown>);
+    const data = applyPatch(from, p);
     if (data === null) return null;
     const rec = withData(cur.rec, NO_DATA, cur.rec.version + 1);
     rec.lastSeenAt = opts.now;
@@ -119,7 +122,9 @@ export class MemoryStore implements SessionStore {
     cur.rec = rec;
     cur.dataJson = JSON.stringify(data);
     cur.expiresAt = rec.expiresAt;
-    return copyOut(cur);
+    // The store keeps only the JSON text, so `data` (a fresh object, values shared at most with
+    // the caller's own base) can be handed out as is.
+    return withData(rec, data);
   }
 
   async touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {
