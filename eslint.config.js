@@ -14,6 +14,13 @@ export default tseslint.config(
     },
   },
   {
+    // The reference app is built as a user would build it: on the package's public subpaths only.
+    files: ['app/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/src/**', '../../*', '!../../app/**'], message: "Import the package's public subpaths (sessionward, sessionward/node, ...), never its sources." }] }],
+    },
+  },
+  {
     files: ['test/**', 'bench/**', 'app/**'],
     rules: { 'no-restricted-properties': 'off' },
   },

@@ -15,13 +15,13 @@ DIR=.runtimes
 #  - types: runs the TypeScript compiler over example projects; the Node version does not change it.
 #  - package-install, runtimes-*: run once (on the machine's Node) and drive Node 22/24/26, Bun, Deno,
 #    workerd and the edge runtime themselves.
-#  - sqlite-store, cli, app-security (the reference app keeps accounts in better-sqlite3): they open files with better-sqlite3, whose addon is built for the machine's
+#  - sqlite-store, cli: they open files with better-sqlite3, whose addon is built for the machine's
 #    Node only; a rebuild per Node major compiles SQLite for minutes, over the CI budget. On Node 24
 #    the store runs on node:sqlite (test/sqlite-node-store.test.ts and the lifecycle model).
 #  - the heavy store files (minutes each on 2 cores; they test the stores' protocol over the network,
 #    which the Node version does not change): lifecycle models on memory/Redis/Cluster/PostgreSQL
 #    (the SQLite one stays: it runs node:sqlite), redis-cluster, redis-failure.
-NODE24_EXCLUDE=('test/e2e/**' test/types.test.ts test/package-install.test.ts 'test/runtimes-*.test.ts' test/sqlite-store.test.ts test/cli.test.ts test/app-security.test.ts
+NODE24_EXCLUDE=('test/e2e/**' test/types.test.ts test/package-install.test.ts 'test/runtimes-*.test.ts' test/sqlite-store.test.ts test/cli.test.ts
   test/lifecycle-model-memory.test.ts test/lifecycle-model-redis.test.ts test/lifecycle-model-cluster.test.ts
   test/lifecycle-model-postgres.test.ts test/redis-cluster.test.ts test/redis-failure.test.ts)
 

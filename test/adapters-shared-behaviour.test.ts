@@ -10,7 +10,7 @@ import Fastify from 'fastify';
 import { Hono } from 'hono';
 import { getRequestListener } from '@hono/node-server';
 import { nodeSessions, sendError } from '../src/adapters/node.js';
-import { session as expressSession, csrfProtection, coreSession } from '../src/adapters/express.js';
+import { session as expressSession, csrfProtection, coreSession } from '../src/adapters/express/index.js';
 import { fastifySessionward, sessionOf } from '../src/adapters/fastify.js';
 import { sessionMiddleware, type SessionVariables } from '../src/adapters/hono.js';
 import { nextSessions } from '../src/adapters/next.js';

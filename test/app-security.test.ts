@@ -333,14 +333,14 @@ describe('reference app: authentication flows', () => {
     await a.signup('csrf@example.com');
     const other = new Client(h);
     await other.signup('csrf-other@example.com');
-    const before = h.app.state.monitor.count('csrf.blocked');
+    const before = h.app.state.monitor.history.count('csrf.rejected');
     expect((await a.post('/sessions/revoke-all', {}, { headers: { 'sec-fetch-site': 'cross-site', origin: 'http://127.0.0.1:9' } })).status).toBe(403);
     expect((await a.post('/sessions/revoke-all', {}, { headers: { 'sec-fetch-site': '', origin: 'https://example.org.attacker.com' } })).status).toBe(403);
     expect((await a.post('/sessions/revoke-all', {}, { csrf: null })).status).toBe(403);
     expect((await a.post('/sessions/revoke-all', {}, { csrf: other.csrf })).status).toBe(403);
     // Login CSRF (SEC-26): the sign-in form needs the anonymous session's token too.
     expect((await new Client(h).post('/signin', { email: 'csrf@example.com', password: PASSWORD }, { csrf: null })).status).toBe(403);
-    expect(h.app.state.monitor.count('csrf.blocked')).toBe(before + 5);
+    expect(h.app.state.monitor.history.count('csrf.rejected')).toBe(before + 5);
     // Still signed in: nothing above reached the handler.
     expect((await a.get('/account')).status).toBe(200);
   });
@@ -368,8 +368,10 @@ describe('reference app: authentication flows', () => {
     thief.cookie = a.cookie;
     expect((await thief.get('/account')).status).toBe(200);
     await thief.get('/account');
-    const risks = h.app.state.monitor.recent(200).filter((e) => e.type === 'risk.ua_change' && e.userAgent === 'curl/8.5.0');
+    // The library's detector: a browser family change alone only logs (one soft signal, SEC-35).
+    const risks = h.app.state.monitor.history.recent(200).filter((e) => e.type === 'anomaly.detected' && e.signal === 'ua_change');
     expect(risks).toHaveLength(1);
+    expect(risks[0]).toMatchObject({ action: 'log' });
     expect((await a.get('/account')).body).toContain('changed since you signed in');
   });
 
@@ -388,20 +390,25 @@ describe('reference app: authentication flows', () => {
     expect((await a.get('/admin')).status).toBe(200);
   });
 
-  it('/metrics exposes the session, sign-in, CSRF and cookie-compliance counters in Prometheus format', async () => {
+  it('/metrics exposes the library\'s session, auth, CSRF, anomaly and cookie counters (counters only, no since-start ratios)', async () => {
     const r = await scrape(h.base);
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toMatch(/text\/plain/);
     const text = await r.text();
-    expect(text).toMatch(/^sessionward_events_total\{type="session\.created"\} [1-9]/m);
-    expect(text).toMatch(/^sessionward_events_total\{type="session\.rotated"\} [1-9]/m);
-    expect(text).toMatch(/^sessionward_events_total\{type="signin\.success"\} [1-9]/m);
-    expect(text).toMatch(/^sessionward_events_total\{type="csrf\.blocked"\} [1-9]/m);
-    expect(text).toMatch(/^sessionward_events_total\{type="signin\.rate_limited"\} [1-9]/m);
+    expect(text).toMatch(/^sessionward_sessions_created_total [1-9]/m);
+    expect(text).toMatch(/^sessionward_sessions_rotated_total [1-9]/m);
+    expect(text).toMatch(/^sessionward_auth_total\{outcome="success"\} [1-9]/m);
+    expect(text).toMatch(/^sessionward_auth_total\{outcome="failure"\} [1-9]/m);
+    expect(text).toMatch(/^sessionward_auth_total\{outcome="throttled"\} [1-9]/m);
+    expect(text).toMatch(/^sessionward_csrf_refusals_total\{reason="token-invalid"\} [1-9]/m);
+    expect(text).toMatch(/^sessionward_anomalies_total\{signal="ua_change",action="log"\} [1-9]/m);
     expect(text).toMatch(/^sessionward_active_sessions [1-9]/m);
-    expect(text).toMatch(/^sessionward_signin_success_ratio 0\.\d+/m);
-    expect(text).toMatch(/^sessionward_set_cookie_checks_total\{check="httpOnly",result="pass"\} [1-9]/m);
+    expect(text).toMatch(/^sessionward_session_cookies_total\{check="httpOnly",result="pass"\} [1-9]/m);
     expect(text).not.toMatch(/check="httpOnly",result="fail"/);
+    expect(text).toMatch(/^app_events_total\{type="signin\.success"\} [1-9]/m);
+    expect(text).not.toMatch(/^app_accounts/m);
+    // rate() needs counters: a ratio since start hides a burst behind months of history.
+    expect(text).not.toMatch(/_ratio /);
   });
 
   it('SEC-41: audit lines are JSON with UTC timestamps and keyed hashes, and never hold a token or CSRF token', async () => {
@@ -409,7 +416,7 @@ describe('reference app: authentication flows', () => {
     const lines = auditLines(h);
     expect(lines.length).toBeGreaterThan(20);
     const types = new Set(lines.map((l) => l.type));
-    for (const t of ['session.created', 'session.rotated', 'signin.success', 'signin.failure', 'csrf.blocked', 'risk.ua_change', 'session.destroyed']) expect(types).toContain(t);
+    for (const t of ['session.created', 'session.rotated', 'signin.success', 'signin.failure', 'csrf.rejected', 'anomaly.detected', 'session.destroyed']) expect(types).toContain(t);
     const raw = readFileSync(join(h.dir, 'audit.jsonl'), 'utf8');
     for (const value of h.cookieValues) expect(raw.includes(value.split('.')[0]!)).toBe(false);
     for (const body of h.bodies) {
@@ -528,7 +535,7 @@ describe('reference app behind a reverse proxy', () => {
     return c;
   }
   /** The app's events so far, oldest first (the audit file is written asynchronously). */
-  const events = (h: Harness) => h.app.state.monitor.recent(200);
+  const events = (h: Harness) => h.app.state.monitor.history.recent(200);
   const madeUp = (i: number) => `nobody-${i}@example.com`;
   const IP_MAX = 6;
   const rateLimit = { accountMax: 5, ipMax: IP_MAX, windowMs: 15 * 60_000, untrustedMax: 50, signupMax: 50 };
@@ -568,9 +575,9 @@ describe('reference app behind a reverse proxy', () => {
       await via(h, '127.0.7.1', '198.51.100.9').get('/signin');
       await via(h, '127.0.8.1', '198.51.100.10').get('/signin');
       await via(h, '127.0.7.1', '198.51.100.11', '127.0.7.5').post('/signin', { email: madeUp(1), password: 'guess' }, { csrf: null });
-      expect(events(h).filter((l) => l.type === 'csrf.blocked').map((l) => l.ip)).toEqual(['198.51.100.11']);
+      expect(events(h).filter((l) => l.type === 'csrf.rejected').map((l) => l.ip)).toEqual(['198.51.100.11']);
       await via(h, '127.0.8.1', '198.51.100.12').post('/signin', { email: madeUp(1), password: 'guess' }, { csrf: null });
-      expect(events(h).filter((l) => l.type === 'csrf.blocked').map((l) => l.ip)).toEqual(['198.51.100.11', '127.0.8.1']);
+      expect(events(h).filter((l) => l.type === 'csrf.rejected').map((l) => l.ip)).toEqual(['198.51.100.11', '127.0.8.1']);
     } finally {
       await h.close();
     }
@@ -599,10 +606,10 @@ describe('reference app: sign-up tells nobody which emails are registered', () =
   });
   afterAll(async () => h.close());
 
-  /** Public event counters (METRICS_PUBLIC): type -> count. */
+  /** Every public sample (METRICS_PUBLIC), counters and gauges alike: series -> value. */
   async function eventCounts(): Promise<Map<string, number>> {
     const text = await (await fetch(`${h.base}/metrics`)).text();
-    return new Map([...text.matchAll(/^sessionward_events_total\{type="([^"]+)"\} (\d+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
+    return new Map([...text.matchAll(/^(\w+(?:\{[^}]*\})?) (\d+(?:\.\d+)?)$/gm)].map((m) => [m[1]!, Number(m[2])]));
   }
 
   /** Everything a stranger sees of one sign-up: the answer, the page it leads to, and /metrics. */
@@ -662,7 +669,7 @@ describe('reference app: sign-up tells nobody which emails are registered', () =
     expect((await free.client.get('/account')).location).toBe('/signin');
     expect((await free.client.signin('free@example.com', 'attacker password 1')).location).toBe('/account');
     // The operator sees the attempt on the owner's account.
-    expect(h.app.state.monitor.recent(50).some((e) => e.type === 'signup.existing_email' && e.userId === before.id)).toBe(true);
+    expect(h.app.state.monitor.history.recent(50).some((e) => e.type === 'signup.existing_email' && e.userId === before.id)).toBe(true);
   });
 
   it('sign-ups from one address past the limit get 429 with Retry-After (registered email or not); form mistakes do not count; other addresses are not held up', async () => {

@@ -111,7 +111,7 @@ describe('sessionward migrate and sessions', () => {
   it('a missing optional driver names the package to install', async () => {
     const e = await requireDriver('sessionward-no-such-driver', () => import('sessionward-no-such-driver' as string)).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(DriverMissingError);
-    expect((e as Error).message).toBe('this needs the optional package "sessionward-no-such-driver": npm install sessionward-no-such-driver');
+    expect((e as Error).message).toBe('this needs the optional package "sessionward-no-such-driver", which is not installed: npm i sessionward-no-such-driver');
   });
 });
 

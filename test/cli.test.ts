@@ -13,6 +13,10 @@ import { RedisStore } from '../src/stores/redis.js';
 import type { SessionRecord } from '../src/stores/types.js';
 import { createClient, createCluster } from 'redis';
 import { cli as redisCli, startCluster } from './helpers/redis-server.js';
+import { ensureBetterSqlite3 } from './helpers/better-sqlite3.js';
+
+// Pins the better-sqlite3 driver: its addon is built on demand where `npm install` left it unbuilt.
+ensureBetterSqlite3();
 
 const root = join(import.meta.dirname, '..');
 const cli = join(root, 'src/cli/index.ts');

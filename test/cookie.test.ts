@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { parseCookieHeader, serializeCookie, validateCookieOptions, parseSetCookie, type CookieAttributes } from '../src/cookie/index.js';
+import { cookieValue, parseCookieHeader, serializeCookie, validateCookieOptions, parseSetCookie, type CookieAttributes } from '../src/cookie/index.js';
 import { ConfigError, CookieTooLargeError, MemoryStore, SessionManager } from '../src/index.js';
 import { setup, setCookies } from './helpers/core.js';
 
@@ -10,6 +10,16 @@ describe('cookie parsing', () => {
       fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('%', '%E0%A4%A', 'a=%zz', ';;;=;', 'a="x', '=', '__proto__=1', 'constructor=2')), (h) => {
         const r = parseCookieHeader(h);
         expect(Object.getPrototypeOf(r)).toBeNull();
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('cookieValue (one cookie, no record built) reads what the full parse reads, for any header (property)', () => {
+    const part = fc.oneof(fc.constantFrom('sid', ' sid', 'sid ', 'xsid', 'sidx', '=', ';', ' ', '"', '%2', 'a', '\t', '\u00a0'), fc.string({ maxLength: 6 }));
+    fc.assert(
+      fc.property(fc.array(part, { maxLength: 14 }).map((a) => a.join('')), fc.constantFrom('sid', 'a', '__Host-sid'), (h, name) => {
+        expect(cookieValue(h, name)).toBe(parseCookieHeader(h)[name]);
       }),
       { numRuns: 2000 },
     );

@@ -10,7 +10,7 @@ import express5 from 'express';
 // @ts-expect-error the express4 alias has no types of its own; it is typed as Express below
 import express4 from 'express4';
 import cookieParser from 'cookie-parser';
-import { session, coreSession, type ExpressSessionOptions } from '../src/adapters/express.js';
+import { session, coreSession, type ExpressSessionOptions } from '../src/adapters/express/index.js';
 import { ConfigError, MemoryStore, SessionManager } from '../src/index.js';
 import { parseSetCookie } from '../src/cookie/index.js';
 import { FakeClock, SECRET } from './helpers/core.js';

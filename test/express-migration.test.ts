@@ -10,7 +10,7 @@ import express from 'express';
 import expressSession from 'express-session';
 import { RedisStore as ConnectRedis } from 'connect-redis';
 import { createClient } from 'redis';
-import { session, coreSession, unsignLegacy } from '../src/adapters/express.js';
+import { session, coreSession, unsignLegacy } from '../src/adapters/express/index.js';
 import { SessionManager, MemoryStore } from '../src/index.js';
 import { listen, close } from '../bench/lib/http.js';
 import { SECRET } from './helpers/core.js';

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import express from 'express';
 import passport from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
-import { session, coreSession } from '../src/adapters/express.js';
+import { session, coreSession } from '../src/adapters/express/index.js';
 import { SessionManager, MemoryStore, type SessionEvent } from '../src/index.js';
 import { listen, close } from '../bench/lib/http.js';
 import { SECRET } from './helpers/core.js';

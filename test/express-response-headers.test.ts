@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import express5 from 'express';
 // @ts-expect-error the express4 alias has no types of its own; it is typed as Express below
 import express4 from 'express4';
-import { session } from '../src/adapters/express.js';
+import { session } from '../src/adapters/express/index.js';
 import { nodeSessions } from '../src/adapters/node.js';
 import { MemoryStore, SessionManager } from '../src/index.js';
 import { parseSetCookie } from '../src/cookie/index.js';

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import express from 'express';
-import { session, coreSession, sessionErrors, managerFromOptions, csrfProtection } from '../src/adapters/express.js';
+import { session, coreSession, sessionErrors, managerFromOptions, csrfProtection } from '../src/adapters/express/index.js';
 import { SessionManager, MemoryStore, ConfigError, type SessionEvent } from '../src/index.js';
 import { verifyCsrfToken } from '../src/csrf/index.js';
 import { listen, close } from '../bench/lib/http.js';

@@ -143,6 +143,17 @@ describe('sessionward/metrics', () => {
     expect(classify({ type: 'store.memory_pressure', at, store: 'redis', command: 'EVALSHA' })[0]).toMatchObject({ name: 'store_errors_total', labels: { code: 'ERR_STORE_MEMORY' } });
     expect(classify({ type: 'store.eviction_policy', at, store: 'redis', node: 'standalone', policy: 'allkeys-lru', maxmemory: 1, risk: 'revocation', refused: true })[0]).toMatchObject({ name: 'store_config_warnings_total', labels: { risk: 'revocation', refused: 'true' } });
   });
+
+  it('an anomaly the Detector scores is counted once: the manager\'s raw signal goes to risk_signals_total', async () => {
+    const m = prometheusMetrics(prom);
+    const at = new Date().toISOString();
+    // One request with a new browser: the manager's signal, then the detector's decision on it.
+    m.onEvent({ type: 'session.anomaly', at, reason: 'ua_change' } as never);
+    m.onEvent({ type: 'anomaly.detected', at, signal: 'ua_change', action: 'log', score: 1, userId: 'u' } as never);
+    const text = await m.text();
+    expect(text).toMatch(/^sessionward_anomalies_total\{signal="ua_change",action="log"\} 1$/m);
+    expect(text).toMatch(/^sessionward_risk_signals_total\{signal="ua_change"\} 1$/m);
+  });
 });
 
 // The wrapper adds nothing to store semantics: the conformance suite passes through it.

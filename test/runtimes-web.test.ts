@@ -7,6 +7,7 @@
  * second bringing the first one's cookie back. workerd (no nodejs_compat) and the edge runtime
  * have no Node built-ins, so a `node:` import anywhere on those entry points fails the load there.
  * JWT (`sessionward/jwt`, built on node:crypto) runs on Bun, Deno and workerd with nodejs_compat.
+ * Express with `sessionward/express` (test/runtimes/express-app.ts) runs on Bun.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -40,8 +41,8 @@ async function bundle(entry: string, outfile: string, format: 'esm' | 'iife'): P
 
 const DRIVER = `
 const [what] = process.argv.slice(2)
-const m = await import(what === 'jwt' ? './jwt.mjs' : './web.mjs')
-console.log('REPORT ' + JSON.stringify(await m.selfTest()))
+const m = await import(what === 'jwt' ? './jwt.mjs' : what === 'express' ? './express.cjs' : './web.mjs')
+console.log('REPORT ' + JSON.stringify(await (m.selfTest ?? m.default.selfTest)()))
 `;
 const MINIFLARE = `
 import { Miniflare } from 'miniflare'
@@ -75,6 +76,15 @@ beforeAll(async () => {
     ...(await bundle('test/runtimes/web-app.ts', 'web.js', 'iife')),
   ];
   await bundle('test/runtimes/jwt-app.ts', 'jwt.mjs', 'esm');
+  // Express and sessionward/express as one CommonJS file for Node platforms (Express is CommonJS).
+  await build({
+    entryPoints: [join(ROOT, 'test/runtimes/express-app.ts')],
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    outfile: join(WORK, 'express.cjs'),
+    logLevel: 'error',
+  });
   writeFileSync(join(WORK, 'driver.mjs'), DRIVER);
   // Beside .runtimes/node_modules, so `miniflare` and `edge-runtime` resolve.
   writeFileSync(join(WORK, 'miniflare.mjs'), MINIFLARE);
@@ -133,5 +143,15 @@ const jwt: Record<string, () => Promise<JwtReport>> = {
 describe.each(Object.keys(jwt))('%s', (name) => {
   it(`sessionward/jwt signs and verifies ${JWT_ALGS[name]!.join(' and ')} and refuses a tampered token`, async () => {
     expectJwt(await jwt[name]!(), JWT_ALGS[name]!);
+  }, 120_000);
+});
+
+describe('bun', () => {
+  it('Express with sessionward/express: the session is created, read back, logged in (token rotated) before a redirect, and logged out', async () => {
+    const r = reportOf<{ status: number[]; views: unknown[]; user: unknown; rotated: boolean; redirect: string | null; cleared: boolean }>(
+      'bun',
+      await runChild(runtimeBin('bun'), ['driver.mjs', 'express'], WORK, 60_000),
+    );
+    expect(r).toEqual({ status: [200, 200, 200, 302, 200, 204], views: [1, 2, 2], user: 'ada', rotated: true, redirect: '/read', cleared: true });
   }, 120_000);
 });

@@ -7,6 +7,10 @@ import { testSessionStore, makeRecord } from '../src/testing/conformance.js';
 import { SqliteStore, migrateSqlite, SQLITE_SCHEMA_VERSION, type SqliteStoreOptions } from '../src/stores/sqlite.js';
 import { sha256Sync } from '../src/crypto/node.js';
 import { randomBytes } from 'node:crypto';
+import { ensureBetterSqlite3 } from './helpers/better-sqlite3.js';
+
+// Pins the better-sqlite3 driver: its addon is built on demand where `npm install` left it unbuilt.
+ensureBetterSqlite3();
 
 const dir = mkdtempSync(join(tmpdir(), 'sessionward-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -77,4 +77,21 @@ describe('SEC-7: chunked sealed cookies', () => {
     const small = createSealedSessions<{ blob?: string }>({ keys, maxChunks: 2 });
     expect((await small.load(parts.join('; '))).blob).toBeUndefined();
   });
+
+  it('SEC-7: the plain cookie beside stale chunks and other cookies: read, and the chunks cleared on the next write', async () => {
+    const sealed = createSealedSessions<{ blob?: string }>({ keys, maxChunks: 4 });
+    const s = await sealed.load(undefined);
+    s.blob = 'plain';
+    await s.save();
+    const plain = cookieOf(s.setCookieHeaders);
+    // Other cookies whose names contain ours, before and after it, do not hide or replace it.
+    const header = `x__Host-session=1; a=b; ${plain}; __Host-session.1=stale; __Host-sessionX=2`;
+    const r = await sealed.load(header);
+    expect(r.blob).toBe('plain');
+    r.blob = 'next';
+    await r.save();
+    expect(r.setCookieHeaders).toContainEqual(expect.stringMatching(/^__Host-session\.1=; Max-Age=0/));
+    const only = await sealed.load(`x__Host-session=1; ${plain}`);
+    expect(only.blob).toBe('plain');
+  });
 });

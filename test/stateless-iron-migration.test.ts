@@ -1,12 +1,13 @@
 /**
- * Migration from iron-session: a cookie written by the real iron-session 8 (`Fe26.2`) is read
- * once with the old password(s) and re-sealed in our format; tampered or expired iron cookies are
- * refused like any bad cookie.
+ * Migration from iron-session: a cookie written by the real iron-session (`Fe26.2`) is read once
+ * with the old password(s) and re-sealed in our format; tampered or expired iron cookies are
+ * refused like any bad cookie. Each tested major where the runtime meets its engines field:
+ * iron-session 8 everywhere, 9 (the current one, npm alias `iron-session9`) on Node >= 22.13 (the
+ * Node 24 suite, scripts/runtimes.sh).
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { getIronSession, sealData } from 'iron-session';
 import { createSealedSessions, getSealedSession, readIronSeal, Revocation, type StatelessEvent } from '../src/stateless/index-sealed.js';
 import { MemoryStore } from '../src/stores/memory.js';
 import { listen, close } from '../bench/lib/http.js';
@@ -18,7 +19,21 @@ function cookieOf(lines: readonly string[]): string {
   return lines.filter((l) => !l.includes('Max-Age=0')).map((l) => l.split(';')[0]!).join('; ');
 }
 
-describe('iron-session migration', () => {
+type Iron = Pick<typeof import('iron-session'), 'getIronSession' | 'sealData'>;
+const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+const VERSIONS: Array<{ name: string; load: () => Promise<Iron> }> = [
+  { name: 'iron-session 8', load: () => import('iron-session') },
+  // iron-session 9's engines field: node >= 22.13.0.
+  ...(major > 22 || (major === 22 && minor >= 13) ? [{ name: 'iron-session 9', load: () => import('iron-session9') as Promise<Iron> }] : []),
+];
+
+describe.each(VERSIONS)('$name migration', ({ load }) => {
+  let getIronSession: Iron['getIronSession'];
+  let sealData: Iron['sealData'];
+  beforeAll(async () => {
+    ({ getIronSession, sealData } = await load());
+  });
+
   it('reads a seal written by iron-session sealData (password map, newest id)', async () => {
     const seal = await sealData({ user: { id: 7, name: 'ada' } }, { password: { 1: 'x'.repeat(32), 2: IRON_PASSWORD } });
     expect(seal.startsWith('Fe26.2*2*')).toBe(true);

@@ -244,3 +244,18 @@ describe('SEC-37 / SEC-39: revocation holds across instances sharing Redis', () 
     for (const ck of cookies) expect((await b.load(ck)).n).toBeUndefined();
   });
 });
+
+describe('SEC-37: revokeUser refuses what no session could carry', () => {
+  it('SEC-37: an ill-formed userId or a non-finite cut-off is an InvalidInputError and writes nothing', async () => {
+    const store = counting(new MemoryStore());
+    const revocation = new Revocation({ store });
+    for (const bad of ['', '\ud800', 'a\u0000b', 'x'.repeat(257), 42 as unknown as string]) {
+      await expect(revocation.revokeUser(bad)).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT' });
+    }
+    await expect(revocation.revokeUser('u1', Number.NaN)).rejects.toMatchObject({ code: 'ERR_INVALID_INPUT' });
+    expect(store.gets).toBe(0);
+    // A well-formed id, astral characters included, still works.
+    await revocation.revokeUser('user 😀', Date.now());
+    expect(await revocation.isRevoked({ id: 'none', userId: 'user 😀', issuedAt: Date.now() - 1000 })).toBe(true);
+  });
+});

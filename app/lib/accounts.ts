@@ -1,9 +1,11 @@
 /**
  * User accounts in their own SQLite file (`<dataDir>/accounts.db`): the session store may be Redis
- * or PostgreSQL, but the demo's users always live next to the app.
+ * or PostgreSQL, but the demo's users always live next to the app. The file is opened through the
+ * package's SQLite layer (`sessionward/stores/sqlite`), the same two drivers the SqliteStore runs
+ * on: node:sqlite where the runtime has it (nothing to compile), better-sqlite3 elsewhere.
  */
-import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
+import { openSqlite, type SqliteConnection, type SqliteDriverName } from 'sessionward/stores/sqlite';
 import { hashPassword, verifyPassword, SCRYPT_MIN_LOG_N } from './passwords.js';
 
 export type Role = 'user' | 'admin';
@@ -52,7 +54,11 @@ export function normaliseEmail(email: string): string | null {
 }
 
 export class Accounts {
-  private readonly db: Database.Database;
+  /**
+   * The app's own SQLite connection (exec, prepare -> run/get/all, immediate): other app tables may
+   * live in this file beside `users`. Closed by `close()`.
+   */
+  readonly db: SqliteConnection;
   /** A real hash of a random password: unknown emails cost the same scrypt work (no enumeration by timing). */
   private dummyHash: Promise<string>;
 
@@ -61,9 +67,14 @@ export class Accounts {
     private readonly clock: () => number,
     /** Checked by `scryptCost()` in createApp; the default is the OWASP minimum. */
     private readonly scryptLogN = SCRYPT_MIN_LOG_N,
+    /** Default `auto`: node:sqlite where the runtime has it, else better-sqlite3 (as `new SqliteStore()`). */
+    driver: SqliteDriverName | 'auto' = 'auto',
   ) {
-    this.db = new Database(filename);
-    if (filename !== ':memory:') this.db.pragma('journal_mode = WAL');
+    this.db = openSqlite(filename, driver, "the reference app's accounts");
+    // better-sqlite3 waits 5 s for another connection's lock by default, node:sqlite not at all:
+    // say it, so a second process (or the CLI) on the file never fails a sign-up with SQLITE_BUSY.
+    this.db.exec('PRAGMA busy_timeout = 5000');
+    if (filename !== ':memory:') this.db.exec('PRAGMA journal_mode = WAL');
     this.db.exec(`CREATE TABLE IF NOT EXISTS users (
       id TEXT PRIMARY KEY NOT NULL,
       email TEXT NOT NULL UNIQUE,
@@ -96,7 +107,8 @@ export class Accounts {
     const r = this.db
       .prepare(`INSERT INTO users (id, email, role, password_hash, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(email) DO NOTHING`)
       .run(id, email, role, hash, now, now);
-    return r.changes === 1 ? this.byId(id) : null;
+    // node:sqlite may count changes as a bigint: compare numbers.
+    return Number(r.changes) === 1 ? this.byId(id) : null;
   }
 
   /** Create or reset the demo account (its password is printed at every start, never stored in clear). */
@@ -150,7 +162,7 @@ export class Accounts {
    * can never be accepted twice, even by two requests racing (RFC 6238 section 5.2).
    */
   useTotpStep(id: string, step: number): boolean {
-    return this.db.prepare('UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?').run(step, id, step).changes === 1;
+    return Number(this.db.prepare('UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?').run(step, id, step).changes) === 1;
   }
 
   delete(id: string): void {

@@ -12,27 +12,22 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, extname } from 'node:path';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { SessionManager } from '../../src/index.js';
-import { nodeSessions } from '../../src/adapters/node.js';
-import { DeviceBoundSessions, bindingOf } from '../../src/binding/dbsc/index.js';
-import { verifyRequestIntegrity, verifyCsrfToken, INTEGRITY_VARY, isUnsafeMethod } from '../../src/csrf/index.js';
-import {
-  ReauthRequiredError,
-  UnauthenticatedError,
-  SessionDestroyedError,
-  isSessionwardError,
-} from '../../src/errors.js';
-import type { Session } from '../../src/core/session.js';
+import { SessionManager, ReauthRequiredError, UnauthenticatedError, SessionDestroyedError, isSessionwardError, type Session } from 'sessionward';
+import { nodeSessions, clientIpResolver } from 'sessionward/node';
+import { DeviceBoundSessions } from 'sessionward/dbsc';
+import { verifyRequestIntegrity, verifyCsrfToken, INTEGRITY_VARY, isUnsafeMethod, type CsrfFailureReason } from 'sessionward/csrf';
+import { openSqlite } from 'sessionward/stores/sqlite';
 import { Accounts } from './accounts.js';
-import { Monitor } from './monitor.js';
+import { Monitoring } from './monitoring.js';
 import { Backoff, FailureLimiter } from './ratelimit.js';
 import { DeviceCookies } from './device.js';
-import { clientIpResolver } from './client-ip.js';
 import { scryptCost } from './passwords.js';
 import { Router } from './router.js';
 import { Ctx } from './context.js';
 import type { AppConfig, AppState, SessionData } from './state.js';
 import { html } from './html.js';
+import { dashboardStats, countSessions, countMfa } from './dashboard.js';
+import { clientScript } from './client-script.js';
 import { authRoutes } from '../routes/auth.js';
 import { accountRoutes } from '../routes/account.js';
 import { adminRoutes } from '../routes/admin.js';
@@ -50,6 +45,11 @@ export interface RouteOptions {
   csrf?: 'always' | 'if-signed-in';
   /** Where the step-up page returns to after re-authentication (default: the request path). */
   stepUpReturn?: string;
+  /**
+   * Run the anomaly detector on this signed-in route (default true). Off for the step-up page
+   * itself: a session the detector sent there must be able to reach it.
+   */
+  detect?: boolean;
 }
 
 export type AppRouter = Router<Handler, RouteOptions>;
@@ -128,10 +128,13 @@ function loadStatic(): Map<string, { body: Buffer; type: string; etag: string }>
   for (const name of readdirSync(PUBLIC_DIR)) {
     const type = TYPES[extname(name)];
     if (!type) continue;
-    const body = readFileSync(new URL(name, PUBLIC_DIR));
-    files.set(name, { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` });
+    files.set(name, staticFile(readFileSync(new URL(name, PUBLIC_DIR)), type));
   }
   return files;
+}
+
+function staticFile(body: Buffer, type: string): { body: Buffer; type: string; etag: string } {
+  return { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` };
 }
 
 export async function createApp(given: AppConfig): Promise<App> {
@@ -139,7 +142,23 @@ export async function createApp(given: AppConfig): Promise<App> {
   const config: AppConfig = { ...given, scryptLogN: scryptCost(given) };
   const clock = config.clock ?? Date.now;
   const log = config.log ?? ((l: string) => console.log(l));
-  const monitor = new Monitor(clock, config.auditFile);
+  const accounts = new Accounts(join(config.dataDir, 'accounts.db'), clock, config.scryptLogN);
+  if (config.demo) await accounts.upsertDemo(config.demo.email, config.demo.password);
+  // The dashboard's history: its own SQLite file beside accounts.db, whatever the session store.
+  // On the package's SQLite layer like accounts.db: node:sqlite where the runtime has it, so a
+  // current Node loads no native addon.
+  const securityDb = openSqlite(join(config.dataDir, 'security.db'));
+  securityDb.exec('PRAGMA busy_timeout = 5000');
+  securityDb.exec('PRAGMA journal_mode = WAL');
+  const monitor = await Monitoring.open({
+    db: securityDb,
+    store: config.store,
+    clock,
+    auditFile: config.auditFile,
+    activeSessions: async () => (await sessionCounts()).active,
+    // Called only once requests arrive, after the manager below exists.
+    hashSid: (id) => manager.sid(id),
+  });
   const manager = new SessionManager<SessionData>({
     store: config.store,
     secrets: config.secrets,
@@ -148,14 +167,16 @@ export async function createApp(given: AppConfig): Promise<App> {
     absoluteTimeout: config.absoluteMs,
     ...(config.touchAfterMs ? { touchAfter: config.touchAfterMs } : {}),
     clock,
-    onEvent: (e) => monitor.record({ ...e }),
+    onEvent: monitor.onEvent,
     // Origin scope, not the whole site: browsers refuse `include_site` on localhost.
     ...(config.dbsc ? { guard: new DeviceBoundSessions({ boundLifetime: config.dbsc.boundMs, includeSite: false }) } : {}),
     // The banner on every page says the same thing; keep the console for the start-up message.
     warn: () => undefined,
   });
-  const accounts = new Accounts(join(config.dataDir, 'accounts.db'), clock, config.scryptLogN);
-  if (config.demo) await accounts.upsertDemo(config.demo.email, config.demo.password);
+
+  const sessionCounts = () => countSessions(accounts, config.store, clock);
+  const mfaCounts = () => countMfa(accounts);
+
   const { windowMs, accountMax, ipMax } = config.rateLimit;
   // 30 s after the free attempts, doubling up to the window; forgotten after two quiet windows.
   const backoff = { free: accountMax, baseMs: Math.min(30_000, windowMs), maxMs: windowMs, forgetMs: 2 * windowMs, clock };
@@ -168,6 +189,7 @@ export async function createApp(given: AppConfig): Promise<App> {
     sessions: nodeSessions(manager, { getIp: clientIpResolver(config.trustProxy) }),
     accounts,
     monitor,
+    stats: () => dashboardStats({ history: monitor.history, clock, sessions: sessionCounts, mfa: mfaCounts, emailOf: (id) => accounts.byId(id)?.email ?? null, lastCookie: monitor.lastCookieHeader() }),
     limits: {
       source: new Backoff(backoff),
       device: new Backoff(backoff),
@@ -181,17 +203,6 @@ export async function createApp(given: AppConfig): Promise<App> {
     origins: [],
     log,
   };
-  monitor.activeSessions = async () => {
-    let n = 0;
-    for (const u of accounts.list()) n += (await manager.listUserSessions(u.id)).length;
-    return n;
-  };
-  monitor.boundSessions = async () => {
-    let n = 0;
-    const now = clock();
-    for (const u of accounts.list()) n += (await config.store.listByUser(u.id, now)).filter((r) => !r.rotatedTo && bindingOf(r.data)).length;
-    return n;
-  };
 
   const router: AppRouter = new Router();
   authRoutes(router);
@@ -199,6 +210,8 @@ export async function createApp(given: AppConfig): Promise<App> {
   adminRoutes(router);
   infoRoutes(router);
   const statics = loadStatic();
+  // The library's browser module (idle warning, cross-tab sign-out, CSRF-aware fetch); session.js imports it.
+  statics.set('sessionward-client.js', staticFile(Buffer.from(await clientScript()), TYPES['.js']!));
   const open = new Set<ServerResponse>();
   let closing = false;
 
@@ -268,7 +281,7 @@ export async function createApp(given: AppConfig): Promise<App> {
           return await ctx.redirect('/signin');
         }
         if (gate === 'admin' && ctx.user.role !== 'admin') return await errorPage(ctx, 403, 'Administrators only', 'The security dashboard needs the admin role.');
-        await riskCheck(ctx);
+        if (route.options.detect !== false) await detect(ctx);
       } else if (gate === 'pending' && session.pendingStep !== 'mfa') {
         return await ctx.redirect(session.isAuthenticated ? '/account' : '/signin');
       }
@@ -278,8 +291,11 @@ export async function createApp(given: AppConfig): Promise<App> {
     }
   }
 
-  async function blocked(ctx: Ctx, reason: string): Promise<void> {
-    await ctx.event('csrf.blocked', { reason });
+  async function blocked(ctx: Ctx, reason: CsrfFailureReason): Promise<void> {
+    // The library's CSRF refusal event: counted by reason, and bursts per network reach the detector.
+    const s = ctx.session;
+    const ip = state.sessions.requestInfo(ctx.req).ip;
+    monitor.emit({ type: 'csrf.rejected', at: new Date(clock()).toISOString(), reason, method: ctx.method.slice(0, 16), ...(s.id ? { sid: await manager.sid(s.id) } : {}), ...(ip ? { ip } : {}) });
     if (ctx.wantsJson) return ctx.json(403, { error: 'ERR_CSRF' });
     return errorPage(
       ctx,
@@ -296,27 +312,15 @@ export async function createApp(given: AppConfig): Promise<App> {
   }
 
   /**
-   * SEC-35: the core compares this request's network and browser with the device the session was
-   * issued to; the app reports each new value once per session (a signal, never the only control).
+   * SEC-35: the library's detector compares this request's network and browser family with what
+   * the session has seen and acts by its policy (log a soft signal; ask for the password again on
+   * a stolen-cookie pattern; end the session on a binding violation). The app only remembers that
+   * something changed, for the notice on the account page.
    */
-  async function riskCheck(ctx: Ctx): Promise<void> {
-    const s = ctx.session;
-    const signals = s.riskSignals;
-    if (signals.length === 0) return;
+  async function detect(ctx: Ctx): Promise<void> {
     const info = state.sessions.requestInfo(ctx.req);
-    const risk = { ...(s.get('risk') ?? {}) };
-    let changed = false;
-    if (signals.includes('ip_change') && info.ip && risk.ip !== info.ip) {
-      risk.ip = info.ip;
-      changed = true;
-      await ctx.event('risk.ip_change', { reason: 'IP address differs from sign-in' });
-    }
-    if (signals.includes('ua_change') && info.userAgent && risk.ua !== info.userAgent) {
-      risk.ua = info.userAgent;
-      changed = true;
-      await ctx.event('risk.ua_change', { reason: 'browser differs from sign-in' });
-    }
-    if (changed) s.set('risk', risk);
+    const anomaly = await monitor.detector.check(ctx.session, { ip: info.ip ?? null, userAgent: info.userAgent ?? null });
+    if (anomaly) ctx.session.set('risk', { ip: anomaly.signals.includes('ip_change') ? 'changed' : undefined, ua: anomaly.signals.includes('ua_change') ? 'changed' : undefined });
   }
 
   async function handleError(ctx: Ctx, e: unknown, options: RouteOptions): Promise<void> {
@@ -382,8 +386,8 @@ export async function createApp(given: AppConfig): Promise<App> {
       }
     }
     try {
-      const body = await monitor.registry.metrics();
-      res.setHeader('content-type', monitor.registry.contentType);
+      const body = await monitor.metrics.text();
+      res.setHeader('content-type', monitor.metrics.contentType);
       res.setHeader('cache-control', 'no-store');
       res.end(body);
     } catch (e) {
@@ -413,6 +417,7 @@ export async function createApp(given: AppConfig): Promise<App> {
       closing = true;
       for (const r of open) r.end();
       await monitor.close();
+      securityDb.close();
       accounts.close();
     },
   };

@@ -5,12 +5,12 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import type { SessionStore } from '../../src/stores/types.js';
-import { SqliteStore } from '../../src/stores/sqlite.js';
-import { RedisStore } from '../../src/stores/redis.js';
-import { PostgresStore } from '../../src/stores/postgres.js';
+import type { SessionStore } from 'sessionward';
+import { parseTrustProxy, type TrustProxy } from 'sessionward/node';
+import { SqliteStore } from 'sessionward/stores/sqlite';
+import { RedisStore } from 'sessionward/stores/redis';
+import { PostgresStore } from 'sessionward/stores/postgres';
 import { base32Encode } from './totp.js';
-import { parseTrustProxy, type TrustProxy } from './client-ip.js';
 import { SCRYPT_MIN_LOG_N } from './passwords.js';
 
 export interface EnvConfig {
@@ -103,7 +103,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     demo: demoOn ? { email: env.DEMO_EMAIL ?? 'demo@example.com', password: env.DEMO_PASSWORD ?? readablePassword() } : null,
     demoRoles: demoOn,
     ...metricsAccess(env),
-    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    trustProxy: trustProxyOf(env.TRUST_PROXY),
     publicOrigin: env.PUBLIC_ORIGIN || undefined,
   };
 }
@@ -119,6 +119,15 @@ function metricsAccess(env: NodeJS.ProcessEnv): Pick<EnvConfig, 'metricsToken' |
   if (token && Buffer.byteLength(token) < 16) throw new Error('METRICS_TOKEN must be at least 16 bytes');
   if (open) return { metricsToken: undefined, metricsTokenGenerated: false, metricsPublic: true };
   return { metricsToken: token ?? randomBytes(24).toString('base64url'), metricsTokenGenerated: !token, metricsPublic: false };
+}
+
+/** The library parses the setting; the message names the variable to fix. */
+function trustProxyOf(raw: string | undefined): TrustProxy | undefined {
+  try {
+    return parseTrustProxy(raw);
+  } catch (e) {
+    throw new Error(`TRUST_PROXY: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 /** 20 base32 characters (100 bits) in groups of five: easy to type from a terminal. */
@@ -180,8 +189,10 @@ export async function openStore(env: NodeJS.ProcessEnv, dataDir: string, log: (l
     return { store, label: 'PostgreSQL', location: redact(env.DATABASE_URL), close: () => pool.end() };
   }
   const filename = join(dataDir, 'sessions.db');
+  // The driver `new SqliteStore()` picks here (node:sqlite on Node >= 22.13: nothing compiled, else
+  // better-sqlite3); the accounts file opens with the same one. Named, so a start-up shows which.
   const store = new SqliteStore({ filename });
-  return { store, label: 'SQLite', location: filename, close: () => store.close() };
+  return { store, label: `SQLite on ${store.driver}`, location: filename, close: () => store.close() };
 }
 
 /**

@@ -3,8 +3,8 @@
  * first (Set-Cookie must precede the body), then record the emitted cookie for the dashboard.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Session } from '../../src/core/session.js';
-import { getCsrfToken } from '../../src/csrf/index.js';
+import type { Session } from 'sessionward';
+import { getCsrfToken } from 'sessionward/csrf';
 import type { SafeHtml } from './html.js';
 import type { AppState, SessionData, Flash } from './state.js';
 import type { User } from './accounts.js';
@@ -54,7 +54,7 @@ export class Ctx {
   async event(type: string, extra: { reason?: string; userId?: string | null; count?: number } = {}): Promise<void> {
     const s = this.session;
     const info = this.app.sessions.requestInfo(this.req);
-    this.app.monitor.record({
+    this.app.monitor.appEvent({
       type,
       ...(s.id ? { sid: await this.app.manager.sid(s.id) } : {}),
       userId: s.userId ?? this.user?.id ?? null,

@@ -11,7 +11,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { parseCookieHeader, serializeCookie } from '../../src/cookie/index.js';
+import { parseCookieHeader, serializeCookie } from 'sessionward';
 
 const LIFETIME_MS = 180 * 24 * 3_600_000;
 const VALUE_RE = /^v1\.([0-9a-z]{1,11})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;

@@ -1,12 +1,11 @@
 /** Shared types of the reference app: its configuration, session data and service container. */
-import type { SessionManager } from '../../src/core/manager.js';
-import type { NodeSessions } from '../../src/adapters/node.js';
-import type { SessionStore } from '../../src/stores/types.js';
+import type { SessionManager, SessionStore } from 'sessionward';
+import type { NodeSessions, TrustProxy } from 'sessionward/node';
 import type { Accounts } from './accounts.js';
-import type { Monitor } from './monitor.js';
+import type { Monitoring } from './monitoring.js';
+import type { Stats } from './dashboard.js';
 import type { Backoff, FailureLimiter } from './ratelimit.js';
 import type { DeviceCookies } from './device.js';
-import type { TrustProxy } from './client-ip.js';
 
 export interface Flash {
   kind: 'ok' | 'error' | 'info';
@@ -20,7 +19,7 @@ export interface SessionData extends Record<string, unknown> {
   gen?: number;
   /** Recent rotations of this session, newest last (at most 8). */
   rotations?: Array<{ at: number; reason: string }>;
-  /** Values already reported as a risk, so each change is reported once. */
+  /** Set when the detector saw this session's network or browser change (the account page says so). */
   risk?: { ip?: string; ua?: string };
   /** TOTP secret offered during enrolment, until the user confirms it with a code. */
   totpPending?: string;
@@ -91,7 +90,9 @@ export interface AppState {
   manager: SessionManager<SessionData>;
   sessions: NodeSessions<SessionData>;
   accounts: Accounts;
-  monitor: Monitor;
+  monitor: Monitoring;
+  /** The security dashboard's figures (history from SQLite, live counts from the store). */
+  stats: () => Promise<Stats>;
   limits: {
     /** Sign-in failures per (account, address) of devices without a device cookie for it. */
     source: Backoff;

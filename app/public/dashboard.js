@@ -83,23 +83,6 @@
     }
   }
 
-  function histogram(id, values, labels) {
-    const c = document.getElementById(id);
-    if (!c) return;
-    const max = niceMax(Math.max(...values));
-    const svg = frame(c, max, ['', '']);
-    const iw = W - PAD.l - PAD.r;
-    const ih = H - PAD.t - PAD.b;
-    const bw = iw / values.length;
-    values.forEach((v, i) => {
-      const h = (v / max) * ih;
-      const r = el('rect', { x: PAD.l + i * bw + 8, y: PAD.t + ih - h, width: bw - 16, height: h, class: 'bar' }, svg);
-      el('title', {}, r).textContent = `${labels[i]} rotations: ${v} sessions`;
-      text(svg, PAD.l + i * bw + bw / 2, H - 6, labels[i], 'middle');
-      if (v > 0) text(svg, PAD.l + i * bw + bw / 2, PAD.t + ih - h - 4, String(v), 'middle');
-    });
-  }
-
   const pct = (v) => (v === null ? '—' : `${Math.round(v * 1000) / 10}%`);
 
   function setKpi(name, value) {
@@ -107,17 +90,44 @@
     if (n) n.textContent = value;
   }
 
+  /** Replace a table's rows with cells made by `cells(row)` (text only: no HTML from the feed). */
+  function fillTable(id, rows, cells) {
+    const body = document.querySelector(`#${id} tbody`);
+    if (!body) return;
+    body.replaceChildren(...rows.map((r) => {
+      const tr = document.createElement('tr');
+      for (const [value, cls, code] of cells(r)) {
+        const td = document.createElement('td');
+        if (cls) td.className = cls;
+        const holder = code ? document.createElement('code') : td;
+        holder.textContent = String(value);
+        if (code) td.appendChild(holder);
+        tr.appendChild(td);
+      }
+      return tr;
+    }));
+  }
+
   function update(s) {
     setKpi('activeSessions', String(s.activeSessions));
-    setKpi('signinSuccessRate', pct(s.signinSuccessRate));
+    setKpi('boundSessions', String(s.boundSessions));
+    setKpi('unboundSessions', String(s.unboundSessions));
+    setKpi('mfaRate', pct(s.mfa.rate));
+    setKpi('mfaCounts', `${s.mfa.enabled} of ${s.mfa.accounts}`);
+    setKpi('signinSuccessRate', pct(s.signins.successRate));
+    setKpi('signinFailed', String(s.signins.failed));
+    setKpi('signinThrottled', String(s.signins.throttled));
+    setKpi('invalidTokens', String(s.invalidTokens));
+    setKpi('bindingViolations', String(s.bindingViolations));
     setKpi('expirationRate', pct(s.expirationRate));
     setKpi('rotationsPerSession', s.rotationsPerSession === null ? '—' : s.rotationsPerSession.toFixed(2));
-    setKpi('invalidTokens', String(s.invalidTokens));
-    setKpi('boundSessions', String(s.boundSessions));
-    setKpi('bindingViolations', String(s.bindingViolations));
-    setKpi('csrfBlocked', String(s.csrfBlocked));
     setKpi('cookieTotal', String(s.cookie.total));
     setKpi('lastCookie', s.cookie.last || '—');
+    fillTable('top-ips', s.topIps, (r) => [[r.ip, '', true], [r.failed, 'right'], [r.throttled, 'right']]);
+    fillTable('top-accounts', s.topAccounts, (r) => [[r.email], [r.failed, 'right'], [r.throttled, 'right']]);
+    fillTable('anomalies', s.anomalies, (r) => [[r.signal], [r.action], [r.count, 'right']]);
+    fillTable('csrf-reasons', s.csrf, (r) => [[r.reason], [r.count, 'right']]);
+    setKpi('csrfBlocked', String(s.csrf.reduce((n, c) => n + c.count, 0)));
     for (const chk of s.cookie.checks) {
       const row = document.querySelector(`#cookie-table tr[data-check="${chk.id}"]`);
       if (!row) continue;
@@ -130,6 +140,7 @@
     stackedBars('chart-signins', [
       { name: 'success', values: d.signinOk, cls: 'ok' },
       { name: 'failed', values: d.signinFail, cls: 'bad' },
+      { name: 'throttled', values: d.throttled, cls: 'c2' },
     ], x);
     lines('chart-lifecycle', [
       { values: d.created, cls: 'c1' },
@@ -137,25 +148,23 @@
       { values: d.ended, cls: 'c3' },
       { values: d.blocked, cls: 'bad' },
     ], x);
-    histogram('chart-rotations', s.rotationHistogram, ['0', '1', '2', '3', '4', '5+']);
   }
-
-  // The same list as SUSPICIOUS in app/lib/monitor.ts (the server-rendered feed).
-  const SUSPICIOUS = new Set(['token.invalid', 'token.unknown', 'alert.invalid_tokens', 'csrf.blocked', 'signin.failure', 'signin.rate_limited', 'signup.existing_email', 'signup.rate_limited', 'mfa.failure', 'risk.ip_change', 'risk.ua_change', 'session.conflict']);
 
   function addEvent(e) {
     const feed = document.getElementById('feed');
     if (!feed) return;
     const li = document.createElement('li');
-    li.className = `${SUSPICIOUS.has(e.type) ? 'warn ' : ''}new`;
+    // The server marks the events an operator should look at (SUSPICIOUS in app/lib/dashboard.ts).
+    li.className = `${e.suspicious ? 'warn ' : ''}new`;
     const type = document.createElement('span');
     type.className = 'ev-type';
     type.textContent = e.type;
     li.appendChild(type);
-    if (e.reason) {
+    for (const extra of [e.signal ? `${e.signal} → ${e.action || ''}` : '', e.reason || '']) {
+      if (!extra) continue;
       const r = document.createElement('span');
       r.className = 'ev-reason';
-      r.textContent = e.reason;
+      r.textContent = extra;
       li.appendChild(r);
     }
     const meta = document.createElement('span');

@@ -3,6 +3,7 @@ import type { AppRouter } from '../lib/app.js';
 import type { Ctx } from '../lib/context.js';
 import { describeUserAgent } from '../lib/ua.js';
 import { adminPage, type AdminSessionRow } from '../views/admin.js';
+import { SUSPICIOUS } from '../lib/dashboard.js';
 
 const STATS_EVERY_MS = 3000;
 
@@ -22,16 +23,16 @@ export function adminRoutes(r: AppRouter): void {
     'GET',
     '/admin',
     async (ctx) => {
-      const stats = await ctx.app.monitor.stats();
+      const stats = await ctx.app.stats();
       const rows = await activeRows(ctx);
-      const events = ctx.app.monitor.recent(40);
+      const events = ctx.app.monitor.history.recent(40);
       const now = ctx.app.clock();
       return ctx.page('Security dashboard', (v) => adminPage(v, { stats, events, rows, now, httpsCookies: ctx.app.config.https }), { nav: 'admin' });
     },
     { auth: 'admin' },
   );
 
-  r.add('GET', '/admin/stats.json', async (ctx) => ctx.json(200, await ctx.app.monitor.stats()), { auth: 'admin' });
+  r.add('GET', '/admin/stats.json', async (ctx) => ctx.json(200, await ctx.app.stats()), { auth: 'admin' });
 
   r.add(
     'GET',
@@ -43,8 +44,8 @@ export function adminRoutes(r: AppRouter): void {
       await ctx.commit();
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
       const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-      send('stats', await app.monitor.stats());
-      const unsubscribe = app.monitor.subscribe((e) => send('event', e));
+      send('stats', await app.stats());
+      const unsubscribe = app.monitor.history.subscribe((e) => send('event', { ...e, suspicious: SUSPICIOUS.has(e.type) }));
       // The stream outlives the request that opened it: re-check the session on every tick, so a
       // sign-out, a revocation, a rotation or a dropped role ends the feed (the browser reconnects
       // with its current cookie, or gets the sign-in page).
@@ -52,7 +53,7 @@ export function adminRoutes(r: AppRouter): void {
         void (async () => {
           const rec = await app.manager.store.get(sessionId, app.clock()).catch(() => null);
           if (!rec || rec.rotatedTo || app.accounts.byId(userId)?.role !== 'admin') return res.end();
-          send('stats', await app.monitor.stats());
+          send('stats', await app.stats());
         })().catch(() => res.end());
       }, STATS_EVERY_MS);
       res.on('close', () => {

@@ -54,13 +54,24 @@ function waitText(seconds: number): string {
 }
 
 async function rateLimited(ctx: Ctx, seconds: number, page: 'signin' | 'totp' | 'reauth', email = ''): Promise<void> {
-  await ctx.event('signin.rate_limited', { reason: `retry in ${seconds} s` });
+  // The account under attack, for the dashboard's top failing accounts (a registered one only).
+  const target = page === 'signin' ? targetOf(ctx, email) : undefined;
+  await ctx.event('signin.rate_limited', { reason: `retry in ${seconds} s`, ...(target ? { userId: target } : {}) });
   ctx.res.setHeader('retry-after', String(seconds));
   if (ctx.wantsJson) return ctx.json(429, { error: 'ERR_THROTTLED' });
   const error = `Too many failed attempts. Try again in ${waitText(seconds)}.${page === 'signin' ? ' A browser you have signed in with before is not held up by other people\'s attempts.' : ''}`;
   if (page === 'totp') return ctx.page('Second step', (v) => totpPage(v, { error }), { status: 429 });
   if (page === 'reauth') return ctx.page('Confirm it is you', (v) => reauthPage(v, { error, next: '/account', needsCode: false }), { status: 429 });
   return ctx.page('Sign in', (v) => signinPage(v, { email, error, demoEmail: ctx.app.config.demo?.email }), { status: 429, forms: true, nav: 'signin' });
+}
+
+/**
+ * The registered account a sign-in attempt named, or undefined. Unknown emails are not recorded
+ * anywhere: they are someone's typo or a guess, and the dashboard must not collect them.
+ */
+function targetOf(ctx: Ctx, raw: string): string | undefined {
+  const email = normaliseEmail(raw);
+  return (email && ctx.app.accounts.byEmail(email)?.id) || undefined;
 }
 
 export function authRoutes(r: AppRouter): void {
@@ -101,7 +112,8 @@ export function authRoutes(r: AppRouter): void {
       if (wait > 0) return rateLimited(ctx, wait, 'signin', raw);
       const user = email ? await ctx.app.accounts.authenticate(email, password.slice(0, 256)) : null;
       if (!user) {
-        await ctx.event('signin.failure', { reason: 'wrong email or password' });
+        const target = targetOf(ctx, raw);
+        await ctx.event('signin.failure', { reason: 'wrong email or password', ...(target ? { userId: target } : {}) });
         return ctx.page('Sign in', (v) => signinPage(v, { email: raw, error: 'Email or password is wrong.', demoEmail: ctx.app.config.demo?.email }), {
           status: 401,
           forms: true,
@@ -224,7 +236,8 @@ export function authRoutes(r: AppRouter): void {
       const next = safeNext(ctx.url.searchParams.get('next'));
       return ctx.page('Confirm it is you', (v) => reauthPage(v, { next, needsCode: Boolean(ctx.user!.totpSecret) }));
     },
-    { auth: 'user' },
+    // The detector sends a session here (step-up): it must be able to arrive.
+    { auth: 'user', detect: false },
   );
 
   r.add(
@@ -253,6 +266,7 @@ export function authRoutes(r: AppRouter): void {
       await ctx.event('reauth.success', { userId: user.id });
       return ctx.redirect(next);
     },
-    { auth: 'user' },
+    // The detector sends a session here (step-up): it must be able to arrive.
+    { auth: 'user', detect: false },
   );
 }

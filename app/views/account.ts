@@ -90,17 +90,17 @@ export function sessionsPage(v: ViewState, rows: DeviceRow[], now: number): Safe
   return html`<h1>Your sessions</h1>
 <p class="lead">Every browser or device signed in to your account. Signing one out deletes it on the server at once; that device needs the password again.</p>
 <section class="card">
-  <table class="table" data-testid="sessions-table">
+  <div class="scroll"><table class="table cards" data-testid="sessions-table">
     <caption class="sr-only">Active sessions</caption>
     <thead><tr><th scope="col">Device</th><th scope="col">IP address</th><th scope="col">Signed in</th><th scope="col">Last active</th><th scope="col">Expires</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead>
     <tbody>
       ${rows.map(
         (r) => html`<tr data-testid="session-row"${r.current ? html` class="current"` : ''}>
         <td><strong>${r.device}</strong>${r.current ? html` <span class="badge ok">this device</span>` : ''}</td>
-        <td><code>${r.ip}</code></td>
-        <td title="${iso(r.createdAt)}">${ago(r.createdAt, now)}</td>
-        <td title="${iso(r.lastSeenAt)}">${ago(r.lastSeenAt, now)}</td>
-        <td title="${iso(r.expiresAt)}">${inTime(r.expiresAt, now)}</td>
+        <td data-label="IP address"><code>${r.ip}</code></td>
+        <td data-label="Signed in" title="${iso(r.createdAt)}">${ago(r.createdAt, now)}</td>
+        <td data-label="Last active" title="${iso(r.lastSeenAt)}">${ago(r.lastSeenAt, now)}</td>
+        <td data-label="Expires" title="${iso(r.expiresAt)}">${inTime(r.expiresAt, now)}</td>
         <td class="right">
           <form method="post" action="/sessions/revoke" class="inline">${csrfField(v)}<input type="hidden" name="sid" value="${r.handle}">
             <button class="button small ${r.current ? 'secondary' : 'danger'}" type="submit" data-testid="${r.current ? 'revoke-current' : 'revoke-other'}">${r.current ? 'Sign out' : 'Sign out device'}</button></form>
@@ -108,7 +108,7 @@ export function sessionsPage(v: ViewState, rows: DeviceRow[], now: number): Safe
       </tr>`,
       )}
     </tbody>
-  </table>
+  </table></div>
   <div class="row end">
     <form method="post" action="/sessions/revoke-others" class="inline">${csrfField(v)}<button class="button secondary" type="submit" data-testid="revoke-others"${rows.length < 2 ? html` disabled` : ''}>Sign out all other sessions</button></form>
     <form method="post" action="/sessions/revoke-all" class="inline">${csrfField(v)}<button class="button danger" type="submit" data-testid="revoke-all">Sign out everywhere</button></form>

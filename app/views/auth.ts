@@ -15,7 +15,7 @@ function messages(p: AuthPageProps): SafeHtml {
 
 function intro(demoEmail: string | null | undefined): SafeHtml {
   return html`<div class="hero">
-    <h1>Sessions you can see into</h1>
+    <h2>Sessions you can see into</h2>
     <p class="lead">This reference app runs on <strong>sessionward</strong>. Sign in and watch what a secure session does: a new token at every privilege change, idle and absolute timeouts enforced by the server, a list of your devices you can sign out, step-up for sensitive changes, CSRF checks on every form.</p>
     <ul class="checks">
       <li>Token only in an HttpOnly cookie, never in a page or URL</li>
@@ -26,11 +26,14 @@ function intro(demoEmail: string | null | undefined): SafeHtml {
   </div>`;
 }
 
+/**
+ * The form comes before the introduction, so on a phone it is the first thing on the page, and its
+ * heading is the page's h1 (the introduction's is an h2 that looks like the old h1) (issue 16).
+ */
 export function signinPage(v: ViewState, p: AuthPageProps): SafeHtml {
   return html`<div class="split">
-  ${intro(p.demoEmail)}
   <section class="card auth" aria-labelledby="signin-title">
-    <h2 id="signin-title">Sign in</h2>
+    <h1 id="signin-title">Sign in</h1>
     ${messages(p)}
     <form method="post" action="/signin" class="stack">
       ${csrfField(v)}
@@ -42,14 +45,14 @@ export function signinPage(v: ViewState, p: AuthPageProps): SafeHtml {
     </form>
     <p class="muted small">No account yet? <a href="/signup">Create one</a>.</p>
   </section>
+  ${intro(p.demoEmail)}
 </div>`;
 }
 
 export function signupPage(v: ViewState, p: AuthPageProps): SafeHtml {
   return html`<div class="split">
-  ${intro(p.demoEmail)}
   <section class="card auth" aria-labelledby="signup-title">
-    <h2 id="signup-title">Create an account</h2>
+    <h1 id="signup-title">Create an account</h1>
     ${messages(p)}
     <form method="post" action="/signup" class="stack">
       ${csrfField(v)}
@@ -63,6 +66,7 @@ export function signupPage(v: ViewState, p: AuthPageProps): SafeHtml {
     </form>
     <p class="muted small">Already registered? <a href="/signin">Sign in</a>.</p>
   </section>
+  ${intro(p.demoEmail)}
 </div>`;
 }
 

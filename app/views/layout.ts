@@ -36,7 +36,7 @@ export function layout(title: string, v: ViewState, body: SafeHtml): SafeHtml {
 ${v.csrf ? html`<meta name="csrf-token" content="${v.csrf}">` : ''}
 <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/static/app.css">
-<script src="/static/session.js" defer></script>
+<script src="/static/session.js" type="module"></script>
 </head>
 <body data-signed-in="${u ? 'yes' : 'no'}" data-remaining-ms="${v.remainingMs ?? ''}" data-warn-ms="${v.warnMs}" data-idle-ms="${v.idleMs}">
 <a class="skip" href="#main">Skip to content</a>

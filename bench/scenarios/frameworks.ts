@@ -22,7 +22,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifySession from '@fastify/session';
 import { createClient } from 'redis';
 import { SessionManager, MemoryStore, type SessionStore } from '../../src/index.js';
-import { session as swSession } from '../../src/adapters/express.js';
+import { session as swSession } from '../../src/adapters/express/index.js';
 import { fastifySessionward, sessionOf } from '../../src/adapters/fastify.js';
 import { RedisStore } from '../../src/stores/redis.js';
 import { startRedis } from '../../test/helpers/redis-server.js';

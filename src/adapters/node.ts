@@ -13,13 +13,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SessionManager, RequestInfo } from '../core/manager.js';
 import type { Session } from '../core/session.js';
-import { isSessionwardError } from '../errors.js';
-import { parseSetCookie } from '../cookie/index.js';
+import { errorReply, sendReply } from '../lib/error-reply.js';
+import { applyHeaders } from './node-http/headers.js';
+
+export { applyHeaders };
+
+export { clientIpResolver, parseTrustProxy } from './client-ip.js';
+export type { TrustProxy } from './client-ip.js';
 
 export interface NodeSessionsOptions {
   /**
-   * Client IP for device metadata and SEC-42 throttling. Default: the socket address. Only read
-   * `X-Forwarded-For` here if a proxy you trust sets it.
+   * Client IP for device metadata and SEC-42 throttling. Default: the socket address. Behind
+   * reverse proxies use `clientIpResolver(...)`, which believes `X-Forwarded-For` only as far as
+   * the proxies you name.
    */
   getIp?: (req: IncomingMessage) => string | undefined;
 }
@@ -60,94 +66,6 @@ export async function answerEndpoint(manager: SessionManager<any>, req: Incoming
   return true;
 }
 
-/** The session's own headers on a response, put back whenever the app's would replace them. */
-interface Kept {
-  /** Set-Cookie lines by cookie name: a later one for the same name replaces an earlier one. */
-  cookies: Map<string, string>;
-  /** Every other header the commit set (Cache-Control: no-store, Clear-Site-Data). */
-  single: Map<string, string>;
-}
-const KEPT = Symbol('sessionward.keptHeaders');
-type WithKept = ServerResponse & { [KEPT]?: Kept };
-type WriteHead = (this: ServerResponse, ...args: any[]) => ServerResponse;
-
-function cookieName(line: string): string {
-  return parseSetCookie(line)?.name ?? line;
-}
-
-/** Put the session's headers back on top of whatever the app set since (SEC-13). */
-function reassert(res: ServerResponse, kept: Kept): void {
-  for (const [name, value] of kept.single) res.setHeader(name, value);
-  if (kept.cookies.size === 0) return;
-  const prev = res.getHeader('set-cookie');
-  const list = prev === undefined ? [] : Array.isArray(prev) ? prev.map(String) : [String(prev)];
-  // The app's cookies stay (as express-session keeps both); for the session's own cookie names
-  // the session's line stands, or an app could sign a user out (or back in) by accident.
-  res.setHeader('set-cookie', [...list.filter((c) => !kept.cookies.has(cookieName(c))), ...kept.cookies.values()]);
-}
-
-/**
- * @internal Set the commit's headers on `res` and remember them, so that `writeHeadKeeping` can put
- * them back. Without the wrapper that `applyHeaders` installs (Express holds writeHead itself).
- */
-export function setSessionHeaders(res: ServerResponse, headers: ReadonlyArray<readonly [string, string]>): void {
-  if (headers.length === 0) return;
-  const r = res as WithKept;
-  const kept = (r[KEPT] ??= { cookies: new Map(), single: new Map() });
-  for (const [name, value] of headers) {
-    if (name === 'set-cookie') kept.cookies.set(cookieName(value), value);
-    else kept.single.set(name, value);
-  }
-  reassert(res, kept);
-}
-
-/** @internal Forget the session's headers (an error response replaces everything). */
-export function forgetSessionHeaders(res: ServerResponse): void {
-  delete (res as WithKept)[KEPT];
-}
-
-/**
- * @internal `res.writeHead(status, [message], headers)` as Node applies it (an object replaces,
- * a flat array appends), except that the session's headers survive: Node's own writeHead would let
- * `{ 'Set-Cookie': ... }` drop a rotated login cookie and `{ 'Cache-Control': 'public' }` make a
- * response carrying a session cookie cacheable by a shared cache (SEC-13). Also the path of every
- * implicit head (`end()`/`write()` call `this.writeHead`), so a `setHeader` after the commit is
- * undone as well.
- */
-export function writeHeadKeeping(res: ServerResponse, real: WriteHead, args: unknown[]): ServerResponse {
-  const kept = (res as WithKept)[KEPT];
-  if (!kept) return real.apply(res, args);
-  const at = typeof args[1] === 'string' ? 2 : 1;
-  const given = args[at] as unknown;
-  // An odd-length array is Node's to refuse.
-  if (given && typeof given === 'object' && !(Array.isArray(given) && given.length % 2 !== 0)) {
-    if (Array.isArray(given)) {
-      for (let i = 0; i < given.length; i += 2) res.removeHeader(String(given[i]));
-      for (let i = 0; i < given.length; i += 2) if (given[i]) res.appendHeader(String(given[i]), given[i + 1] as string);
-    } else {
-      for (const k of Object.keys(given)) if (k) res.setHeader(k, (given as Record<string, string>)[k]!);
-    }
-    args = args.slice(0, at);
-  }
-  reassert(res, kept);
-  return real.apply(res, args);
-}
-
-/**
- * Set the commit's `Set-Cookie` / `Cache-Control` headers on `res`. They survive the app's own
- * headers: a later `res.writeHead(status, headers)` or `setHeader` appends its Set-Cookie values
- * and cannot make the response cacheable (SEC-13).
- */
-export function applyHeaders(res: ServerResponse, headers: Array<[string, string]>): void {
-  const first = (res as WithKept)[KEPT] === undefined;
-  setSessionHeaders(res, headers);
-  if (!first || (res as WithKept)[KEPT] === undefined) return;
-  const real = res.writeHead as WriteHead;
-  res.writeHead = function writeHead(this: ServerResponse, ...args: unknown[]) {
-    return writeHeadKeeping(res, real, args);
-  } as typeof res.writeHead;
-}
-
 export function nodeSessions<D extends Record<string, unknown>>(manager: SessionManager<D>, options: NodeSessionsOptions = {}): NodeSessions<D> {
   const getIp = options.getIp ?? ((req: IncomingMessage) => req.socket?.remoteAddress);
   const requestInfo = (req: IncomingMessage): RequestInfo & { ip?: string } => {
@@ -174,16 +92,8 @@ export function nodeSessions<D extends Record<string, unknown>>(manager: Session
  * stable code only. Returns false for errors that are not ours (let the app's handler deal).
  */
 export function sendError(res: ServerResponse, err: unknown): boolean {
-  if (!isSessionwardError(err)) return false;
-  if (!res.headersSent) {
-    res.statusCode = err.status;
-    res.setHeader('content-type', 'application/json');
-    res.setHeader('cache-control', 'no-store');
-    for (const [name, value] of err.headers) {
-      if (name === 'set-cookie') res.appendHeader(name, value);
-      else res.setHeader(name, value);
-    }
-  }
-  res.end(JSON.stringify({ error: err.code }));
+  const reply = errorReply(err);
+  if (!reply) return false;
+  sendReply(res, reply);
   return true;
 }

@@ -1,10 +1,12 @@
 /**
  * `sessionward cleanup`: remove expired sessions from a store in bounded batches. Drivers are
- * optional peer dependencies, so each is imported only when its flag is used. Redis expires
+ * optional peer dependencies, so each is imported only when its flag is used, and a missing one is
+ * a ConfigError naming what to `npm i` (src/cli/drivers.ts). Redis expires
  * session keys by TTL on its own; there the run prunes the per-user indexes (`RedisStore.cleanup`).
  */
 import { existsSync } from 'node:fs';
 import type { SessionStore } from '../stores/types.js';
+import { requireDriver } from './drivers.js';
 
 export interface CleanupArgs {
   sqlite?: string;
@@ -55,7 +57,7 @@ async function open(a: CleanupArgs): Promise<Opened> {
     return { kind: 'sqlite', store, close: () => store.close(), now: async () => Date.now() };
   }
   if (a.postgres !== undefined) {
-    const pg = (await import('pg')).default;
+    const pg = (await requireDriver('pg', () => import('pg'), 'cleanup --postgres')).default;
     const { PostgresStore } = await import('../stores/postgres.js');
     const pool = new pg.Pool({ connectionString: a.postgres, max: 1, connectionTimeoutMillis: 10_000 });
     // An idle client that errors (server restart) must not crash the CLI with an unhandled event.
@@ -76,7 +78,7 @@ async function open(a: CleanupArgs): Promise<Opened> {
     const now = async () => Number((await pool.query<{ ms: string }>("SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms")).rows[0]!.ms);
     return { kind: 'postgres', store, close: () => pool.end(), now };
   }
-  const { createClient, createCluster } = await import('redis');
+  const { createClient, createCluster } = await requireDriver('redis', () => import('redis'), 'cleanup --redis');
   const { RedisStore } = await import('../stores/redis.js');
   // A one-shot tool: fail on the first refused connection instead of reconnecting forever.
   const socket = { connectTimeout: 10_000, reconnectStrategy: false as const };

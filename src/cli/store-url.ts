@@ -1,32 +1,15 @@
 /**
  * Open a session store from one URL, for the `sessions` and `doctor` commands:
  * `postgres://…` / `postgresql://…`, `redis://…` / `rediss://…`, `sqlite:<file>` (or a path
- * ending in .db / .sqlite). Drivers are optional peer dependencies: a missing one is named.
+ * ending in .db / .sqlite). Drivers are optional peer dependencies: a missing one is named
+ * (src/cli/drivers.ts); SQLite runs on the driver layer, node:sqlite where the runtime has it.
  */
 import { existsSync } from 'node:fs';
 import type { SessionStore } from '../stores/types.js';
 import { UsageError } from './cleanup.js';
+import { requireDriver } from './drivers.js';
 
-/** An optional driver is not installed: exit 1 with the package to install. */
-export class DriverMissingError extends Error {}
-
-/**
- * Import an optional driver, or say which package to install.
- *
- * @example
- * const pg = await requireDriver('pg', () => import('pg'))
- */
-export async function requireDriver<T>(pkg: string, load: () => Promise<T>): Promise<T> {
-  try {
-    return await load();
-  } catch (e) {
-    const code = (e as { code?: unknown } | null)?.code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      throw new DriverMissingError(`this needs the optional package "${pkg}": npm install ${pkg}`);
-    }
-    throw e;
-  }
-}
+export { DriverMissingError, requireDriver } from './drivers.js';
 
 export interface StoreTarget {
   schema?: string;
@@ -59,20 +42,22 @@ export async function openStoreUrl(url: string, t: StoreTarget = {}): Promise<Op
     const file = url.replace(/^sqlite:(\/\/)?/i, '');
     // Never create a database for a mistyped path.
     if (!existsSync(file)) throw new Error(`no such SQLite file: ${file}`);
-    await requireDriver('better-sqlite3', () => import('better-sqlite3'));
     const { SqliteStore } = await import('../stores/sqlite.js');
-    const store = new SqliteStore({ filename: file, table: t.table, sweepIntervalMs: 0 });
+    // The driver this runtime has (node:sqlite from Node 22.13, else better-sqlite3; none is a
+    // ConfigError naming `npm i better-sqlite3@12`). An existing session table only: a mistyped
+    // --table must not create a table, an index or switch the file to WAL.
+    const store = new SqliteStore({ filename: file, table: t.table, sweepIntervalMs: 0, createSchema: false });
     return { kind, store, close: () => store.close() };
   }
   if (kind === 'postgres') {
-    const pg = (await requireDriver('pg', () => import('pg'))).default;
+    const pg = (await requireDriver('pg', () => import('pg'), `a ${kind}:// store`)).default;
     const { PostgresStore } = await import('../stores/postgres.js');
     const pool = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 10_000 });
     pool.on('error', () => undefined);
     const store = new PostgresStore({ pool, schema: t.schema, table: t.table, statementTimeoutMs: 30_000 });
     return { kind, store, close: () => pool.end() };
   }
-  const { createClient } = await requireDriver('redis', () => import('redis'));
+  const { createClient } = await requireDriver('redis', () => import('redis'), `a ${kind}:// store`);
   const { RedisStore } = await import('../stores/redis.js');
   const client = createClient({ url, socket: { connectTimeout: 10_000, reconnectStrategy: false } });
   client.on('error', () => undefined);

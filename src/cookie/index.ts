@@ -55,15 +55,12 @@ function safeDecode(v: string): string {
  */
 export function parseCookieHeader(header: string | null | undefined, only?: string): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
-  if (typeof header !== 'string' || header.length === 0 || header.length > MAX_HEADER_LENGTH) return out;
   if (only !== undefined) {
-    // The full parse trims names and splits at ';' and the first '=': it never yields a name that
-    // is empty, padded, or holds ';' or '='.
-    if (only.length === 0 || only.trim() !== only || only.includes(';') || only.includes('=')) return out;
-    const v = findCookie(header, only);
+    const v = cookieValue(header, only);
     if (v !== undefined) out[only] = v;
     return out;
   }
+  if (typeof header !== 'string' || header.length === 0 || header.length > MAX_HEADER_LENGTH) return out;
   let pos = 0;
   const len = header.length;
   while (pos < len) {
@@ -84,6 +81,21 @@ export function parseCookieHeader(header: string | null | undefined, only?: stri
     pos = end + 1;
   }
   return out;
+}
+
+/**
+ * The value of one cookie, as `parseCookieHeader(header, name)[name]` reads it, without building a
+ * record (this runs on every request). Never throws.
+ *
+ * @example
+ * cookieValue('a=1; sid=abc', 'sid') // 'abc'
+ */
+export function cookieValue(header: string | null | undefined, name: string): string | undefined {
+  if (typeof header !== 'string' || header.length === 0 || header.length > MAX_HEADER_LENGTH) return undefined;
+  // The full parse trims names and splits at ';' and the first '=': it never yields a name that
+  // is empty, padded, or holds ';' or '='.
+  if (name.length === 0 || name.trim() !== name || name.includes(';') || name.includes('=')) return undefined;
+  return findCookie(header, name);
 }
 
 const WS_RE = /\s/;

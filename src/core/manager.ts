@@ -1,10 +1,10 @@
 import { StoreError, SessionDestroyedError, ThrottledError, SessionConflictError, SessionSupersededError } from '../errors.js';
-import { parseCookieHeader, serializeCookie } from '../cookie/index.js';
+import { cookieValue, serializeCookie } from '../cookie/index.js';
 import { webCrypto } from '../crypto/web.js';
 import type { SessionCrypto } from '../crypto/types.js';
 import type { SessionRecord, SessionStore } from '../stores/types.js';
 import { withData } from '../lib/record.js';
-import { resolveOptions, type ResolvedOptions, type SessionManagerOptions } from './options.js';
+import { eventSink, resolveOptions, type ResolvedOptions, type SessionManagerOptions } from './options.js';
 import { signToken, verifyCookieValue, TOKEN_BYTES } from './token.js';
 import { Session, mergeChanges, clip, DELETED, type DeviceSession } from './session.js';
 import type { SessionEvent, SessionEventType } from './events.js';
@@ -120,7 +120,8 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     this.store = this.options.store;
     // The core stays free of Node built-ins; the Node entry points pass node:crypto (src/index.ts).
     this.crypto = options.crypto ?? webCrypto;
-    this.onEvent = options.onEvent;
+    // onEvent, plus a logger sink beside it when `logger` is given (options.ts).
+    this.onEvent = eventSink(options);
     // SEC-41: events carry HMAC(auditKey, id); with no key ring the key lives only in this process.
     this.auditKey = this.options.keys[0] ?? globalThis.crypto.getRandomValues(new Uint8Array(32));
     this.clearCookieHeader = serializeCookie(this.options.cookieName, '', { ...this.options.cookieAttrs, maxAge: 0, expires: new Date(0) });
@@ -140,7 +141,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
   async load(req: RequestInfo = {}, opts: LoadOptions = {}): Promise<Session<D>> {
     const o = this.options;
     const info = { ip: req.ip, userAgent: clip(req.userAgent) };
-    const raw = parseCookieHeader(req.cookie ?? undefined, o.cookieName)[o.cookieName];
+    const raw = cookieValue(req.cookie, o.cookieName);
     if (raw === undefined) return new Session<D>(this, null, null, info);
 
     let parsed = this.verified.get(raw);
@@ -225,6 +226,19 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     const s = new Session<D>(this, null, null, info);
     s.clearCookie = true;
     return s;
+  }
+
+  /**
+   * @internal False when `commit(session)` would write nothing and return no header, decided
+   * synchronously (an adapter holding a response can then let it go out at once). Errs towards
+   * true: it mirrors commit's decisions below, and true only costs the commit.
+   */
+  needsCommit(session: Session<D>): boolean {
+    if (session.destroyed) return session.clearCookie;
+    if (session.issueCookie || session.clearCookie || session.touchRequested) return true;
+    const rec = session.record;
+    if (rec === null ? session.keepEmpty : this.options.clock() - rec.lastSeenAt >= this.options.touchAfter) return true;
+    return session.dataChanged();
   }
 
   /**

@@ -5,6 +5,7 @@ import type { SessionStore } from '../stores/types.js';
 import type { SessionCrypto } from '../crypto/types.js';
 import type { SessionEvent } from './events.js';
 import type { SessionGuard } from './guard.js';
+import { loggerSink, type LoggerLike } from '../monitor/logger.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -85,7 +86,20 @@ export interface SessionManagerOptions {
   clock?: () => number;
   /** Event sink (SEC-40). Events carry keyed hashes of ids, never tokens (SEC-41). */
   onEvent?: (event: SessionEvent) => void;
-  /** Receives the plain-HTTP development warning; default console.warn. */
+  /**
+   * A pino-compatible logger (`debug/info/warn/error`, optional `child`). Configuration warnings
+   * and every event go through it at their level: refusals (forged or unknown cookies, throttling,
+   * conflicts, step-up, binding violations) explain themselves in `development` — which check
+   * failed and what to change — and carry only codes and keyed hashes in `production`, never a
+   * token or secret (SEC-41). Runs beside `onEvent`, never instead of it.
+   *
+   * @example
+   * new SessionManager({ store, secrets, logger: pino(), logMode: 'production' })
+   */
+  logger?: LoggerLike;
+  /** How `logger` writes: default `production` unless NODE_ENV is `development` or `test`. */
+  logMode?: 'development' | 'production';
+  /** Receives configuration warnings (the plain-HTTP development warning); default `logger.warn`, else console.warn. */
   warn?: (message: string) => void;
   /** Device binding (e.g. `new DeviceBoundSessions()` from `sessionward/dbsc`); see docs/device-binding.md. */
   guard?: SessionGuard;
@@ -157,9 +171,7 @@ export function resolveOptions(o: SessionManagerOptions): ResolvedOptions {
   if (c.maxAge !== undefined && c.maxAge > 400 * 24 * HOUR) throw new ConfigError('cookie.maxAge must not exceed 400 days');
   validateCookieOptions(cookieName, { ...cookieAttrs, maxAge: c.maxAge === undefined ? undefined : Math.floor(c.maxAge / 1000) });
   if (insecure) {
-    (o.warn ?? console.warn)(
-      `sessionward: insecureDevelopmentCookies is on — session cookies are sent without Secure over plain HTTP. Never use this in production.`,
-    );
+    configWarning(o, 'insecure_development_cookies', `sessionward: insecureDevelopmentCookies is on — session cookies are sent without Secure over plain HTTP. Never use this in production.`);
   }
 
   const lim = o.invalidTokenLimit ?? { max: 50, windowMs: 60_000 };
@@ -179,5 +191,40 @@ export function resolveOptions(o: SessionManagerOptions): ResolvedOptions {
     invalidTokenLimit: { max: lim.max, windowMs: lim.windowMs, action: lim.action ?? 'alert' },
     clock: o.clock ?? Date.now,
     guard: o.guard ?? null,
+  };
+}
+
+/** A configuration warning: to `warn` if given, else the logger (with a stable code), else the console. */
+function configWarning(o: SessionManagerOptions, code: string, message: string): void {
+  if (o.warn) return o.warn(message);
+  if (o.logger) {
+    try {
+      (o.logger.child ? o.logger.child({ lib: 'sessionward' }) : o.logger).warn({ type: 'config.warning', code }, message);
+    } catch {
+      // A logger that throws must not stop the start.
+    }
+    return;
+  }
+  console.warn(message);
+}
+
+/**
+ * The manager's event sink: `onEvent` and, with `logger`, a logger sink beside it. Each is called
+ * on its own, so a throwing logger never keeps an event from `onEvent` (or the reverse).
+ */
+export function eventSink(o: SessionManagerOptions): ((e: SessionEvent) => void) | undefined {
+  if (o.logger !== undefined && (typeof o.logger !== 'object' || o.logger === null || typeof o.logger.warn !== 'function' || typeof o.logger.error !== 'function' || typeof o.logger.info !== 'function' || typeof o.logger.debug !== 'function')) {
+    throw new ConfigError('logger must have debug, info, warn and error methods (a pino or console-like logger)');
+  }
+  const log = o.logger ? loggerSink(o.logger, o.logMode ? { mode: o.logMode } : {}) : undefined;
+  const user = o.onEvent;
+  if (!log) return user;
+  if (!user) return log;
+  return (e) => {
+    try {
+      user(e);
+    } finally {
+      log(e);
+    }
   };
 }

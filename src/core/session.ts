@@ -450,6 +450,14 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   }
 
   /**
+   * @internal Whether the data differs from the last synchronised state: one serialisation, where
+   * `changes()` also works out which keys (an adapter deciding whether to wait for a commit).
+   */
+  dataChanged(): boolean {
+    return this.#base !== null && JSON.stringify(this.#data) !== this.#base;
+  }
+
+  /**
    * @internal Keys whose value differs from the last synchronised state, with their new value or
    * DELETED. Empty when nothing changed (the common, read-only case costs one stringify).
    */

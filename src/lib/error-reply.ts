@@ -22,6 +22,15 @@ export function errorReply(err: unknown): ErrorReply | null {
   };
 }
 
+const INTERNAL_BODY = JSON.stringify({ error: 'ERR_INTERNAL' });
+
+/**
+ * The reply when the adapter itself must answer a failure (the session could not be loaded or
+ * committed): a sessionward error's own reply, anything else a bare 500 `ERR_INTERNAL`.
+ */
+export function failureReply(err: unknown): ErrorReply {
+  return errorReply(err) ?? { status: 500, headers: [['content-type', 'application/json'], ['cache-control', 'no-store']], body: INTERNAL_BODY };
+}
 /** The reply as a Web `Response`. */
 export function replyResponse(r: ErrorReply): Response {
   const headers = new Headers();
@@ -46,7 +55,7 @@ export interface NodeLikeResponse {
  * Write the reply on a node:http response. Headers already sent: only the body can still go out
  * (what a failure after the head leaves possible); the status and headers stay as they were.
  */
-export function sendReply(res: NodeLikeResponse, r: ErrorReply): void {
+export function sendReply(res: NodeLikeResponse, r: ErrorReply, end: (this: any, body: string) => unknown = res.end): void {
   if (!res.headersSent) {
     res.statusCode = r.status;
     for (const [name, value] of r.headers) {
@@ -58,5 +67,6 @@ export function sendReply(res: NodeLikeResponse, r: ErrorReply): void {
       res.setHeader(name, prev === undefined ? [value] : [...(Array.isArray(prev) ? prev : [String(prev)]), value]);
     }
   }
-  res.end(r.body);
+  // `end`: the response's own end, unless an adapter holding the response must bypass its hold.
+  end.call(res, r.body);
 }

@@ -13,6 +13,7 @@ export type CounterName =
   | 'csrf_refusals_total'
   | 'throttled_total'
   | 'anomalies_total'
+  | 'risk_signals_total'
   | 'binding_violations_total'
   | 'refresh_tokens_total'
   | 'auth_total'
@@ -34,7 +35,8 @@ export const COUNTERS: Readonly<Record<CounterName, { help: string; labels: read
   tokens_invalid_total: { help: 'Presented tokens refused, by reason', labels: ['reason'] },
   csrf_refusals_total: { help: 'Requests refused by CSRF checks, by reason', labels: ['reason'] },
   throttled_total: { help: 'Sources throttled or alerted for sending invalid tokens, by action', labels: ['action'] },
-  anomalies_total: { help: 'Anomalies detected, by signal and the action taken', labels: ['signal', 'action'] },
+  anomalies_total: { help: 'Anomalies the detector scored, by signal and the action taken', labels: ['signal', 'action'] },
+  risk_signals_total: { help: 'Risk signals seen on live sessions (a new network or browser): inputs to detection, not decisions', labels: ['signal'] },
   binding_violations_total: { help: 'Device-binding violations (a bound credential used without its proof)', labels: [] },
   refresh_tokens_total: { help: 'Refresh-token outcomes (issued, rotated, race, reuse, revoked)', labels: ['outcome'] },
   auth_total: { help: 'Authentication outcomes (success, failure, throttled, reauth_required)', labels: ['outcome'] },
@@ -78,7 +80,9 @@ export function classify(e: SessionwardEvent): CounterSample[] {
     case 'alert.invalid_tokens':
       return one('throttled_total', { action: label(e.reason) });
     case 'session.anomaly':
-      return one('anomalies_total', { signal: label(e.reason), action: 'log' });
+      // The manager's raw signal. A Detector, if there is one, reports its decision on the same
+      // request as anomaly.detected: counting both in one family would count every anomaly twice.
+      return one('risk_signals_total', { signal: label(e.reason) });
     case 'refresh.issued':
     case 'refresh.rotated':
     case 'refresh.race':

@@ -6,7 +6,7 @@
  *
  * PromQL for the five session health figures (docs/monitoring.md explains each):
  * - expiration rate:      sum(rate(sessionward_sessions_ended_total{reason="expired"}[5m])) / sum(rate(sessionward_sessions_ended_total[5m]))
- * - hijacking incidents:  sum(increase(sessionward_refresh_tokens_total{outcome="reuse"}[1h])) + sum(increase(sessionward_binding_violations_total[1h])) + sum(increase(sessionward_anomalies_total[1h]))
+ * - hijacking incidents:  sum(increase(sessionward_refresh_tokens_total{outcome="reuse"}[1h])) + sum(increase(sessionward_binding_violations_total[1h])) + sum(increase(sessionward_anomalies_total{action!="log"}[1h]))
  * - cookie compliance:    sum(rate(sessionward_session_cookies_total{result="pass"}[1h])) / sum(rate(sessionward_session_cookies_total[1h]))
  * - auth success rate:    sum(rate(sessionward_auth_total{outcome="success"}[5m])) / sum(rate(sessionward_auth_total{outcome=~"success|failure|throttled"}[5m]))
  * - rotation frequency:   sum(rate(sessionward_sessions_rotated_total[1h])) / sum(rate(sessionward_sessions_created_total[1h]))

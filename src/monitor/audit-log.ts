@@ -20,15 +20,10 @@ import { createWriteStream, promises as fs, type WriteStream } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { keyBytes } from '../lib/key-errors.js';
 import type { SessionwardEvent } from './events.js';
+import { auditRecord } from './record.js';
 
-/** Fields an audit line may carry. Anything else an event holds is dropped. */
-export const AUDIT_FIELDS = [
-  'type', 'at', 'sid', 'newSid', 'userId', 'ip', 'userAgent', 'reason', 'count', 'method', 'cookie', 'kind',
-  'fromKid', 'toKid', 'from', 'sidHash', 'tokenHash', 'subHash', 'idHash', 'userHash', 'validAfter', 'familyHash',
-  'signal', 'action', 'score', 'store', 'op', 'code', 'ms',
-] as const;
+export { AUDIT_FIELDS, auditRecord } from './record.js';
 
-const MAX_STRING = 300;
 const GENESIS = '0'.repeat(64);
 
 export interface AuditLogOptions {
@@ -53,18 +48,6 @@ export interface AuditVerification {
   badLine?: number;
   /** MAC of the last line: anchor it elsewhere to detect truncation. */
   lastMac?: string;
-}
-
-/** The allow-listed copy of an event that goes into a line. */
-export function auditRecord(event: Record<string, unknown>): Record<string, string | number | null> {
-  const out: Record<string, string | number | null> = {};
-  for (const k of AUDIT_FIELDS) {
-    const v = event[k];
-    if (typeof v === 'string') out[k] = v.slice(0, MAX_STRING);
-    else if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
-    else if (v === null && k === 'userId') out[k] = null;
-  }
-  return out;
 }
 
 function keyOf(k: string | Uint8Array): Buffer {

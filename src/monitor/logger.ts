@@ -13,7 +13,7 @@
  * const log = loggerSink(pino(), { mode: process.env.NODE_ENV === 'production' ? 'production' : 'development' })
  * new SessionManager({ ..., onEvent: fanOut(log, metrics.onEvent) })
  */
-import { auditRecord } from './audit-log.js';
+import { auditRecord } from './record.js';
 import type { EventSink, SessionwardEvent } from './events.js';
 
 export interface LoggerLike {

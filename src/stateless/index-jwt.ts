@@ -14,7 +14,7 @@ export type { JwsAlg, HmacAlg, JwtKey, JwtKeyInput } from './jwt/keys.js';
 export { JwtSigner } from './jwt/sign.js';
 export type { JwtSignerOptions, SignOptions } from './jwt/sign.js';
 export { JwtVerifier } from './jwt/verify.js';
-export type { JwtVerifierOptions, VerifyOptions, AccessTokenClaims } from './jwt/verify.js';
+export type { JwtVerifierOptions, VerifyOptions, AccessTokenClaims, DpopRequestContext } from './jwt/verify.js';
 export { publicJwks, importJwks, jwksKeyRing, fetchJwks } from './jwt/jwks.js';
 export type { PublicJwk, FetchJwksOptions } from './jwt/jwks.js';
 export { createFingerprint, FINGERPRINT_COOKIE } from './jwt/fingerprint.js';

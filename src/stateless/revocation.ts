@@ -24,7 +24,8 @@
  * await revocation.revokeSession(sid, absoluteExpiry, 'u1') // one session / one jti
  * await revocation.isRevoked({ id: sid, userId: 'u1', issuedAt }) // false | true
  */
-import { ConfigError, StoreError } from '../errors.js';
+import { ConfigError, InvalidInputError, StoreError } from '../errors.js';
+import { assertUserId } from '../core/storable.js';
 import { sha256Sync } from '../crypto/node.js';
 import type { SessionRecord, SessionStore } from '../stores/types.js';
 import type { OnStatelessEvent } from './events.js';
@@ -173,7 +174,10 @@ export class Revocation {
 
   /** Revoke every credential of `userId` issued before `validAfter` (default: now). */
   async revokeUser(userId: string, validAfter = this.#now()): Promise<void> {
-    if (typeof userId !== 'string' || userId === '') throw new TypeError('userId must be a non-empty string');
+    // The same rule as every store's userId (a lone surrogate or control character is refused, not
+    // hashed into a cut-off that no session's userId could ever match).
+    assertUserId(userId);
+    if (typeof validAfter !== 'number' || !Number.isFinite(validAfter)) throw new InvalidInputError('validAfter must be a finite time in milliseconds');
     const now = this.#now();
     const key = this.#userKey(userId);
     const written = await this.#merge(key, now, (cur) => {

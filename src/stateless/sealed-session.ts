@@ -212,12 +212,23 @@ export class SealedSessions<T extends object = Record<string, unknown>> {
     this.#maxChunks = r.maxChunks;
     this.#ironAttrs = r.ironAttrs;
     this.#now = o.now ?? Date.now;
+    this.#chunkPrefix = `${this.cookieName}.`;
+    this.#ironOtherName = !!(this.#ironAttrs && o.iron && (o.iron.cookieName ?? this.cookieName) !== this.cookieName);
   }
+
+  readonly #chunkPrefix: string;
+  readonly #ironOtherName: boolean;
 
   /** Load the session from a Cookie header. Bad, expired or revoked cookies give an empty session; never throws for client input. */
   async load(cookieHeader: string | null | undefined, sink?: HeaderSink): Promise<SealedSession<T>> {
-    const cookies = parseCookieHeader(cookieHeader);
     const name = this.cookieName;
+    // Most requests carry our cookie unchunked: look it up without splitting the whole header. A
+    // chunk (`name.N`) can only be there if `name.` occurs in the header, and the iron migration
+    // may read a cookie of another name: both take the full parse.
+    const cookies =
+      typeof cookieHeader === 'string' && !cookieHeader.includes(this.#chunkPrefix) && !this.#ironOtherName
+        ? parseCookieHeader(cookieHeader, name)
+        : parseCookieHeader(cookieHeader);
     const read = readChunked(cookies, name, this.#maxChunks);
     const now = this.#now();
     let env: Envelope | null = null;

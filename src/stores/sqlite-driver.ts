@@ -60,12 +60,12 @@ export function hasNodeSqlite(): boolean {
   return loadNodeSqlite() !== null;
 }
 
-function loadBetterSqlite3(): typeof BetterSqlite3 {
+function loadBetterSqlite3(who: string): typeof BetterSqlite3 {
   try {
     return require('better-sqlite3') as typeof BetterSqlite3;
   } catch (cause) {
     throw new ConfigError(
-      'SqliteStore needs a SQLite driver: run it on Node >= 22.13 (built-in node:sqlite, nothing to install), ' +
+      `${who} needs a SQLite driver: run it on Node >= 22.13 (built-in node:sqlite, nothing to install), ` +
         `or install the optional peer dependency: npm i better-sqlite3@12 (${String(cause)})`,
     );
   }
@@ -93,7 +93,12 @@ function transactionally<T>(exec: (sql: string) => void, fn: () => T): T {
   return result;
 }
 
-/** Wrap a database the caller opened (better-sqlite3 `Database` or `node:sqlite` `DatabaseSync`). */
+/**
+ * Wrap a database the caller opened (better-sqlite3 `Database` or `node:sqlite` `DatabaseSync`).
+ *
+ * @example
+ * const db = connect(new DatabaseSync(':memory:'))
+ */
 export function connect(database: SqliteDatabase): SqliteConnection {
   const exec = (sql: string): void => void database.exec(sql);
   if (isBetterSqlite3(database)) {
@@ -118,18 +123,34 @@ export function connect(database: SqliteDatabase): SqliteConnection {
 
 /**
  * Open `file` with the chosen driver; `auto` takes `node:sqlite` where the runtime has it, so a
- * fresh install on a current Node compiles nothing, and better-sqlite3 elsewhere.
+ * fresh install on a current Node compiles nothing, and better-sqlite3 elsewhere. The connection is
+ * the same whichever driver runs: `exec`, `prepare` -> `run`/`get`/`all` with positional
+ * parameters, `immediate` for a write transaction, `close`. Nothing is set up: pragmas such as
+ * `busy_timeout` (better-sqlite3 defaults to 5000 ms, node:sqlite to 0) are the caller's.
+ * `who` names the caller in a ConfigError ("SqliteStore", "the reference app's accounts").
+ *
+ * @example
+ * import { openSqlite } from 'sessionward/stores/sqlite'
+ * const db = openSqlite('data/app.db')
+ * db.exec('PRAGMA busy_timeout = 5000')
+ * db.exec('CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)')
+ * db.prepare('INSERT INTO notes (body) VALUES (?)').run('hello')
+ * const rows = db.prepare('SELECT id, body FROM notes').all() as Array<{ id: number; body: string }>
  */
-export function openSqlite(file: string, driver: SqliteDriverName | 'auto' = 'auto'): SqliteConnection {
+export function openSqlite(file: string, driver: SqliteDriverName | 'auto' = 'auto', who = 'SqliteStore'): SqliteConnection {
+  // From JavaScript (or an environment variable) any string can arrive: never guess a driver.
+  if (driver !== 'auto' && driver !== 'node:sqlite' && driver !== 'better-sqlite3') {
+    throw new ConfigError(`${who}: unknown SQLite driver ${JSON.stringify(driver)}: use 'node:sqlite', 'better-sqlite3' or 'auto'`);
+  }
   const builtin = driver === 'better-sqlite3' ? null : loadNodeSqlite();
   if (builtin) return connect(new builtin.DatabaseSync(file));
   if (driver === 'node:sqlite') {
     throw new ConfigError(
-      `SqliteStore: driver 'node:sqlite' needs Node >= 22.13 (this is ${globalThis.process?.version ?? 'not Node'}); ` +
+      `${who}: driver 'node:sqlite' needs Node >= 22.13 (this is ${globalThis.process?.version ?? 'not Node'}); ` +
         "use driver: 'better-sqlite3' (npm i better-sqlite3@12) or leave driver unset to pick what is there",
     );
   }
-  return connect(new (loadBetterSqlite3())(file));
+  return connect(new (loadBetterSqlite3(who))(file));
 }
 
 /** SQLite's primary result code of a driver error (better-sqlite3: `code` 'SQLITE_BUSY...'; node:sqlite: `errcode`). */

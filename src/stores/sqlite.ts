@@ -23,8 +23,10 @@ import {
 } from './sqlite-driver.js';
 import { ensureSqliteIndexes, quoteSqliteIdent as quoteIdent, refuseCaseTwin, sqliteIndexSql, validateSqliteTable as validateTable } from './sqlite-names.js';
 
-export { hasNodeSqlite } from './sqlite-driver.js';
-export type { NodeSqliteDatabase, SqliteDatabase, SqliteDriverName } from './sqlite-driver.js';
+// The driver layer is public: an application keeps its own tables (users, history) in SQLite
+// through the same two drivers, so it compiles nothing where the store compiles nothing.
+export { connect as connectSqlite, hasNodeSqlite, openSqlite } from './sqlite-driver.js';
+export type { NodeSqliteDatabase, SqliteConnection, SqliteDatabase, SqliteDriverName, SqliteStatement } from './sqlite-driver.js';
 
 export interface SqliteStoreOptions {
   /**

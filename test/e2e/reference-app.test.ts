@@ -8,66 +8,19 @@
  * README's docs/screenshots/ — a test run does not rewrite tracked files by default).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
+import { CHROMIUM, ROOT, startApp, stopApp, type RunningApp } from '../helpers/app-server.js';
 import { totpAt } from '../helpers/totp.js';
+import { hasNodeSqlite } from '../../src/stores/sqlite.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const SHOTS = [join(ROOT, 'test-artifacts'), ...(process.env.UPDATE_SCREENSHOTS === '1' ? [join(ROOT, 'docs/screenshots')] : [])];
 const PASSWORD = 'e2e password 0123';
 const DEMO_PASSWORD = 'demo-password-for-e2e';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
 const FIREFOX_UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:128.0) Gecko/20100101 Firefox/128.0';
-
-
-interface Running {
-  child: ChildProcess;
-  url: string;
-  port: number;
-  dir: string;
-  output: () => string;
-}
-
-/** Start `tsx app/server.ts` like `npm start` and wait for the URL it prints. */
-function startServer(env: Record<string, string>): Promise<Running> {
-  const dir = mkdtempSync(join(tmpdir(), 'sw-e2e-'));
-  const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['app/server.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dir, REDIS_URL: '', REDIS_CLUSTER_URLS: '', DATABASE_URL: '', SESSION_SECRETS: '', NODE_ENV: 'test', SW_INSECURE_TEST_SCRYPT: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  return new Promise((resolveStart, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = /URL\s+(http:\/\/localhost:(\d+))/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolveStart({ child, url: m[1]!, port: Number(m[2]), dir, output: () => out });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${out}`)));
-  });
-}
-
-async function stopServer(r: Running | undefined): Promise<void> {
-  if (!r) return;
-  if (r.child.exitCode === null) {
-    const exited = new Promise((res) => r.child.once('exit', res));
-    r.child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((res) => setTimeout(res, 3000))]);
-    if (r.child.exitCode === null) r.child.kill('SIGKILL');
-  }
-  rmSync(r.dir, { recursive: true, force: true });
-}
 
 async function shot(page: Page, name: string): Promise<void> {
   const first = join(SHOTS[0]!, `${name}.png`);
@@ -175,8 +128,8 @@ async function signoutSettled(page: Page): Promise<'error shown' | 'navigated'> 
 }
 
 describe('reference app in a real browser', () => {
-  let app: Running;
-  let idleApp: Running;
+  let app: RunningApp;
+  let idleApp: RunningApp;
   let attacker: http.Server;
   let attackerUrl = '';
   let browser: Browser;
@@ -187,9 +140,9 @@ describe('reference app in a real browser', () => {
   beforeAll(async () => {
     for (const d of SHOTS) mkdirSync(d, { recursive: true });
     [app, idleApp, browser] = await Promise.all([
-      startServer({ DEMO_PASSWORD }),
-      startServer({ SW_IDLE_MS: '8000', SW_WARN_MS: '6000', SW_DEMO: '0' }),
-      chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS }),
+      startApp({ DEMO_PASSWORD }),
+      startApp({ SW_IDLE_MS: '8000', SW_WARN_MS: '6000', SW_DEMO: '0' }),
+      chromium.launch(CHROMIUM),
     ]);
     // The attacker's site: another origin *and* another site (127.0.0.1 vs localhost).
     attacker = http.createServer((_req, res) => {
@@ -207,13 +160,14 @@ describe('reference app in a real browser', () => {
   afterAll(async () => {
     await browser?.close();
     await new Promise((r) => (attacker ? attacker.close(r) : r(undefined)));
-    await Promise.all([stopServer(app), stopServer(idleApp)]);
+    await Promise.all([stopApp(app), stopApp(idleApp)]);
   });
 
   it('prints its URL, store and how to sign in', () => {
     const out = app.output();
     expect(out).toContain(`URL         ${app.url}`);
-    expect(out).toMatch(/Store\s+SQLite \(.*sessions\.db\)/);
+    // The banner names the SQLite driver the store and the accounts run on (this Node's).
+    expect(out).toMatch(new RegExp(`Store\\s+SQLite on ${hasNodeSqlite() ? 'node:sqlite' : 'better-sqlite3'} \\(.*sessions\\.db\\)`));
     expect(out).toContain(`demo@example.com / ${DEMO_PASSWORD}`);
     expect(out).toContain('insecureDevelopmentCookies');
   });
@@ -333,7 +287,21 @@ describe('reference app in a real browser', () => {
     expect(Number(await pageA.locator('[data-kpi="csrfBlocked"]').textContent())).toBeGreaterThanOrEqual(1);
     await pageA.locator('#feed-status', { hasText: 'live' }).waitFor();
     await pageA.locator('#chart-lifecycle svg polyline').first().waitFor();
-    expect(await pageA.locator('#feed li.warn').first().textContent()).toContain('csrf.blocked');
+    expect(await pageA.locator('#feed li.warn').first().textContent()).toContain('csrf.rejected');
+    // A wrong password from another browser reaches the live dashboard: the failed counter, the
+    // top failing accounts and the feed update without a reload (dashboard.js, stats every 3 s).
+    const failedBefore = Number(await pageA.locator('[data-kpi="signinFailed"]').textContent());
+    const other = await browser.newContext();
+    const guess = await other.newPage();
+    await guess.goto(`${app.url}/signin`);
+    await guess.getByLabel('Email').fill(email);
+    await guess.getByLabel('Password').fill('not the password at all');
+    await guess.getByRole('button', { name: 'Sign in' }).click();
+    await guess.getByText('Email or password is wrong.').waitFor();
+    await other.close();
+    await pageA.waitForFunction((n) => Number(document.querySelector('[data-kpi="signinFailed"]')?.textContent) > n, failedBefore, { timeout: 10_000 });
+    await pageA.locator('#top-accounts tbody tr', { hasText: email }).waitFor({ timeout: 10_000 });
+    await pageA.locator('#feed li.warn', { hasText: 'signin.failure' }).first().waitFor();
     await shot(pageA, 'dashboard');
   });
 
@@ -443,7 +411,7 @@ describe('reference app in a real browser', () => {
 
   it('idle dialog: a failed "Sign out now" stays on the page, says so in the dialog and is not announced; a successful one is announced only after its answer', async () => {
     // Warned 2 s after the last activity, with 28 s left to act: the dialog is up for the whole test.
-    const warnApp = await startServer({ DEMO_PASSWORD, SW_IDLE_MS: '30000', SW_WARN_MS: '28000' });
+    const warnApp = await startApp({ DEMO_PASSWORD, SW_IDLE_MS: '30000', SW_WARN_MS: '28000' });
     const c = await browser.newContext();
     try {
       const tab1 = await c.newPage();
@@ -481,7 +449,7 @@ describe('reference app in a real browser', () => {
       await tab2.waitForURL(/\/signin\?reason=signed-out$/);
     } finally {
       await c.close();
-      await stopServer(warnApp);
+      await stopApp(warnApp);
     }
   }, 40_000);
 });

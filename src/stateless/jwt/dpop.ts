@@ -10,8 +10,11 @@
  *
  * @example
  * const dpop = new DpopVerifier({ store, nonce: { secret: process.env.DPOP_NONCE_KEY! } })
- * const claims = await verifier.verify(accessToken)
- * await dpop.verify(req.headers.dpop, { method: req.method, url: fullUrl, accessToken, jkt: (claims.cnf as any)?.jkt })
+ * // token endpoint: bind the token to the proof's key
+ * const { jkt } = await dpop.verify(req.headers.dpop, { method: 'POST', url: tokenUrl })
+ * const accessToken = signer.sign({ sub }, { jkt })
+ * // API: `new JwtVerifier({ ..., dpop })` checks the proof of a bound token itself
+ * const claims = await verifier.verify(accessToken, { dpop: { proof: req.headers.dpop, method: req.method, url: fullUrl } })
  */
 import { ConfigError, SessionwardError } from '../../errors.js';
 import { nodeCrypto } from '../../crypto/node.js';

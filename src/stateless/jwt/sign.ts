@@ -24,6 +24,12 @@ export interface SignOptions {
   fingerprint?: string;
   /** Sign with this key instead of the ring's first signing key. */
   kid?: string;
+  /**
+   * RFC 9449: bind the token to the client's DPoP key (its JWK thumbprint, as `DpopVerifier.verify`
+   * returns it for the token request's proof): written as `cnf.jkt`, and a verifier then accepts the
+   * token only with a proof signed by that key.
+   */
+  jkt?: string;
 }
 
 const REGISTERED = ['iss', 'aud', 'exp', 'iat', 'nbf', 'jti'];
@@ -86,6 +92,10 @@ export class JwtSigner {
       jti: randomBytes(16).toString('base64url'),
     };
     if (so.fingerprint !== undefined) payload.fph = sha256Sync(so.fingerprint);
+    if (so.jkt !== undefined) {
+      if (typeof so.jkt !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(so.jkt)) throw new InvalidInputError('jkt must be a JWK SHA-256 thumbprint (43 base64url characters)');
+      payload.cnf = { jkt: so.jkt };
+    }
     const input = `${this.#header(k)}.${b64json(payload)}`;
     const alg = k.algorithms[0]!;
     const p = ALGS[alg];

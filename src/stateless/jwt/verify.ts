@@ -2,7 +2,7 @@
  * Strict compact-JWS verification of access tokens (RFC 7515, RFC 8725, RFC 9068).
  *
  * Order: size and shape -> header (alg allow-listed for THIS key, typ, no crit/b64) -> signature
- * -> claims (exp, nbf, iat, iss, aud, sub) -> fingerprint -> revocation. Anything wrong is a
+ * -> claims (exp, nbf, iat, iss, aud, sub) -> fingerprint -> DPoP binding -> revocation. Anything wrong is a
  * TokenInvalidError with the same vague message; only a genuine, expired token gets
  * TokenExpiredError, and a genuine revoked one TokenRevokedError.
  */
@@ -12,6 +12,7 @@ import { sha256Sync, timingSafeEqualStr } from '../../crypto/node.js';
 import { TokenExpiredError, TokenInvalidError, TokenRevokedError } from '../errors.js';
 import type { OnStatelessEvent } from '../events.js';
 import type { Revocation } from '../revocation.js';
+import type { DpopVerifier } from './dpop.js';
 import { emit } from '../util.js';
 import { isCanonicalB64Url } from '../keys-common.js';
 import { ALGS, normTyp } from './algs.js';
@@ -35,8 +36,25 @@ export interface JwtVerifierOptions {
   requireFingerprint?: boolean;
   /** SEC-37: denylist by (iss, jti) and per-user cut-off; checked by `verify` (async) only. */
   revocation?: Revocation;
+  /**
+   * RFC 9449: checks the `DPoP` proof of a sender-constrained token (one with `cnf.jkt`). Without it
+   * such a token is refused: a DPoP-bound token is never accepted as a bearer token (section 7.1).
+   */
+  dpop?: DpopVerifier;
+  /** Refuse tokens that are not DPoP-bound (no `cnf.jkt`): this API takes sender-constrained tokens only. */
+  requireDpop?: boolean;
   now?: () => number;
   onEvent?: OnStatelessEvent;
+}
+
+/** The request a DPoP-bound token came with (RFC 9449 section 4.3). */
+export interface DpopRequestContext {
+  /** The raw `DPoP` request header (undefined when the client sent none: refused). */
+  proof: unknown;
+  /** The request's method. */
+  method: string;
+  /** The full URL the client addressed (behind a proxy: the public one, not the internal one). */
+  url: string;
 }
 
 export interface VerifyOptions {
@@ -44,6 +62,8 @@ export interface VerifyOptions {
   fingerprint?: string | null;
   /** Require this exact `sub`. */
   subject?: string;
+  /** The request's DPoP proof; needed for a DPoP-bound token (`verify` only: the replay check is async). */
+  dpop?: DpopRequestContext;
 }
 
 export interface AccessTokenClaims {
@@ -95,6 +115,8 @@ export class JwtVerifier {
   readonly #maxLen: number;
   readonly #requireFph: boolean;
   readonly #revocation: Revocation | undefined;
+  readonly #dpop: DpopVerifier | undefined;
+  readonly #requireDpop: boolean;
   readonly #now: () => number;
   readonly #onEvent: OnStatelessEvent | undefined;
   // Parsed headers of tokens that verified: the same few headers repeat on every request.
@@ -118,6 +140,9 @@ export class JwtVerifier {
     this.#maxLen = o.maxTokenLength ?? 8192;
     this.#requireFph = o.requireFingerprint === true;
     this.#revocation = o.revocation;
+    this.#dpop = o.dpop;
+    this.#requireDpop = o.requireDpop === true;
+    if (this.#requireDpop && !this.#dpop) throw new ConfigError('requireDpop needs a dpop verifier (new DpopVerifier({ store }))');
     this.#now = o.now ?? Date.now;
     this.#onEvent = o.onEvent;
   }
@@ -155,10 +180,15 @@ export class JwtVerifier {
     return { key, alg: alg as JwsAlg };
   }
 
-  /** Signature and claims, synchronously (no revocation check). Throws typed errors only. */
+  /**
+   * Signature and claims, synchronously (no revocation check). Throws typed errors only. A
+   * DPoP-bound token is refused here: its proof's replay check needs the store, so use `verify`.
+   */
   verifySync(token: string, vo: VerifyOptions = {}): AccessTokenClaims {
     try {
-      return this.#verify(token, vo);
+      const c = this.#verify(token, vo);
+      if (c.cnf !== undefined || this.#requireDpop) throw invalid();
+      return c;
     } catch (e) {
       if (e instanceof TokenInvalidError) emit(this.#onEvent, { type: 'token.invalid', tokenHash: typeof token === 'string' ? sha256Sync(token) : '' });
       throw e;
@@ -239,7 +269,14 @@ export class JwtVerifier {
    * revocation cache is warm).
    */
   async verify(token: string, vo: VerifyOptions = {}): Promise<AccessTokenClaims> {
-    const c = this.verifySync(token, vo);
+    let c: AccessTokenClaims;
+    try {
+      c = this.#verify(token, vo);
+      await this.#sender(token, c, vo);
+    } catch (e) {
+      if (e instanceof TokenInvalidError) emit(this.#onEvent, { type: 'token.invalid', tokenHash: typeof token === 'string' ? sha256Sync(token) : '' });
+      throw e;
+    }
     if (this.#revocation) {
       if (typeof c.jti !== 'string') throw invalid();
       // iat as written: our signer writes it to the millisecond. A whole-second iat (another
@@ -256,6 +293,23 @@ export class JwtVerifier {
       }
     }
     return c;
+  }
+
+  /**
+   * RFC 9449 section 7.1: a token bound to a key (`cnf.jkt`) counts only with a proof signed by that
+   * key, for this request, over this token (`ath`), used once. A `cnf` that is not exactly a
+   * thumbprint is refused rather than ignored: ignoring it would turn a bound token into a bearer one.
+   */
+  async #sender(token: string, c: AccessTokenClaims, vo: VerifyOptions): Promise<void> {
+    const cnf = c.cnf;
+    if (cnf === undefined) {
+      if (this.#requireDpop) throw invalid();
+      return;
+    }
+    const jkt = typeof cnf === 'object' && cnf !== null && !Array.isArray(cnf) ? (cnf as { jkt?: unknown }).jkt : undefined;
+    if (typeof jkt !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(jkt)) throw invalid();
+    if (!this.#dpop || !vo.dpop) throw invalid();
+    await this.#dpop.verify(vo.dpop.proof, { method: vo.dpop.method, url: vo.dpop.url, accessToken: token, jkt });
   }
 
   /** Denylist this (already verified) token until its expiry. */

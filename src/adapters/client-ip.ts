@@ -1,20 +1,25 @@
 /**
- * The client's address behind reverse proxies the operator names (`TRUST_PROXY`). Off by default:
+ * The client's address behind reverse proxies the operator names (e.g. a `TRUST_PROXY` setting). Off by default:
  * `X-Forwarded-For` is whatever the client typed unless a proxy of ours wrote it, so without the
  * setting the socket address is the client. Behind a proxy the socket address is the proxy's,
  * shared by every visitor, and the per-address throttles would pool them all.
  *
  * @example
- * const ip = clientIpResolver(parseTrustProxy('1'))   // one proxy in front: trust its last entry
- * nodeSessions(manager, { getIp: ip })
+ * import { clientIpResolver, parseTrustProxy, nodeSessions } from 'sessionward/node'
+ * const getIp = clientIpResolver(parseTrustProxy(process.env.TRUST_PROXY))   // '1': one proxy in front
+ * nodeSessions(manager, { getIp })   // the same getIp for your own throttles and logs
  */
 import { BlockList, isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
+import { ConfigError } from '../errors.js';
 
 /** How many proxies stand in front of the app, or which addresses (and CIDR ranges) are proxies. */
 export type TrustProxy = { hops: number } | { addresses: string[] };
 
-/** `TRUST_PROXY`: unset, `0` or `false` = off; a count of hops; or comma-separated addresses / CIDRs. */
+/**
+ * A setting string (e.g. the `TRUST_PROXY` variable): unset, `0` or `false` = off; a count of hops;
+ * or comma-separated addresses / CIDRs. Throws ConfigError on anything else.
+ */
 export function parseTrustProxy(raw: string | undefined): TrustProxy | undefined {
   const v = (raw ?? '').trim();
   if (v === '' || v === '0' || v === 'false') return undefined;
@@ -32,7 +37,7 @@ function proxyList(addresses: string[]): BlockList {
     const type = isIP(addr ?? '');
     const prefix = bits === undefined ? null : Number(bits);
     if (type === 0 || extra !== undefined || (prefix !== null && !(Number.isInteger(prefix) && prefix >= 0 && prefix <= (type === 4 ? 32 : 128)))) {
-      throw new Error(`TRUST_PROXY: ${JSON.stringify(a)} is not an IP address or CIDR range (or give a hop count)`);
+      throw new ConfigError(`trust proxy: ${JSON.stringify(a)} is not an IP address or CIDR range (or give a hop count)`);
     }
     const family = type === 4 ? 'ipv4' : 'ipv6';
     if (prefix === null) list.addAddress(addr!, family);
@@ -64,6 +69,7 @@ export function clientIpResolver(trust: TrustProxy | undefined): (req: IncomingM
     return ip === undefined ? undefined : plain(ip);
   };
   if (!trust) return socketIp;
+  if ('hops' in trust && !(Number.isInteger(trust.hops) && trust.hops >= 0)) throw new ConfigError('trust proxy: hops must be a whole number >= 0');
   const list = 'addresses' in trust ? proxyList(trust.addresses) : null;
   return (req) => {
     let ip = socketIp(req);

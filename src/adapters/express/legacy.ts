@@ -6,9 +6,9 @@
  * entry is deleted and the old cookie cleared — each legacy session is accepted once.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { ConfigError, StoreUnavailableError } from '../errors.js';
-import { parseCookieHeader, serializeCookie } from '../cookie/index.js';
-import type { SessionStore } from '../stores/types.js';
+import { ConfigError, StoreUnavailableError } from '../../errors.js';
+import { parseCookieHeader, serializeCookie } from '../../cookie/index.js';
+import type { SessionStore } from '../../stores/types.js';
 
 /** The part of an express-session `Store` (connect-redis, connect-mongo, ...) migration needs. */
 export interface LegacyStore {

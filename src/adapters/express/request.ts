@@ -12,7 +12,7 @@
  * Keys you do not declare stay `any`, so code written for express-session compiles unchanged.
  * Do not keep `@types/express-session` installed beside it: both declare `req.session`.
  */
-import type { ExpressSessionMethods } from './express.js';
+import type { ExpressSessionMethods } from './view.js';
 
 /** Your session data: merge your keys in (`declare module 'sessionward/express'`). */
 export interface SessionData {
