@@ -10,7 +10,7 @@
  */
 export * from './adapters/web.js';
 export { SessionManager } from './core/manager.js';
-export type { RequestInfo, CommitResult } from './core/manager.js';
+export type { RequestInfo, CommitOptions, CommitResult } from './core/manager.js';
 export { Session, AUTH_KEY } from './core/session.js';
 export type { SessionManagerOptions, CookieOptions } from './core/options.js';
 export type { SessionEvent, SessionEventType } from './core/events.js';

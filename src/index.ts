@@ -3,7 +3,7 @@
  * The core knows nothing of frameworks: adapters live under `sessionward/node`, `sessionward/web`, ...
  */
 export { SessionManager } from './node-manager.js';
-export type { RequestInfo, CommitResult } from './core/manager.js';
+export type { RequestInfo, CommitOptions, CommitResult } from './core/manager.js';
 export { Session, AUTH_KEY } from './core/session.js';
 export type { LoginOptions, DeviceSession } from './core/session.js';
 export { AAL_PRESETS } from './core/options.js';

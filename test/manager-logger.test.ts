@@ -39,6 +39,17 @@ describe('SessionManager logger option', () => {
     expect(warn).toHaveBeenCalledTimes(1);
   });
 
+  it('a configuration warning is also a config.warning event on onEvent, once, with its code', () => {
+    vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const { logger, lines } = pinoLines();
+    const events: SessionEvent[] = [];
+    setup({ logger, onEvent: (e) => void events.push(e), cookie: { insecureDevelopmentCookies: true } });
+    expect(events.filter((e) => e.type === 'config.warning')).toEqual([expect.objectContaining({ type: 'config.warning', reason: 'insecure_development_cookies' })]);
+    expect(lines()).toHaveLength(1); // the logger line is not doubled by the event
+    // A throwing onEvent does not stop the manager from starting.
+    expect(() => setup({ onEvent: () => { throw new Error('sink down'); }, cookie: { insecureDevelopmentCookies: true } })).not.toThrow();
+  });
+
   it('development: a forged cookie and a throttled source explain themselves', async () => {
     const { logger, lines } = pinoLines();
     const { manager } = setup({ logger, logMode: 'development', invalidTokenLimit: { max: 2, windowMs: 60_000, action: 'throttle' } });

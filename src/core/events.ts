@@ -17,7 +17,9 @@ export type SessionEventType =
   | 'alert.invalid_tokens'
   | 'auth.reauth_required'
   | 'session.bound'
-  | 'session.binding_violation';
+  | 'session.binding_violation'
+  /** A risky setting the manager was created with (`reason` is its stable code). */
+  | 'config.warning';
 
 export interface SessionEvent {
   type: SessionEventType;

@@ -3,8 +3,8 @@
  * live record a request presents, may add headers to a response that issues a session cookie,
  * and may answer protocol endpoints of its own. The manager knows nothing of what is checked.
  */
-import type { SessionRecord } from '../stores/types.js';
-import type { RequestInfo, SessionManager } from './manager.js';
+import type { SessionRecord } from '../lib/record.js';
+import type { RequestInfo } from './request.js';
 import type { Session } from './session.js';
 
 /** A request to a guard's own endpoint, as strings (adapters translate; the core sees no framework). */
@@ -26,9 +26,13 @@ export interface EndpointResponse {
   body: string;
 }
 
-export interface SessionGuard {
+/**
+ * `Host` is what the guard needs of the manager it is given (the DBSC guard takes the
+ * SessionManager itself); a type parameter, so this module does not import the manager.
+ */
+export interface SessionGuard<Host = unknown> {
   /** Called once by the manager that is given this guard. */
-  attach(manager: SessionManager<any>): void;
+  attach(manager: Host): void;
   /**
    * On every load of a live record (also one reached through a rotation grace window): a short
    * reason to refuse it for this request, or null to admit it. The manager then treats the request

@@ -196,6 +196,13 @@ export function resolveOptions(o: SessionManagerOptions): ResolvedOptions {
 
 /** A configuration warning: to `warn` if given, else the logger (with a stable code), else the console. */
 function configWarning(o: SessionManagerOptions, code: string, message: string): void {
+  // An event too, so a monitoring pipeline sees a risky setting without reading logs. Only to
+  // onEvent: the logger gets its own line below, and the same warning twice would be noise.
+  try {
+    o.onEvent?.({ type: 'config.warning', at: new Date((o.clock ?? Date.now)()).toISOString(), reason: code });
+  } catch {
+    // Observability must not stop the start.
+  }
   if (o.warn) return o.warn(message);
   if (o.logger) {
     try {

@@ -1,44 +1,18 @@
 import {
   ReauthRequiredError,
-  SessionConflictError,
   SessionDestroyedError,
   UnauthenticatedError,
   InvalidInputError,
   SessionSupersededError,
 } from '../errors.js';
-import type { SessionRecord } from '../stores/types.js';
-import type { Engine } from './manager.js';
+import type { SessionRecord } from '../lib/record.js';
 import { bindingOf, type BindingKind } from './binding.js';
-import { assertUserId, put } from './storable.js';
+import { diff, type Changes } from './changes.js';
+import type { SessionEvent, SessionEventType } from './events.js';
+import { assertUserId, clip, put } from './storable.js';
+import { AUTH_KEY, MAX_COOKIE_AGE_MS, authState, loginData, stepData, type AuthState, type LoginOptions } from './auth-state.js';
 
-/** Reserved data key holding sessionward's own auth state (pending second factor, methods). */
-export const AUTH_KEY = '__sw';
-
-interface AuthState {
-  /** A factor still to complete (e.g. 'mfa'); the session is half-authenticated until cleared (SEC-17). */
-  pending?: string;
-  /** Authentication methods completed, e.g. ['pwd', 'otp']. */
-  amr?: string[];
-  /** Per-session persistent-cookie lifetime in ms ("remember me"); overrides `cookie.maxAge`. */
-  maxAge?: number | null;
-}
-
-const MAX_COOKIE_AGE_MS = 400 * 24 * 3600_000;
-
-export interface LoginOptions {
-  /** Keys of pre-login data to keep in addition to the manager's `preLoginKeys`. */
-  keep?: readonly string[];
-  /** Mark the session half-authenticated until `completeStep()` (SEC-17). */
-  pending?: string;
-  /** Authentication methods used, recorded for step-up decisions. */
-  amr?: string[];
-  /**
-   * A sign-in carried over from elsewhere (an express-session cookie), not proven in this request:
-   * the session gets no authentication time, so every `requireFreshAuth` fails (SEC-14), and its
-   * absolute deadline is no later than this time (ms since the epoch) (SEC-11).
-   */
-  carriedOverUntil?: number;
-}
+export { AUTH_KEY, type LoginOptions };
 
 export interface DeviceSession {
   /** Store id of the session (a hash; usable with `destroySession`). */
@@ -52,18 +26,31 @@ export interface DeviceSession {
   authTime: number | null;
 }
 
-const DELETED = Symbol('deleted');
-const MAX_META_LENGTH = 512;
-/** No changes: shared, never mutated. */
-const NO_CHANGES: ReadonlyMap<string, unknown> = new Map();
-
-/** @internal Device metadata is bounded: a client picks its User-Agent. */
-export function clip(v: string | null | undefined): string | undefined {
-  return typeof v === 'string' && v.length > 0 ? v.slice(0, MAX_META_LENGTH) : undefined;
+/** @internal What a session asks its manager to do: a new token and record, with this data. */
+export interface RotationRequest {
+  userId: string | null;
+  data: Record<string, unknown>;
+  /** Login or a completed step: the old token is worth nothing afterwards (SEC-15, SEC-17). */
+  reauthenticated: boolean;
+  /** A periodic renewal: the old token reaches the successor for the grace window (SEC-18). */
+  renewal?: boolean;
+  carriedOverUntil?: number | undefined;
 }
 
-function clone<T>(v: T): T {
-  return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
+/**
+ * @internal The narrow view a Session has of its manager. Declared here, implemented by
+ * SessionManager: the session module imports nothing from the manager.
+ */
+export interface SessionEngine {
+  readonly options: { readonly cookieMaxAge: number | undefined; readonly preLoginKeys: readonly string[]; readonly clock: () => number };
+  atomicUpdate(session: Session<any>, fn: (d: Record<string, unknown>) => void | Record<string, unknown>): Promise<void>;
+  reloadSession(session: Session<any>): Promise<void>;
+  rotate(session: Session<any>, next: RotationRequest): Promise<void>;
+  destroy(session: Session<any>): Promise<void>;
+  emit(type: SessionEventType, session: Session<any> | null, extra: Partial<SessionEvent>): Promise<void>;
+  listUserSessions(userId: string, currentId: string | null): Promise<DeviceSession[]>;
+  destroyOwnedSession(userId: string, id: string): Promise<boolean>;
+  destroyUserSessions(userId: string, exceptId?: string): Promise<number>;
 }
 
 /**
@@ -77,7 +64,7 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   /** @internal */ record: SessionRecord | null;
   /** Raw token of this request's cookie: private, so it never shows up when a session is logged or inspected. */
   #token: string | null;
-  readonly #engine: Engine;
+  readonly #engine: SessionEngine;
   /** @internal set when the response must carry a (new) cookie. */
   issueCookie = false;
   /** @internal set when the response must clear the cookie. */
@@ -94,8 +81,6 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   destroyed = false;
   /** @internal renew activity at commit even if `touchAfter` has not elapsed. */
   touchRequested = false;
-  /** @internal store this session at commit even if it is new and empty (express-session's saveUninitialized). */
-  keepEmpty = false;
   /** @internal */ readonly userAgent: string | undefined;
   #data: D;
   /**
@@ -109,7 +94,7 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
 
   /** @internal */
   constructor(
-    engine: Engine,
+    engine: SessionEngine,
     record: SessionRecord | null,
     token: string | null,
     req: { ip?: string | null | (() => string | null | undefined); userAgent?: string },
@@ -319,16 +304,7 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   async login(userId: string, options: LoginOptions = {}): Promise<void> {
     this.assertLive();
     assertUserId(userId);
-    const keep = new Set([...this.#engine.options.preLoginKeys, ...(options.keep ?? [])]);
-    const data: Record<string, unknown> = {};
-    for (const k of Object.keys(this.data)) if (keep.has(k)) put(data, k, (this.data as Record<string, unknown>)[k]);
-    const auth: AuthState = {};
-    if (options.pending) auth.pending = options.pending;
-    if (options.amr) auth.amr = [...options.amr];
-    // "Remember me" chosen on the login form survives the rotation that login performs.
-    const persist = this.auth().maxAge;
-    if (persist !== undefined) auth.maxAge = persist;
-    if (Object.keys(auth).length) data[AUTH_KEY] = auth;
+    const data = loginData(this.data as Record<string, unknown>, this.#engine.options.preLoginKeys, options);
     await this.#engine.rotate(this, { userId, data, reauthenticated: true, carriedOverUntil: options.carriedOverUntil });
   }
 
@@ -338,10 +314,7 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
    */
   async completeStep(method?: string): Promise<void> {
     this.assertLive();
-    const a = this.auth();
-    const next: AuthState = { amr: [...(a.amr ?? []), ...(method ? [method] : [])] };
-    if (a.maxAge !== undefined) next.maxAge = a.maxAge;
-    const data = { ...(this.data as Record<string, unknown>), [AUTH_KEY]: next };
+    const data = stepData(this.data as Record<string, unknown>, method);
     await this.#engine.rotate(this, { userId: this.userId, data, reauthenticated: true });
   }
 
@@ -440,8 +413,7 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
 
   private auth(): AuthState {
     // Read without taking a data snapshot: auth checks run on most requests and never mutate.
-    const a = (this.#data as Record<string, unknown>)[AUTH_KEY];
-    return a && typeof a === 'object' ? (a as AuthState) : {};
+    return authState(this.#data as Record<string, unknown>);
   }
 
   /** @internal */
@@ -461,39 +433,7 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
    * @internal Keys whose value differs from the last synchronised state, with their new value or
    * DELETED. Empty when nothing changed (the common, read-only case costs one stringify).
    */
-  changes(): ReadonlyMap<string, unknown> {
-    if (this.#base === null) return NO_CHANGES;
-    const json = JSON.stringify(this.#data);
-    if (json === this.#base) return NO_CHANGES;
-    const out = new Map<string, unknown>();
-    const base = JSON.parse(this.#base) as Record<string, unknown>;
-    const cur = this.#data as Record<string, unknown>;
-    for (const k of Object.keys(cur)) {
-      if (JSON.stringify(cur[k]) !== JSON.stringify(base[k])) out.set(k, clone(cur[k]));
-    }
-    for (const k of Object.keys(base)) if (!(k in cur)) out.set(k, DELETED);
-    return out;
+  changes(): Changes {
+    return diff(this.#base, this.#data as Record<string, unknown>);
   }
 }
-
-/** @internal Apply `changes` over `target`; returns a conflict key if `onConflict` is 'error'. */
-export function mergeChanges(
-  latest: Record<string, unknown>,
-  base: Record<string, unknown>,
-  changes: ReadonlyMap<string, unknown>,
-  onConflict: 'error' | 'last-write-wins',
-): Record<string, unknown> {
-  const out = { ...latest };
-  for (const [k, v] of changes) {
-    // Any concurrent change to a key this request also changed is a conflict, even to an equal
-    // value: two "n = n + 1" writers both write the same number and one increment would vanish.
-    if (onConflict === 'error' && JSON.stringify(latest[k]) !== JSON.stringify(base[k])) {
-      throw new SessionConflictError(`session key ${JSON.stringify(k)} changed concurrently`);
-    }
-    if (v === DELETED) delete out[k];
-    else put(out, k, v);
-  }
-  return out;
-}
-
-export { DELETED };

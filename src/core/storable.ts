@@ -31,6 +31,13 @@ export function assertStorableJson(json: string): void {
   if (REFUSED_ESCAPE.test(json)) throw new InvalidInputError('session data must not hold NUL or lone UTF-16 surrogates');
 }
 
+const MAX_META_LENGTH = 512;
+
+/** Device metadata is bounded: a client picks its User-Agent. */
+export function clip(v: string | null | undefined): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v.slice(0, MAX_META_LENGTH) : undefined;
+}
+
 /** Device metadata comes from the client: what a store could not keep becomes U+FFFD. */
 export function storableMeta(v: string | undefined): string | undefined {
   return v === undefined ? v : v.replace(new RegExp(ILL_FORMED_TEXT.source, 'g'), '\ufffd');

@@ -19,6 +19,8 @@ import { randomBytes } from 'node:crypto';
 import { ConfigError, StoreError } from '../errors.js';
 import { sha256Sync, timingSafeEqualStr } from '../crypto/node.js';
 import type { SessionRecord, SessionStore } from '../stores/types.js';
+import { newRecord, nextVersion } from '../lib/record.js';
+import { casRetry, RETRY } from '../lib/backoff.js';
 import { RefreshRaceError, TokenExpiredError, TokenInvalidError, TokenReusedError, TokenRevokedError } from './errors.js';
 import type { OnStatelessEvent } from './events.js';
 import type { Revocation } from './revocation.js';
@@ -123,20 +125,14 @@ export class RefreshTokens {
     const familyId = randomBytes(16).toString('base64url');
     const secret = randomBytes(32).toString('base64url');
     const data: FamilyData = { userId: b.userId, sid: b.sid, cur: sha256Sync(secret), prev: null, rotatedAt: now, idleExp: now + this.#idle, gen: 1 };
-    const record: SessionRecord = {
+    // No owner: not a session, so kept out of listByUser / deleteByUser (revoke via Revocation.revokeUser).
+    const record = newRecord({
       id: sha256Sync('rtf:' + familyId),
-      // Not a session: keep it out of listByUser / deleteByUser (revoke via Revocation.revokeUser).
-      userId: null,
+      now,
       data: data as unknown as Record<string, unknown>,
-      version: 1,
-      createdAt: now,
-      lastSeenAt: now,
-      authTime: null,
-      absoluteExpiresAt: now + this.#absolute,
       expiresAt: now + this.#absolute,
       meta: { kind: 'refresh-family' },
-      rotatedTo: null,
-    };
+    });
     if (!(await this.#store.create(record))) throw new StoreError('refresh family id collision');
     emit(this.#onEvent, { type: 'refresh.issued', familyHash: record.id });
     return { refreshToken: `rt1.${familyId}.${secret}`, familyId, userId: b.userId, sid: b.sid, generation: 1, idleExpiresAt: data.idleExp, absoluteExpiresAt: record.absoluteExpiresAt };
@@ -152,7 +148,8 @@ export class RefreshTokens {
     const familyId = m[1]!;
     const hash = sha256Sync(m[2]!);
     const id = sha256Sync('rtf:' + familyId);
-    for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
+    // A lost round is re-judged at once: the next read decides (rotated, revoked, reused).
+    return casRetry(async () => {
       const now = this.#now();
       const rec = await this.#store.get(id, now);
       if (!rec || !isFamily(rec.data)) throw new TokenInvalidError();
@@ -169,8 +166,8 @@ export class RefreshTokens {
         const secret = randomBytes(32).toString('base64url');
         const old = d.prev === null ? (d.old ?? []) : [short(d.prev), ...(d.old ?? [])].slice(0, OLD_KEPT);
         const next: FamilyData = { ...d, prev: d.cur, cur: sha256Sync(secret), rotatedAt: now, idleExp: Math.min(now + this.#idle, rec.absoluteExpiresAt), gen: d.gen + 1, old };
-        const written = await this.#store.update({ ...rec, data: next as unknown as Record<string, unknown>, version: rec.version + 1, lastSeenAt: now }, rec.version, now);
-        if (!written) continue; // someone else rotated or revoked meanwhile: re-read and re-judge
+        const written = await this.#store.update(nextVersion(rec, { data: next as unknown as Record<string, unknown>, lastSeenAt: now }), rec.version, now);
+        if (!written) return RETRY; // someone else rotated or revoked meanwhile: re-read and re-judge
         emit(this.#onEvent, { type: 'refresh.rotated', familyHash: id });
         return { refreshToken: `rt1.${familyId}.${secret}`, familyId, userId: d.userId, sid: d.sid, generation: next.gen, idleExpiresAt: next.idleExp, absoluteExpiresAt: rec.absoluteExpiresAt };
       }
@@ -188,8 +185,14 @@ export class RefreshTokens {
         if (this.#revocation) await this.#revocation.revokeSession(d.sid, rec.absoluteExpiresAt, d.userId);
         throw new TokenReusedError();
       }
-    }
-    throw new StoreError('refresh family kept changing');
+      return RETRY;
+    }, {
+      attempts: MAX_TRIES,
+      wait: false,
+      exhausted: () => {
+        throw new StoreError('refresh family kept changing');
+      },
+    });
   }
 
   /** Logout: end the family of this token (current or previous token accepted). */
@@ -198,21 +201,19 @@ export class RefreshTokens {
     if (!m) return;
     const id = sha256Sync('rtf:' + m[1]!);
     const hash = sha256Sync(m[2]!);
-    for (let i = 0; i < MAX_TRIES; i++) {
+    await casRetry(async () => {
       const rec = await this.#store.get(id, this.#now());
       if (!rec || !isFamily(rec.data) || rec.data.revoked) return;
       if (!timingSafeEqualStr(hash, rec.data.cur) && !(rec.data.prev && timingSafeEqualStr(hash, rec.data.prev))) return;
-      if (await this.#markRevoked(rec)) {
-        emit(this.#onEvent, { type: 'refresh.revoked', familyHash: id });
-        return;
-      }
-    }
+      if (!(await this.#markRevoked(rec))) return RETRY;
+      emit(this.#onEvent, { type: 'refresh.revoked', familyHash: id });
+    }, { attempts: MAX_TRIES, wait: false, exhausted: () => undefined });
   }
 
   /** CAS the family to revoked. True if written; false if it changed meanwhile (caller re-reads). */
   async #markRevoked(rec: SessionRecord): Promise<boolean> {
     const data = { ...(rec.data as unknown as FamilyData), revoked: true };
     // Kept until the absolute deadline so later reuse attempts are still recognised.
-    return this.#store.update({ ...rec, data: data as unknown as Record<string, unknown>, version: rec.version + 1 }, rec.version, this.#now());
+    return this.#store.update(nextVersion(rec, { data: data as unknown as Record<string, unknown> }), rec.version, this.#now());
   }
 }

@@ -30,7 +30,8 @@ import { sha256Sync } from '../crypto/node.js';
 import type { SessionRecord, SessionStore } from '../stores/types.js';
 import type { OnStatelessEvent } from './events.js';
 import { emit } from './util.js';
-import { backoff } from '../lib/backoff.js';
+import { casRetry, RETRY } from '../lib/backoff.js';
+import { newRecord, nextVersion } from '../lib/record.js';
 
 export interface RevocationOptions {
   store: SessionStore;
@@ -69,21 +70,10 @@ interface RevocationData {
 /** Attempts of a compare-and-set before giving up; each lost round means another writer won. */
 const MAX_TRIES = 1000;
 
+/** A revocation record (pinned: see the module comment), new or the version after `prev`. */
 function revocationRecord(key: string, now: number, data: RevocationData, expiresAt: number, prev?: SessionRecord): SessionRecord {
-  return {
-    id: key,
-    userId: null,
-    data: data as Record<string, unknown>,
-    version: prev ? prev.version + 1 : 1,
-    createdAt: prev?.createdAt ?? now,
-    lastSeenAt: now,
-    authTime: null,
-    absoluteExpiresAt: expiresAt,
-    expiresAt,
-    meta: { kind: 'revocation' },
-    rotatedTo: null,
-    pinned: true,
-  };
+  const fields = { data: data as Record<string, unknown>, lastSeenAt: now, absoluteExpiresAt: expiresAt, expiresAt, meta: { kind: 'revocation' }, pinned: true };
+  return prev ? nextVersion(prev, { ...fields, userId: null, authTime: null, rotatedTo: null }) : newRecord({ id: key, now, ...fields });
 }
 
 export class Revocation {
@@ -216,15 +206,18 @@ export class Revocation {
    * Returns the record's data as it stands afterwards.
    */
   async #merge(key: string, now: number, next: (cur: SessionRecord | null) => { data: RevocationData; expiresAt: number } | null): Promise<RevocationData> {
-    for (let i = 0; i < MAX_TRIES; i++) {
-      await backoff(i);
+    return casRetry(async () => {
       const cur = await this.#store.get(key, now);
       const want = next(cur);
       if (!want) return (cur!.data ?? {}) as RevocationData;
       const record = revocationRecord(key, now, want.data, want.expiresAt, cur ?? undefined);
       const ok = cur ? await this.#store.update(record, cur.version, now) : await this.#store.create(record);
-      if (ok) return want.data;
-    }
-    throw new StoreError('revocation record kept changing; is the store conforming?');
+      return ok ? want.data : RETRY;
+    }, {
+      attempts: MAX_TRIES,
+      exhausted: () => {
+        throw new StoreError('revocation record kept changing; is the store conforming?');
+      },
+    });
   }
 }

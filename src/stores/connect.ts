@@ -16,6 +16,8 @@ import { EventEmitter } from 'node:events';
 import { sha256Sync } from '../crypto/node.js';
 import { ConfigError, SessionConflictError, StoreError } from '../errors.js';
 import type { SessionRecord, SessionStore } from './types.js';
+import { casRetry, RETRY } from '../lib/backoff.js';
+import { newRecord, nextVersion } from '../lib/record.js';
 
 /**
  * What express-session hands to a store: the application's fields plus `cookie`. Kept structural
@@ -148,45 +150,29 @@ export class ExpressSessionStore extends EventEmitter {
     const loaded = (sess as Record<symbol, unknown>)[LOADED] === true;
     const data = JSON.parse(JSON.stringify(sess)) as Record<string, unknown>;
     const userId = this.userIdOf(data);
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+    // Last writer wins, so a lost round is retried at once: there is no merge to wait for.
+    return casRetry(async () => {
       const now = this.now();
       const expiry = this.expiryOf(sess, now);
       const cur = await this.store.get(id, now);
       if (!cur) {
         // Destroyed (or expired) while this request held it: stay gone.
-        if (loaded) return;
-        if (expiry <= now) return;
+        if (loaded || expiry <= now) return;
         const absoluteExpiresAt = now + this.absoluteTimeoutMs;
-        const ok = await this.store.create({
-          id,
-          userId,
-          data,
-          version: 1,
-          createdAt: now,
-          lastSeenAt: now,
-          authTime: null,
-          absoluteExpiresAt,
-          expiresAt: Math.min(expiry, absoluteExpiresAt),
-          meta: {},
-          rotatedTo: null,
-        });
-        if (ok) return;
-        continue;
+        const ok = await this.store.create(newRecord({ id, now, userId, data, absoluteExpiresAt, expiresAt: Math.min(expiry, absoluteExpiresAt) }));
+        return ok ? undefined : RETRY;
       }
       if (expiry <= now) return this.store.delete(id);
       // express-session semantics: the whole session object, last writer wins.
-      const next: SessionRecord = {
-        ...cur,
-        userId,
-        data,
-        version: cur.version + 1,
-        lastSeenAt: now,
-        expiresAt: Math.min(expiry, cur.absoluteExpiresAt),
-        rotatedTo: null,
-      };
-      if (await this.store.update(next, cur.version, now)) return;
-    }
-    throw new SessionConflictError();
+      const next = nextVersion(cur, { userId, data, lastSeenAt: now, expiresAt: Math.min(expiry, cur.absoluteExpiresAt), rotatedTo: null });
+      return (await this.store.update(next, cur.version, now)) ? undefined : RETRY;
+    }, {
+      attempts: this.maxAttempts,
+      wait: false,
+      exhausted: () => {
+        throw new SessionConflictError();
+      },
+    });
   }
 
   touch(sid: string, sess: ExpressSessionData, cb?: Cb): void {

@@ -1,3 +1,8 @@
+import type { SessionRecord } from '../lib/record.js';
+
+// The record's shape lives with its factory (src/lib/record.ts); stores and users import it from here.
+export type { SessionRecord, SessionMeta } from '../lib/record.js';
+
 /**
  * The one store contract every sessionward store implements, and that the conformance suite
  * (`sessionward/testing`) checks against a real server.
@@ -31,45 +36,6 @@
  * - A store keeps no reference to the objects it is given or returns: callers may mutate them.
  * - `patch` (optional) applies per-key data changes in one atomic step; see {@link DataPatch}.
  */
-export interface SessionRecord {
-  /** base64url SHA-256 of the token. */
-  id: string;
-  /** Owner of the session, or null before login. Indexed for "my sessions". */
-  userId: string | null;
-  /** Application data (JSON-serialisable). */
-  data: Record<string, unknown>;
-  /** Incremented by every successful `update`; starts at 1. */
-  version: number;
-  createdAt: number;
-  /** Last time activity was recorded (throttled; see `touchAfter`). */
-  lastSeenAt: number;
-  /** Time of the last (re-)authentication, for step-up checks (SEC-14). */
-  authTime: number | null;
-  /** Hard end of the session (SEC-11); never extended by activity. */
-  absoluteExpiresAt: number;
-  /** min(lastSeenAt + idle timeout, absoluteExpiresAt); the store's TTL target (SEC-19). */
-  expiresAt: number;
-  /** Device metadata for the session list (SEC-39). */
-  meta: SessionMeta;
-  /**
-   * Set on the old record after a rotation: the old id resolves to this id until `expiresAt`
-   * (a short grace window, SEC-18). A record with `rotatedTo` carries no data of its own.
-   */
-  rotatedTo?: string | null;
-  /**
-   * Write-side only (stores need not return it): keep this record until `expiresAt` even under
-   * memory pressure (see the guarantees above). Set by the revocation module, never by sessions.
-   */
-  pinned?: boolean;
-}
-
-export interface SessionMeta {
-  userAgent?: string;
-  ip?: string;
-  /** Free-form labels an application may add (e.g. "mfa": "totp"). */
-  [key: string]: string | undefined;
-}
-
 /**
  * A request's changes to a session's data, key by key, applied by `SessionStore.patch` inside the
  * store. Keys not named are left as the store holds them, so writers of different keys never

@@ -10,6 +10,7 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { randomBytes, createHash } from 'node:crypto';
 import type { SessionRecord, SessionStore } from '../stores/types.js';
+import { newRecord, nextVersion } from '../lib/record.js';
 import { patchCases } from './conformance-patch.js';
 
 export interface StoreHarness {
@@ -29,20 +30,7 @@ function newId(): string {
 
 /** Build a live record for tests. */
 export function makeRecord(now: number, over: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    id: newId(),
-    userId: null,
-    data: {},
-    version: 1,
-    createdAt: now,
-    lastSeenAt: now,
-    authTime: null,
-    absoluteExpiresAt: now + 3_600_000,
-    expiresAt: now + 600_000,
-    meta: { userAgent: 'conformance', ip: '127.0.0.1' },
-    rotatedTo: null,
-    ...over,
-  };
+  return { ...newRecord({ id: newId(), now, absoluteExpiresAt: now + 3_600_000, expiresAt: now + 600_000, meta: { userAgent: 'conformance', ip: '127.0.0.1' } }), ...over };
 }
 
 export function testSessionStore(
@@ -173,7 +161,7 @@ export function testSessionStore(
         for (let attempt = 0; attempt < 10_000; attempt++) {
           const cur = await store.get(r.id, now);
           if (!cur) throw new Error('record vanished');
-          const next = { ...cur, data: { n: (cur.data.n as number) + 1 }, version: cur.version + 1 };
+          const next = nextVersion(cur, { data: { n: (cur.data.n as number) + 1 } });
           if (await store.update(next, cur.version, now)) return;
         }
         throw new Error('too many CAS retries');

@@ -126,14 +126,11 @@ async function finalizeNow<D extends Record<string, unknown>>(st: State<D>, req:
   }
   await reconcile(st);
   const core = st.core;
-  if (!core.destroyed) {
-    if (st.flags.saveUninitialized && core.isNew) core.keepEmpty = true;
-    if (st.flags.resave && !core.isNew) core.touch();
-    if (st.flags.rolling && core.token) core.issueCookie = true;
-  }
+  if (!core.destroyed && st.flags.resave && !core.isNew) core.touch();
+  const commitOpts = core.destroyed ? {} : { saveEmpty: st.flags.saveUninitialized && core.isNew, reissueCookie: st.flags.rolling };
   try {
     for (const r of st.retired.splice(0)) headers.push(...(await st.manager.commit(r)).headers);
-    headers.push(...(await st.manager.commit(st.core)).headers);
+    headers.push(...(await st.manager.commit(st.core, commitOpts)).headers);
   } catch (err) {
     await releaseLegacy(st);
     throw err;

@@ -23,7 +23,7 @@ import { DbscContext, reply, resolveDbsc, type DeviceBoundSessionsOptions, type 
 import { register } from './register.js';
 import { refresh } from './refresh.js';
 
-export class DeviceBoundSessions implements SessionGuard {
+export class DeviceBoundSessions implements SessionGuard<SessionManager<any>> {
   readonly options: ResolvedDbsc;
   #ctx: DbscContext | null = null;
 

@@ -19,7 +19,8 @@
 import { ConfigError, SessionwardError } from '../../errors.js';
 import { nodeCrypto } from '../../crypto/node.js';
 import type { SessionCrypto } from '../../crypto/types.js';
-import type { SessionRecord, SessionStore } from '../../stores/types.js';
+import type { SessionStore } from '../../stores/types.js';
+import { newRecord } from '../../lib/record.js';
 import { decodeJws } from '../../binding/jws.js';
 import { publicJwk, thumbprint, verifySignature, type ProofAlg, type PublicJwk } from '../../binding/jwk.js';
 import { toBase64Url } from '../../lib/base64url.js';
@@ -162,19 +163,6 @@ export class DpopVerifier {
   }
 
   private async claim(key: string, expiresAt: number, now: number): Promise<boolean> {
-    const record: SessionRecord = {
-      id: await this.crypto.sha256(key),
-      userId: null,
-      data: {},
-      version: 1,
-      createdAt: now,
-      lastSeenAt: now,
-      authTime: null,
-      absoluteExpiresAt: expiresAt,
-      expiresAt,
-      meta: {},
-      rotatedTo: null,
-    };
-    return this.store.create(record);
+    return this.store.create(newRecord({ id: await this.crypto.sha256(key), now, expiresAt }));
   }
 }
