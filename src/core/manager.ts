@@ -10,8 +10,9 @@ import { clearingCookie, sessionCookie } from './session-cookie.js';
 import { Session, type DeviceSession, type RotationRequest, type SessionEngine } from './session.js';
 import type { SessionEvent, SessionEventType } from './events.js';
 import type { EndpointRequest, EndpointResponse } from './guard.js';
-import { assertStorableJson, assertUserId, clip, put, storableMeta } from './storable.js';
-import { DELETED, reapply, type Changes } from './changes.js';
+import { assertStorableJson, assertUserId, clip, storableMeta } from './storable.js';
+import { reapply, type Changes } from './changes.js';
+import { patchChanges } from './data-patch.js';
 import { resolveIp, type CommitOptions, type CommitResult, type LoadOptions, type RequestInfo } from './request.js';
 import { InvalidTokenThrottle } from './throttle.js';
 import { AuditTrail } from './audit.js';
@@ -201,7 +202,10 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     if (rec === null) {
       if (changes.size > 0 || opts.saveEmpty) await this.adopt(session, await this.createFor(session, { userId: null, data: session.data, reauthenticated: false }), true);
     } else if (changes.size > 0) {
-      if (!(await this.patchData(session, changes, now))) await this.writeChanges(session, changes, now);
+      // One store.patch when the store has one (data-patch.ts), else compare-and-set.
+      const patched = await patchChanges(this.store, o, rec, session.baseData(), changes, now);
+      if (!patched) await this.writeChanges(session, changes, now);
+      else session.sync(JSON.parse(JSON.stringify((session.record = patched).data)) as Record<string, unknown>);
       // The write renewed the idle deadline: a persistent cookie rolls with it, as on a touch.
       if (session.cookieMaxAge !== null && session.token) session.issueCookie = true;
     } else if (session.touchRequested || now - rec.lastSeenAt >= o.touchAfter) {
@@ -359,37 +363,6 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     session.issueCookie = true;
     session.clearCookie = false;
     if (created) await this.emit('session.created', session, { userId: issued.record.userId });
-  }
-
-  /**
-   * A commit that changes only data keys, applied by the store in one step (`store.patch`): no
-   * read, no retry, so one user's parallel requests writing different keys never conflict. Under
-   * onConflict 'error' each changed key must still hold the value this request loaded. False when
-   * the store has no patch or wrote nothing (gone, expired, rotated, a key changed meanwhile, a
-   * change it cannot express): writeChanges then handles each of those cases as it always has.
-   */
-  private async patchData(session: Session<D>, changes: Changes, now: number): Promise<boolean> {
-    const store = this.store;
-    if (!store.patch) return false;
-    assertStorableJson(JSON.stringify(Array.from(changes)));
-    const set: Record<string, unknown> = {};
-    const del: string[] = [];
-    for (const [k, v] of changes) {
-      if (v === DELETED) del.push(k);
-      else put(set, k, v);
-    }
-    const base = session.baseData();
-    let expect: Record<string, unknown> | undefined;
-    if (this.options.onConflict === 'error') {
-      expect = {};
-      for (const k of changes.keys()) put(expect, k, Object.prototype.hasOwnProperty.call(base, k) ? base[k] : undefined);
-    }
-    const rec = await store.patch(session.record!.id, { set, del }, { now, expiresAt: now + this.options.idleTimeout, expect, base: withData(session.record!, base) });
-    if (!rec) return false;
-    // The store hands out its own copy: the record keeps it, the view gets another.
-    session.record = rec;
-    session.sync(JSON.parse(JSON.stringify(rec.data)) as Record<string, unknown>);
-    return true;
   }
 
   /**
