@@ -14,7 +14,7 @@ export type { RequestInfo, CommitOptions, CommitResult } from './core/manager.js
 export { Session, AUTH_KEY } from './core/session.js';
 export type { SessionManagerOptions, CookieOptions } from './core/options.js';
 export type { SessionEvent, SessionEventType } from './core/events.js';
-export type { SessionStore, SessionRecord, SessionMeta } from './stores/types.js';
+export type { SessionStore, SessionRecord, SessionMeta, DataPatch, PatchOptions } from './stores/types.js';
 export { MemoryStore } from './stores/memory.js';
 export type { SessionCrypto } from './crypto/types.js';
 export { webCrypto } from './crypto/web.js';

@@ -9,7 +9,7 @@ export type { LoginOptions, DeviceSession } from './core/session.js';
 export { AAL_PRESETS } from './core/options.js';
 export type { SessionManagerOptions, CookieOptions, AalPreset } from './core/options.js';
 export type { SessionEvent, SessionEventType } from './core/events.js';
-export type { SessionStore, SessionRecord, SessionMeta } from './stores/types.js';
+export type { SessionStore, SessionRecord, SessionMeta, DataPatch, PatchOptions } from './stores/types.js';
 export { MemoryStore } from './stores/memory.js';
 export type { SessionCrypto } from './crypto/types.js';
 export { nodeCrypto } from './crypto/node.js';

@@ -38,10 +38,20 @@ export function sessionServer(
       else if (req.url === '/write') {
         await session.update((d) => { d.n = (d.n ?? 0) + 1; });
         onWrite();
+      } else if (req.url === '/key') {
+        // One key per connection (its port), counting that connection's writes: one user's
+        // parallel requests changing different parts of one session (cart, preferences, ...).
+        const k = `p${req.socket.remotePort}` as 'n';
+        session.set(k, (session.get(k) ?? 0) + 1);
+      } else if (session.isNew) res.statusCode = 401;
+      if (req.url === '/count') {
+        res.setHeader('x-count', String(session.get('n') ?? 0));
+        const d = session.data as Record<string, unknown>;
+        res.setHeader('x-keys', String(Object.keys(d).filter((k) => /^p\d+$/.test(k)).reduce((t, k) => t + Number(d[k]), 0)));
       }
-      else if (session.isNew) res.statusCode = 401;
-      if (req.url === '/count') res.setHeader('x-count', String(session.get('n') ?? 0));
       await sessions.commit(session, res);
+      // Counted once stored: a /key write happens at commit.
+      if (req.url === '/key') onWrite();
       res.setHeader('content-type', 'application/json');
       res.end(session.isNew ? '{}' : BODY);
     } catch (e) {
@@ -178,6 +188,69 @@ export async function contendedRows(ctx: BenchContext, store: SessionStore, name
     await close(bare);
     await close(sw);
   }
+}
+
+/** The same store with `patch` hidden: the manager takes its compare-and-set path (the old way). */
+function withoutPatch(store: SessionStore): SessionStore {
+  return new Proxy(store, {
+    get: (target, prop) => {
+      if (prop === 'patch') return undefined;
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+/**
+ * Row `contended-keys-<name>`: 32 connections on one session, each setting its own data key with
+ * a plain `session.set` and commit. `sessionward` commits through `store.patch` (one atomic step);
+ * `sessionward-cas` runs the same server on the store with `patch` hidden, i.e. the
+ * compare-and-set loop every commit took before. `sent` counts the writes the app made, `kept`
+ * the sum of the per-connection counters afterwards.
+ */
+export async function contendedKeyRows(ctx: BenchContext, makeStore: () => SessionStore, name: string): Promise<void> {
+  if (!ctx.wants(`contended-keys-${name}`)) return;
+  const bare = bareServer();
+  const count = { sent: { sessionward: 0, 'sessionward-cas': 0 }, kept: { sessionward: 0, 'sessionward-cas': 0 }, failed: { sessionward: 0, 'sessionward-cas': 0 } };
+  const servers = {
+    sessionward: sessionServer(makeStore(), ctx.log, () => void count.sent.sessionward++),
+    'sessionward-cas': sessionServer(withoutPatch(makeStore()), ctx.log, () => void count.sent['sessionward-cas']++),
+  };
+  const bareUrl = await listen(bare);
+  const urls = { sessionward: await listen(servers.sessionward), 'sessionward-cas': await listen(servers['sessionward-cas']) };
+  try {
+    const load = { method: 'POST' as const, connections: CONTENDED };
+    // A fresh session per window (at most 32 keys, as a real session would hold), summed after it.
+    const run = (k: 'sessionward' | 'sessionward-cas') => async (duration: number) => {
+      const cookie = await loginCookie(urls[k]);
+      const r = await runLoad(`${urls[k]}/key`, { ...load, duration, headers: { cookie } });
+      count.failed[k] += r.non2xx + r.errors;
+      // Requests still in flight when the window closed finish first.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      count.kept[k] += await keySum(urls[k], cookie);
+      return sampleOf(r);
+    };
+    await compare(ctx, `contended-keys-${name}`, {
+      bare: (duration) => measureHttp(`${bareUrl}/write`, { ...load, duration }),
+      sessionward: run('sessionward'),
+      'sessionward-cas': run('sessionward-cas'),
+    }, {
+      extra: (subject): Record<string, number> => {
+        if (subject !== 'sessionward' && subject !== 'sessionward-cas') return {};
+        const { sent, kept, failed } = { sent: count.sent[subject], kept: count.kept[subject], failed: count.failed[subject] };
+        return { connections: CONTENDED, sent, kept, lost: sent - kept, failed };
+      },
+    });
+  } finally {
+    await close(bare);
+    for (const srv of Object.values(servers)) await close(srv);
+  }
+}
+
+async function keySum(base: string, cookie: string): Promise<number> {
+  const r = await fetch(`${base}/count`, { headers: { cookie } });
+  await r.arrayBuffer();
+  return Number(r.headers.get('x-keys'));
 }
 
 async function counter(base: string, cookie: string): Promise<number> {

@@ -7,6 +7,8 @@
  *   beside a floor server that does exactly one Redis GET per request (reads) or one GET and one
  *   SET (writes): the least any server keeping sessions in Redis must do
  * - contended-write-redis: 32 connections writing one session
+ * - contended-keys-redis: 32 connections writing one key each of one session (store.patch vs the
+ *   compare-and-set path)
  * - lost-updates-redis: 200 concurrent HTTP `session.update` increments of one session
  */
 import { createClient } from 'redis';
@@ -16,7 +18,7 @@ import { encodeRecord } from '../../src/stores/redis-codec.js';
 import { makeRecord } from '../../src/testing/conformance.js';
 import { cli, startRedis } from '../../test/helpers/redis-server.js';
 import http from 'node:http';
-import { contendedRows, httpRows, lostUpdates } from '../lib/session-server.js';
+import { contendedKeyRows, contendedRows, httpRows, lostUpdates } from '../lib/session-server.js';
 import { alsoCountRedis, compare } from '../lib/http.js';
 import type { BenchContext, Scenario } from '../lib/types.js';
 
@@ -164,6 +166,7 @@ async function httpRedisRows(ctx: BenchContext, client: Client): Promise<void> {
   await client.set('floor:s', 'x'.repeat(160), { PX: 3_600_000 });
   await httpRows(ctx, store, 'redis', { floor: { read: () => floorServer(client, false), write: () => floorServer(client, true) } });
   await contendedRows(ctx, new RedisStore({ client, prefix: 'c:' }), 'redis');
+  await contendedKeyRows(ctx, () => new RedisStore({ client, prefix: 'k:' }), 'redis');
   if (!ctx.wants('lost-updates-redis')) return untrack();
   untrack();
   const lost = await lostUpdates(store);

@@ -12,6 +12,7 @@ import type { SessionEvent, SessionEventType } from './events.js';
 import type { EndpointRequest, EndpointResponse } from './guard.js';
 import { assertStorableJson, assertUserId, clip, storableMeta } from './storable.js';
 import { reapply, type Changes } from './changes.js';
+import { patchChanges } from './data-patch.js';
 import { resolveIp, type CommitOptions, type CommitResult, type LoadOptions, type RequestInfo } from './request.js';
 import { InvalidTokenThrottle } from './throttle.js';
 import { AuditTrail } from './audit.js';
@@ -201,7 +202,10 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     if (rec === null) {
       if (changes.size > 0 || opts.saveEmpty) await this.adopt(session, await this.createFor(session, { userId: null, data: session.data, reauthenticated: false }), true);
     } else if (changes.size > 0) {
-      await this.writeChanges(session, changes, now);
+      // One store.patch when the store has one (data-patch.ts), else compare-and-set.
+      const patched = await patchChanges(this.store, o, rec, session.baseData(), changes, now);
+      if (!patched) await this.writeChanges(session, changes, now);
+      else session.sync(JSON.parse(JSON.stringify((session.record = patched).data)) as Record<string, unknown>);
       // The write renewed the idle deadline: a persistent cookie rolls with it, as on a touch.
       if (session.cookieMaxAge !== null && session.token) session.issueCookie = true;
     } else if (session.touchRequested || now - rec.lastSeenAt >= o.touchAfter) {

@@ -23,7 +23,7 @@ export interface InstrumentStoreOptions {
   slowMs?: number;
 }
 
-const METHODS = ['get', 'create', 'update', 'touch', 'delete', 'listByUser', 'deleteByUser', 'cleanup'] as const;
+const METHODS = ['get', 'create', 'update', 'patch', 'touch', 'delete', 'listByUser', 'deleteByUser', 'cleanup'] as const;
 
 export function instrumentStore<S extends SessionStore>(store: S, options: InstrumentStoreOptions = {}): S {
   const slowMs = options.slowMs ?? 250;

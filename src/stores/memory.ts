@@ -9,8 +9,9 @@
  * @example
  * const manager = new SessionManager({ store: new MemoryStore({ maxEntries: 10_000 }) })
  */
-import type { SessionRecord, SessionStore } from './types.js';
+import type { DataPatch, PatchOptions, SessionRecord, SessionStore } from './types.js';
 import { withData } from '../lib/record.js';
+import { applyPatch, patchText } from '../lib/patch.js';
 
 interface Entry {
   /** The record without its data; never handed out (callers get copies). */
@@ -103,6 +104,27 @@ export class MemoryStore implements SessionStore {
     cur.expiresAt = record.expiresAt;
     this.setPinned(cur, record.pinned === true);
     return true;
+  }
+
+  async patch(id: string, patch: DataPatch, opts: PatchOptions): Promise<SessionRecord | null> {
+    const p = patchText(patch, opts);
+    const cur = this.map.get(id);
+    // Pinned records are revocation state, never session data: they change by update only.
+    if (!cur || cur.expiresAt <= opts.now || cur.rec.rotatedTo || cur.pinned) return null;
+    // The caller's base is the stored data while the version is unchanged: no parse needed.
+    const b = opts.base;
+    const from = b && b.id === id && b.version === cur.rec.version ? b.data : (JSON.parse(cur.dataJson) as Record<string, unknown>);
+    const data = applyPatch(from, p);
+    if (data === null) return null;
+    const rec = withData(cur.rec, NO_DATA, cur.rec.version + 1);
+    rec.lastSeenAt = opts.now;
+    rec.expiresAt = Math.min(opts.expiresAt, rec.absoluteExpiresAt);
+    cur.rec = rec;
+    cur.dataJson = JSON.stringify(data);
+    cur.expiresAt = rec.expiresAt;
+    // The store keeps only the JSON text, so `data` (a fresh object, values shared at most with
+    // the caller's own base) can be handed out as is.
+    return withData(rec, data);
   }
 
   async touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {

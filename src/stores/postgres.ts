@@ -12,7 +12,9 @@
 import { createHash } from 'node:crypto';
 import type { ClientBase, Pool, PoolClient, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { ConfigError, InvalidInputError, StoreError, StoreUnavailableError } from '../errors.js';
-import type { SessionMeta, SessionRecord, SessionStore } from './types.js';
+import type { DataPatch, PatchOptions, SessionMeta, SessionRecord, SessionStore } from './types.js';
+import { patchText } from '../lib/patch.js';
+import { pgPatchParams, pgPatchSql } from './sql-patch.js';
 import { insertParams } from '../lib/record.js';
 import {
   POSTGRES_MIGRATIONS,
@@ -396,6 +398,17 @@ export class PostgresStore implements SessionStore {
       now,
     ], true);
     return res.rowCount === 1;
+  }
+
+  /** Per-key data changes in one UPDATE on the jsonb object (see sql-patch.ts). */
+  async patch(id: string, patch: DataPatch, opts: PatchOptions): Promise<SessionRecord | null> {
+    const q = pgPatchParams(id, patchText(patch, opts), opts);
+    if (!q) return null;
+    // One named statement per count of expected keys (bounded by PG_MAX_EXPECT).
+    const key = `patch${q.present}`;
+    this.q[key] ??= pgPatchSql(this.table, COLUMNS, q.present);
+    const row = (await this.exec<Row>(key, q.params, true)).rows[0];
+    return row ? rowToRecord(row) : null;
   }
 
   async touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {

@@ -148,8 +148,11 @@ return {1, u}
 /**
  * KEYS[1]=session. ARGV: now, value. Insert of a pinned record (no TTL): like SET NX, except that
  * a pinned record already past its expiresAt (not swept yet) counts as absent. Returns 1 or 0.
+ * On standalone Redis also KEYS[2]=expiry sweep, ARGV: expiresAt, member ('s:<id>'): the sweep
+ * entry is written in the same step (on a cluster the caller writes it first: another slot).
  */
 export const CREATE_PINNED = `${HEAD}
+if KEYS[2] then redis.call('ZADD', KEYS[2], 'GT', ARGV[3], ARGV[4]) end
 local s = redis.call('GET', KEYS[1])
 if s then
   local ver, e = head(s)
@@ -187,6 +190,23 @@ redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 redis.call('PERSIST', KEYS[1])
 return 1
+`;
+
+/**
+ * Standalone Redis only (every key on one node): a signed-in create in one step.
+ * KEYS[1]=session, KEYS[2]=user index, KEYS[3]=expiry sweep. ARGV: now, absoluteExpiresAt, id,
+ * index member of the sweep ('u:<userId>'), value, expiresAt. What create does in three commands
+ * on a cluster (sweep entry, then index entry, then SET NX PXAT; SEC-38), atomically: the index
+ * entry and its sweep registration exist before (here: with) the session. Returns 1, or 0 when a
+ * live record holds the id (its index entry stays, as after a failed SET NX: readers filter it).
+ */
+export const CREATE_INDEXED = `
+redis.call('ZADD', KEYS[3], 'GT', ARGV[2], ARGV[4])
+redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+redis.call('PERSIST', KEYS[2])
+if redis.call('SET', KEYS[1], ARGV[5], 'NX', 'PXAT', ARGV[6]) then return 1 end
+return 0
 `;
 
 /**
@@ -264,4 +284,132 @@ for i = 2, #ARGV do
   end
 end
 return n
+`;
+
+/**
+ * KEYS[1]=session. ARGV: now, expiresAt(decimal), expiresAt(b36), lastSeenAt(b36), baseVersion or
+ * '', baseValue or '', nExpect, nExpect × (key JSON, value JSON or '' for absent), nSet, nSet ×
+ * (key JSON, value JSON), then the keys (JSON) to delete. baseValue is the caller's record with the
+ * patch applied (PatchOptions.base): written as is, returning 1, when the stored version is still
+ * baseVersion — the uncontended write costs what UPDATE costs; otherwise the merge below runs. `SessionStore.patch`: applies per-key changes to `data` in one step and
+ * returns the record as written, or false (nil) when nothing was written: absent, expired, a
+ * rotation pointer, pinned (no TTL: revocation state changes by UPDATE only), an expectation not
+ * met, or data this scanner cannot split (the caller then falls back to GET + UPDATE).
+ *
+ * `data` is never decoded: the scanner splits the top-level object JSON.stringify wrote into
+ * key and value *texts* (skipping strings and nesting), so keys compare as their JSON text and
+ * values are copied byte for byte — cjson's number and empty-array quirks cannot touch them.
+ */
+export const PATCH = `${HEAD}
+local function str_end(s, i)
+  local j = i + 1
+  while true do
+    local q = string.find(s, '["\\\\]', j)
+    if not q then return nil end
+    if string.byte(s, q) == 34 then return q end
+    j = q + 2
+  end
+end
+local function val_end(s, i)
+  local c = string.byte(s, i)
+  if c == 34 then return str_end(s, i) end
+  if c == 123 or c == 91 then
+    local depth, j = 0, i
+    while true do
+      local q = string.find(s, '["{}%[%]]', j)
+      if not q then return nil end
+      local b = string.byte(s, q)
+      if b == 34 then
+        q = str_end(s, q)
+        if not q then return nil end
+      elseif b == 123 or b == 91 then depth = depth + 1
+      else
+        depth = depth - 1
+        if depth == 0 then return q end
+      end
+      j = q + 1
+    end
+  end
+  local q = string.find(s, '[,}%]]', i)
+  if not q or q == i then return nil end
+  return q - 1
+end
+local function b36(n)
+  local d, out = '0123456789abcdefghijklmnopqrstuvwxyz', ''
+  repeat
+    local r = n % 36
+    out = string.sub(d, r + 1, r + 1) .. out
+    n = (n - r) / 36
+  until n == 0
+  return out
+end
+local s = redis.call('GET', KEYS[1])
+if not s then return false end
+if redis.call('PTTL', KEYS[1]) < 0 then return false end
+local ver, e, l, a, rest = head(s)
+if type(ver) == 'table' then return ver end
+if tonumber(e, 36) <= tonumber(ARGV[1]) then return false end
+local c, at, rot, tail = string.match(rest, '^(%w+)|(%w*)|([%w_%-]*)|(.*)$')
+if not c or rot ~= '' then return false end
+if ARGV[5] ~= '' and tonumber(ver, 36) == tonumber(ARGV[5]) then
+  local ne, an = tonumber(ARGV[2]), tonumber(a, 36)
+  if ne > an then ne = an end
+  redis.call('SET', KEYS[1], ARGV[6], 'PXAT', string.format('%.0f', ne))
+  return 1
+end
+local nl1 = string.find(tail, '\\n', 1, true)
+local nl2 = nl1 and string.find(tail, '\\n', nl1 + 1, true)
+if not nl2 then return false end
+local data = string.sub(tail, nl2 + 1)
+local order, vals = {}, {}
+if string.byte(data, 1) ~= 123 then return false end
+local i = 2
+if string.byte(data, 2) ~= 125 then
+  while true do
+    if string.byte(data, i) ~= 34 then return false end
+    local ke = str_end(data, i)
+    if not ke or string.byte(data, ke + 1) ~= 58 then return false end
+    local ve = val_end(data, ke + 2)
+    if not ve then return false end
+    local k = string.sub(data, i, ke)
+    order[#order + 1] = k
+    vals[k] = string.sub(data, ke + 2, ve)
+    local nx = string.byte(data, ve + 1)
+    if nx == 125 then
+      if ve + 1 ~= #data then return false end
+      break
+    end
+    if nx ~= 44 then return false end
+    i = ve + 2
+  end
+end
+local p = 8
+for _ = 1, tonumber(ARGV[7]) do
+  if (vals[ARGV[p]] or '') ~= ARGV[p + 1] then return false end
+  p = p + 2
+end
+local nset = tonumber(ARGV[p])
+p = p + 1
+for _ = 1, nset do
+  local k = ARGV[p]
+  if vals[k] == nil then order[#order + 1] = k end
+  vals[k] = ARGV[p + 1]
+  p = p + 2
+end
+for j = p, #ARGV do vals[ARGV[j]] = nil end
+local parts = {}
+for _, k in ipairs(order) do
+  local v = vals[k]
+  if v ~= nil then
+    parts[#parts + 1] = k .. ':' .. v
+    vals[k] = nil
+  end
+end
+local ne, ne36 = tonumber(ARGV[2]), ARGV[3]
+local an = tonumber(a, 36)
+if ne > an then ne = an; ne36 = a end
+local value = '1|' .. b36(tonumber(ver, 36) + 1) .. '|' .. ne36 .. '|' .. ARGV[4] .. '|' .. a .. '|' .. c .. '|' .. at .. '||' ..
+  string.sub(tail, 1, nl2) .. '{' .. table.concat(parts, ',') .. '}'
+redis.call('SET', KEYS[1], value, 'PXAT', string.format('%.0f', ne))
+return value
 `;

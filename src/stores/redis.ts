@@ -29,19 +29,19 @@
  * const cluster = new Cluster([{ host: '10.0.0.1', port: 6379 }], { enableOfflineQueue: false })
  * const store = new RedisStore({ client: cluster, waitForReplicas: { replicas: 1, timeoutMs: 100 } })
  */
-import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  ConfigError, InvalidInputError, SessionwardError, StoreError, StoreEvictionPolicyError, StoreMemoryError, StoreUnavailableError,
-} from '../errors.js';
-import type { SessionRecord, SessionStore } from './types.js';
-import { detectDriver, type MasterSender, type RedisClientLike, type RedisDriver } from './redis-driver.js';
-import {
-  CLEANUP_FENCE_VALUE, CREATE_PINNED, DELETE, INDEX_ADD, INDEX_PRUNE, INDEX_REMOVE, SWEEP_ADD, SWEEP_DROP, SWEEP_INDEX, SWEEP_RECORD, TOUCH, UPDATE,
-  decodeRecord, encodeInt, encodeRecord,
-} from './redis-codec.js';
+import { ConfigError, InvalidInputError, StoreMemoryError } from '../errors.js';
+import type { DataPatch, PatchOptions, SessionRecord, SessionStore } from './types.js';
+import { detectDriver, type RedisClientLike } from './redis-driver.js';
+import { CREATE_INDEXED, CREATE_PINNED, DELETE, INDEX_ADD, PATCH, TOUCH, UPDATE, decodeRecord, encodeInt, encodeRecord } from './redis-codec.js';
+import { applyPatch, patchText } from '../lib/patch.js';
+import { RedisConn, atLimit, script, type RedisStoreEvent, type RedisStoreStats, type Script } from './redis-conn.js';
+import { EvictionCheck } from './redis-eviction.js';
+import { ExpirySchedule } from './redis-sweep.js';
+import { IndexCleanup, REMOVE_CHUNK } from './redis-cleanup.js';
 
 export type { IoredisClusterLike, IoredisLike, NodeRedisClientLike, NodeRedisClusterLike, RedisClientLike } from './redis-driver.js';
+export type { RedisStoreEvent, RedisStoreStats } from './redis-conn.js';
+export { evictionRisk, type EvictionRisk } from './redis-eviction.js';
 
 export interface RedisStoreOptions {
   /**
@@ -82,81 +82,6 @@ export interface RedisStoreOptions {
   onEvent?: (e: RedisStoreEvent) => void;
 }
 
-/** What the eviction policy can cost: nothing, early sign-outs, or revocation state. */
-export type EvictionRisk = 'none' | 'sessions' | 'revocation' | 'unknown';
-
-export type RedisStoreEvent =
-  | {
-      /** Emitted when a check finds a policy that can evict something (or cannot be read), or refuses it. */
-      type: 'store.eviction_policy';
-      at: string;
-      store: 'redis';
-      /** `host:port` of the master, or `standalone`. */
-      node: string;
-      policy: string | null;
-      maxmemory: number | null;
-      risk: EvictionRisk;
-      refused: boolean;
-    }
-  | {
-      /** Redis refused a write for memory (OOM); the caller got `StoreMemoryError`. */
-      type: 'store.memory_pressure';
-      at: string;
-      store: 'redis';
-      command: string;
-    };
-
-/** Counters for metrics. */
-export interface RedisStoreStats {
-  /** Writes Redis refused for memory (each rejected with StoreMemoryError). */
-  memoryRefusals: number;
-  /** Logout fences, deletes' companions and revocation writes accepted at the memory limit. */
-  writesAtLimit: number;
-}
-
-interface NodePolicy {
-  node: string;
-  policy: string | null;
-  maxmemory: number | null;
-  major: number;
-}
-
-/** Shared by the store and the tests: what each `maxmemory-policy` can evict of ours. */
-export function evictionRisk(policy: string | null): EvictionRisk {
-  if (policy === null) return 'unknown';
-  if (policy === 'noeviction') return 'none';
-  if (policy.startsWith('volatile-')) return 'sessions';
-  if (policy.startsWith('allkeys-')) return 'revocation';
-  return 'unknown';
-}
-
-/** A pass of `cleanup` over every master's keyspace, resumed by the next call. */
-interface CleanupPass {
-  nodes: Array<{ master: MasterSender; cursor: string; done: boolean }>;
-  /** Index keys scanned but not handled yet (also keys handed back when a call ran out of budget). */
-  keys: string[];
-}
-
-interface Suspect {
-  ukey: string;
-  id: string;
-  score: number;
-}
-
-interface Script {
-  src: string;
-  sha: string;
-}
-
-function script(src: string): Script {
-  return { src, sha: createHash('sha1').update(src).digest('hex') };
-}
-
-/** The same script flagged `allow-oom` (Redis 7+): it runs when Redis is at its memory limit. */
-function atLimit(src: string): Script {
-  return script(`#!lua flags=allow-oom\n${src}`);
-}
-
 const S_TOUCH = script(TOUCH);
 const S_UPDATE = script(UPDATE);
 const S_UPDATE_AT_LIMIT = atLimit(UPDATE);
@@ -164,40 +89,8 @@ const S_CREATE_PINNED = script(CREATE_PINNED);
 const S_CREATE_PINNED_AT_LIMIT = atLimit(CREATE_PINNED);
 const S_DELETE = script(DELETE);
 const S_INDEX_ADD = script(INDEX_ADD);
-const S_INDEX_PRUNE = script(INDEX_PRUNE);
-const S_INDEX_REMOVE = script(INDEX_REMOVE);
-const S_SWEEP_ADD = script(SWEEP_ADD);
-const S_SWEEP_ADD_AT_LIMIT = atLimit(SWEEP_ADD);
-const S_SWEEP_RECORD = script(SWEEP_RECORD);
-const S_SWEEP_INDEX = script(SWEEP_INDEX);
-const S_SWEEP_DROP = script(SWEEP_DROP);
-
-/** A member of a user index: a session id (base64url SHA-256). Anything else is not ours. */
-const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
-/** An index larger than this is not treated as ours by cleanup (a user never has that many sessions). */
-const MAX_INDEX_MEMBERS = 100_000;
-/** Due entries the background sweep handles per run. */
-const SWEEP_BATCH = 200;
-
-/** Lua's unpack() and the argument stack stay far below their limits with this many ids. */
-const REMOVE_CHUNK = 500;
-
-/** Redis reply-error codes (first word) that mean "our command is wrong", not "Redis is away". */
-const BAD_COMMAND = /^(ERR|WRONGTYPE|NOSCRIPT|EXECABORT|NOPERM)\b/;
-
-function toStoreError(e: unknown): SessionwardError {
-  if (e instanceof SessionwardError) return e;
-  const msg = e instanceof Error ? e.message : String(e);
-  // The first word of a Redis error reply is the protocol's error code, not free text.
-  if (/^OOM\b/.test(msg)) return new StoreMemoryError('session store out of memory', { cause: e });
-  if (BAD_COMMAND.test(msg)) return new StoreError('redis: command failed', { cause: e });
-  return new StoreUnavailableError('session store unavailable', { cause: e });
-}
-
-function infoField(info: string, name: string): string | null {
-  const m = new RegExp(`^${name}:(.*)$`, 'm').exec(info);
-  return m ? m[1]!.trim() : null;
-}
+const S_PATCH = script(PATCH);
+const S_CREATE_INDEXED = script(CREATE_INDEXED);
 
 /**
  * Session store on Redis or Redis Cluster. See the module comment and docs/redis.md.
@@ -207,27 +100,11 @@ function infoField(info: string, name: string): string | null {
  */
 export class RedisStore implements SessionStore {
   readonly name = 'redis';
-  readonly #d: RedisDriver;
+  readonly #c: RedisConn;
   readonly #prefix: string;
-  readonly #timeout: number;
-  readonly #wait: { replicas: number; timeoutMs: number } | undefined;
-  readonly #grace: number;
-  readonly #allowAllkeys: boolean;
-  readonly #checkEvery: number;
+  readonly #schedule: ExpirySchedule;
+  readonly #cleanup: IndexCleanup;
   readonly #onEvent: ((e: RedisStoreEvent) => void) | undefined;
-  #pass: CleanupPass | undefined;
-  /** Serialises cleanup calls: they share the pass (its SCAN cursors). */
-  #cleaning: Promise<unknown> = Promise.resolve();
-  /** Eviction-policy check: when it last succeeded, the one in flight, and what it decided. */
-  #checkedAt = 0;
-  #checking: Promise<void> | undefined;
-  #refusal: StoreEvictionPolicyError | undefined;
-  /** Every master runs Redis 7+, so `allow-oom` scripts exist. */
-  #scriptFlags = false;
-  #lastWarning = '';
-  #sweeping = false;
-  #sweptAt = 0;
-  readonly #stats: RedisStoreStats = { memoryRefusals: 0, writesAtLimit: 0 };
 
   constructor(options: RedisStoreOptions) {
     if (!options || !options.client) {
@@ -236,26 +113,31 @@ export class RedisStore implements SessionStore {
           "e.g. `const client = await createClient({ url: 'redis://127.0.0.1:6379' }).connect()` (docs/redis.md)",
       );
     }
-    this.#d = detectDriver(options.client);
+    const d = detectDriver(options.client);
     this.#prefix = options.prefix ?? 'sw:';
-    this.#timeout = options.commandTimeoutMs ?? 1000;
-    if (!(this.#timeout > 0) || !Number.isFinite(this.#timeout)) throw new ConfigError('RedisStore: commandTimeoutMs must be a positive number');
-    if (this.#d.cluster && /[{}]/.test(this.#prefix)) {
+    const timeout = options.commandTimeoutMs ?? 1000;
+    if (!(timeout > 0) || !Number.isFinite(timeout)) throw new ConfigError('RedisStore: commandTimeoutMs must be a positive number');
+    if (d.cluster && /[{}]/.test(this.#prefix)) {
       throw new ConfigError('RedisStore: a cluster prefix must not contain { or } (a hash tag would put every key in one slot)');
     }
+    let wait: { replicas: number; timeoutMs: number } | undefined;
     const w = options.waitForReplicas;
     if (w) {
       if (!Number.isInteger(w.replicas) || w.replicas < 1) throw new ConfigError('RedisStore: waitForReplicas.replicas must be an integer >= 1');
       // WAIT 0 blocks forever; a request must never hang on replication.
       if (!Number.isInteger(w.timeoutMs) || w.timeoutMs < 1) throw new ConfigError('RedisStore: waitForReplicas.timeoutMs must be an integer >= 1');
-      this.#wait = { replicas: w.replicas, timeoutMs: w.timeoutMs };
+      wait = { replicas: w.replicas, timeoutMs: w.timeoutMs };
     }
-    this.#grace = options.cleanupGraceMs ?? 4 * this.#timeout + (this.#wait?.timeoutMs ?? 0) + 1000;
-    if (!(this.#grace >= 0) || !Number.isFinite(this.#grace)) throw new ConfigError('RedisStore: cleanupGraceMs must be a non-negative number');
-    this.#allowAllkeys = options.unsafeAllowAllkeysEviction === true;
-    this.#checkEvery = options.policyCheckIntervalMs ?? 60_000;
-    if (!(this.#checkEvery > 0) || !Number.isFinite(this.#checkEvery)) throw new ConfigError('RedisStore: policyCheckIntervalMs must be a positive number');
+    const grace = options.cleanupGraceMs ?? 4 * timeout + (wait?.timeoutMs ?? 0) + 1000;
+    if (!(grace >= 0) || !Number.isFinite(grace)) throw new ConfigError('RedisStore: cleanupGraceMs must be a non-negative number');
+    const checkEvery = options.policyCheckIntervalMs ?? 60_000;
+    if (!(checkEvery > 0) || !Number.isFinite(checkEvery)) throw new ConfigError('RedisStore: policyCheckIntervalMs must be a positive number');
     this.#onEvent = options.onEvent;
+    const emit = (e: RedisStoreEvent): void => this.#emit(e);
+    const policy = new EvictionCheck(d, { allowAllkeys: options.unsafeAllowAllkeysEviction === true, checkEvery, timeout, emit });
+    this.#c = new RedisConn(d, timeout, policy, emit, wait);
+    this.#schedule = new ExpirySchedule(this.#c, this.#prefix);
+    this.#cleanup = new IndexCleanup(this.#c, this.#prefix, grace, this.#schedule);
   }
 
   /**
@@ -269,23 +151,23 @@ export class RedisStore implements SessionStore {
    * await store.ready()
    */
   async ready(): Promise<void> {
-    await this.#check();
-    if (this.#refusal) throw this.#refusal;
+    await this.#c.policy.check();
+    if (this.#c.policy.refusal) throw this.#c.policy.refusal;
   }
 
   /** Counters for metrics: memory refusals and writes accepted at the memory limit. */
   get stats(): Readonly<RedisStoreStats> {
-    return { ...this.#stats };
+    return { ...this.#c.stats };
   }
 
   /** The sorted set of pinned keys (records and user indexes) by the time they may be removed. */
   get expiryKey(): string {
-    return `${this.#prefix}expiry`;
+    return this.#schedule.key;
   }
 
   /** Which client library and mode was detected, for diagnostics. */
   get driver(): string {
-    return this.#d.kind;
+    return this.#c.d.kind;
   }
 
   /** The Redis key of a session id (useful for operators and tests). */
@@ -302,7 +184,7 @@ export class RedisStore implements SessionStore {
     // Hot path: exactly one GET, no writes. Redis' TTL equals expiresAt, but `now` is the
     // caller's clock, so compare it too (SEC-19).
     const key = this.sessionKey(id);
-    const s = await this.#send(key, ['GET', key]);
+    const s = await this.#c.send(key, ['GET', key]);
     if (s == null) return null;
     const r = decodeRecord(id, String(s));
     return r.expiresAt <= now ? null : r;
@@ -310,20 +192,38 @@ export class RedisStore implements SessionStore {
 
   async create(record: SessionRecord): Promise<boolean> {
     const value = encodeRecord(record);
+    if (record.userId !== null && !record.pinned && !this.#c.d.cluster) {
+      // Standalone: every key is on one node, so index, sweep entry and session go in one script.
+      const key = this.sessionKey(record.id);
+      const ok = await this.#c.evalKeys(S_CREATE_INDEXED, [key, this.userKey(record.userId), this.expiryKey], [
+        String(Date.now()), String(record.absoluteExpiresAt), record.id, `u:${record.userId}`, value, String(record.expiresAt),
+      ]);
+      this.#schedule.sweepSoon();
+      if (Number(ok) !== 1) return false;
+      await this.#c.durable(key);
+      return true;
+    }
     // Index first: the index may over-approximate (stale ids are filtered on read), but a live
     // session must never exist without its index entry, or deleteByUser could miss it (SEC-38).
     if (record.userId !== null) await this.#indexAdd(record.userId, record.id, record.absoluteExpiresAt);
     const key = this.sessionKey(record.id);
     if (record.pinned) {
-      // Registered for the sweep before it exists without a TTL, so it can never be left behind.
-      await this.#pin(`s:${record.id}`, record.expiresAt, true);
-      const ok = await this.#eval(this.#scriptFlags ? S_CREATE_PINNED_AT_LIMIT : S_CREATE_PINNED, key, [String(Date.now()), value]);
+      // Registered for the sweep before (standalone: with) it exists without a TTL, so it can never be left behind.
+      const s = this.#c.policy.scriptFlags ? S_CREATE_PINNED_AT_LIMIT : S_CREATE_PINNED;
+      let ok: unknown;
+      if (this.#c.d.cluster) {
+        await this.#schedule.pin(`s:${record.id}`, record.expiresAt, true);
+        ok = await this.#c.eval(s, key, [String(Date.now()), value]);
+      } else {
+        ok = await this.#c.evalKeys(s, [key, this.expiryKey], [String(Date.now()), value, String(record.expiresAt), `s:${record.id}`]);
+        this.#schedule.sweepSoon();
+      }
       if (Number(ok) !== 1) return false;
     } else {
-      const ok = await this.#send(key, ['SET', key, value, 'NX', 'PXAT', String(record.expiresAt)]);
+      const ok = await this.#c.send(key, ['SET', key, value, 'NX', 'PXAT', String(record.expiresAt)]);
       if (ok == null) return false;
     }
-    await this.#durable(key);
+    await this.#c.durable(key);
     return true;
   }
 
@@ -338,7 +238,7 @@ export class RedisStore implements SessionStore {
       String(expectedVersion), String(now), value, String(expiresAt),
       record.userId === null ? '0' : '1', record.userId ?? '', String(record.absoluteExpiresAt), '0', pinned ? '1' : '0', '0',
     ];
-    if (pinned) await this.#pin(`s:${record.id}`, expiresAt, true);
+    if (pinned) await this.#schedule.pin(`s:${record.id}`, expiresAt, true);
     let res = (await this.#updateScript(key, args, pinned)) as unknown[];
     if (Array.isArray(res) && Number(res[0]) === 2) {
       // New owner (login) or later absolute end: index first, then write (see UPDATE).
@@ -349,11 +249,11 @@ export class RedisStore implements SessionStore {
     if (!Array.isArray(res) || Number(res[0]) !== 1) return false;
     const oldUser = res[1] == null ? null : String(res[1]);
     if (oldUser !== record.userId) {
-      await this.#durable(key);
+      await this.#c.durable(key);
       // Hygiene only: a stale entry would be filtered on read anyway.
-      if (oldUser !== null) await this.#send(this.userKey(oldUser), ['ZREM', this.userKey(oldUser), record.id]);
+      if (oldUser !== null) await this.#c.send(this.userKey(oldUser), ['ZREM', this.userKey(oldUser), record.id]);
     } else if (record.rotatedTo) {
-      await this.#durable(key);
+      await this.#c.durable(key);
     }
     return true;
   }
@@ -364,11 +264,11 @@ export class RedisStore implements SessionStore {
    */
   async #updateScript(key: string, args: string[], pinned: boolean): Promise<unknown> {
     // Pinned (revocation state): always allowed at the limit; the script never lets others grow.
-    if (pinned && this.#scriptFlags) return this.#eval(S_UPDATE_AT_LIMIT, key, [...args.slice(0, -1), '1']);
+    if (pinned && this.#c.policy.scriptFlags) return this.#c.eval(S_UPDATE_AT_LIMIT, key, [...args.slice(0, -1), '1']);
     try {
-      return await this.#eval(S_UPDATE, key, args);
+      return await this.#c.eval(S_UPDATE, key, args);
     } catch (e) {
-      if (!(e instanceof StoreMemoryError) || !this.#scriptFlags) throw e;
+      if (!(e instanceof StoreMemoryError) || !this.#c.policy.scriptFlags) throw e;
       const res = (await this.#atLimit(S_UPDATE_AT_LIMIT, key, args)) as unknown[];
       if (Array.isArray(res) && Number(res[0]) === 3) throw e;
       return res;
@@ -376,31 +276,49 @@ export class RedisStore implements SessionStore {
   }
 
   async #atLimit(s: Script, key: string, args: string[]): Promise<unknown> {
-    const res = await this.#eval(s, key, [...args.slice(0, -1), '1']);
-    if (!Array.isArray(res) || Number(res[0]) !== 3) this.#stats.writesAtLimit++;
+    const res = await this.#c.eval(s, key, [...args.slice(0, -1), '1']);
+    if (!Array.isArray(res) || Number(res[0]) !== 3) this.#c.stats.writesAtLimit++;
     return res;
   }
 
-  /** Register a pinned key (`s:<id>` or `u:<userId>`) for the sweep, never moving it earlier. */
-  async #pin(member: string, until: number, atLimit: boolean): Promise<void> {
-    const x = this.expiryKey;
-    await this.#eval(atLimit && this.#scriptFlags ? S_SWEEP_ADD_AT_LIMIT : S_SWEEP_ADD, x, [String(until), member]);
-    this.#sweepSoon();
+  /**
+   * Per-key data changes in one `EVALSHA` (see PATCH in redis-codec): no read first and no retry,
+   * so writers of different keys of one session never conflict. Same owner and absolute end, so
+   * the user index is untouched; the session key keeps its TTL (`PXAT expiresAt`).
+   */
+  async patch(id: string, patch: DataPatch, opts: PatchOptions): Promise<SessionRecord | null> {
+    const p = patchText(patch, opts);
+    // The uncontended case: the caller's base with the patch applied, written if nothing changed.
+    const b = opts.base;
+    const data = b && b.id === id && !b.rotatedTo ? applyPatch(b.data, p) : null;
+    const mine = data && { ...b!, data, version: b!.version + 1, lastSeenAt: opts.now, expiresAt: Math.min(opts.expiresAt, b!.absoluteExpiresAt), meta: { ...b!.meta }, rotatedTo: null };
+    const args = [
+      String(opts.now), String(opts.expiresAt), encodeInt(opts.expiresAt, 'expiresAt'), encodeInt(opts.now, 'now'),
+      mine ? String(b!.version) : '', mine ? encodeRecord(mine) : '', String(p.expect.length),
+    ];
+    for (const [k, v] of p.expect) args.push(JSON.stringify(k), v ?? '');
+    args.push(String(p.set.length));
+    for (const [k, v] of p.set) args.push(JSON.stringify(k), v);
+    for (const k of p.del) args.push(JSON.stringify(k));
+    const key = this.sessionKey(id);
+    const res = await this.#c.eval(S_PATCH, key, args);
+    if (res == null || res === false) return null;
+    return Number(res) === 1 && mine ? mine : decodeRecord(id, String(res));
   }
 
   async touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {
     const key = this.sessionKey(id);
     const e36 = encodeInt(expiresAt, 'expiresAt');
-    const res = await this.#eval(S_TOUCH, key, [String(now), encodeInt(lastSeenAt, 'lastSeenAt'), String(expiresAt), e36]);
+    const res = await this.#c.eval(S_TOUCH, key, [String(now), encodeInt(lastSeenAt, 'lastSeenAt'), String(expiresAt), e36]);
     return Number(res) === 1;
   }
 
   async delete(id: string): Promise<void> {
     const key = this.sessionKey(id);
-    const res = (await this.#eval(S_DELETE, key, [''])) as unknown[];
+    const res = (await this.#c.eval(S_DELETE, key, [''])) as unknown[];
     if (!Array.isArray(res) || Number(res[0]) !== 1) return;
-    await this.#durable(key);
-    if (res[1] != null) await this.#send(this.userKey(String(res[1])), ['ZREM', this.userKey(String(res[1])), id]);
+    await this.#c.durable(key);
+    if (res[1] != null) await this.#c.send(this.userKey(String(res[1])), ['ZREM', this.userKey(String(res[1])), id]);
   }
 
   async listByUser(userId: string, now: number): Promise<SessionRecord[]> {
@@ -409,17 +327,17 @@ export class RedisStore implements SessionStore {
     // Entries past their absolute expiry are dead for certain: prune them so an active user's
     // index does not grow without bound between cleanup runs.
     const [, ids] = (await Promise.all([
-      this.#send(ukey, ['ZREMRANGEBYSCORE', ukey, '-inf', String(now)]),
-      this.#send(ukey, ['ZRANGEBYSCORE', ukey, `(${now}`, '+inf']),
+      this.#c.send(ukey, ['ZREMRANGEBYSCORE', ukey, '-inf', String(now)]),
+      this.#c.send(ukey, ['ZRANGEBYSCORE', ukey, `(${now}`, '+inf']),
     ])) as [unknown, string[]];
     if (!ids || ids.length === 0) return [];
     const keys = ids.map((id) => this.sessionKey(id));
     let values: unknown[];
-    if (this.#d.cluster) {
+    if (this.#c.d.cluster) {
       // Session keys live in different slots; the clients pipeline these per node.
-      values = await Promise.all(keys.map((k) => this.#send(k, ['GET', k])));
+      values = await Promise.all(keys.map((k) => this.#c.send(k, ['GET', k])));
     } else {
-      values = (await this.#send(keys[0], ['MGET', ...keys])) as unknown[];
+      values = (await this.#c.send(keys[0], ['MGET', ...keys])) as unknown[];
     }
     const out: SessionRecord[] = [];
     for (let i = 0; i < ids.length; i++) {
@@ -451,15 +369,15 @@ export class RedisStore implements SessionStore {
 
   async #deleteByUserOnce(userId: string, exceptId?: string): Promise<{ counted: number; deleted: number }> {
     const ukey = this.userKey(userId);
-    const ids = ((await this.#send(ukey, ['ZRANGE', ukey, '0', '-1'])) as string[]) ?? [];
+    const ids = ((await this.#c.send(ukey, ['ZRANGE', ukey, '0', '-1'])) as string[]) ?? [];
     const targets = ids.filter((id) => id !== exceptId);
     if (targets.length === 0) return { counted: 0, deleted: 0 };
     const results = await Promise.all(
       targets.map(async (id) => {
         const key = this.sessionKey(id);
-        const res = (await this.#eval(S_DELETE, key, [userId])) as unknown[];
+        const res = (await this.#c.eval(S_DELETE, key, [userId])) as unknown[];
         const deleted = Array.isArray(res) && Number(res[0]) === 1;
-        if (deleted) await this.#durable(key);
+        if (deleted) await this.#c.durable(key);
         // Count the user's live sessions, not their rotation tombstones or pending logins.
         return { id, deleted, counted: deleted && res[1] != null && String(res[1]) === userId && Number(res[2]) !== 1 };
       }),
@@ -468,7 +386,7 @@ export class RedisStore implements SessionStore {
     // may be a login in flight (index entry written, SET NX not yet), and dropping its entry would
     // hide that session from the next "log out everywhere" (SEC-38). cleanup() prunes real strays.
     const gone = results.filter((r) => r.deleted).map((r) => r.id);
-    for (let i = 0; i < gone.length; i += REMOVE_CHUNK) await this.#send(ukey, ['ZREM', ukey, ...gone.slice(i, i + REMOVE_CHUNK)]);
+    for (let i = 0; i < gone.length; i += REMOVE_CHUNK) await this.#c.send(ukey, ['ZREM', ukey, ...gone.slice(i, i + REMOVE_CHUNK)]);
     return { counted: results.filter((r) => r.counted).length, deleted: gone.length };
   }
 
@@ -489,281 +407,14 @@ export class RedisStore implements SessionStore {
    * while ((await store.cleanup(now, 1000)) === 1000) {}
    */
   cleanup(now: number, limit = 1000): Promise<number> {
-    if (!Number.isSafeInteger(now) || now < 0) return Promise.reject(new InvalidInputError('cleanup: now must be a non-negative integer'));
-    if (!(limit >= 1)) return Promise.reject(new InvalidInputError('cleanup: limit must be at least 1'));
-    const max = Number.isFinite(limit) ? Math.floor(limit) : Number.MAX_SAFE_INTEGER;
-    const run = this.#cleaning.then(() => this.#cleanup(now, max));
-    this.#cleaning = run.catch(() => undefined);
-    return run;
-  }
-
-  async #cleanup(now: number, max: number): Promise<number> {
-    let removed = 0;
-    try {
-      const pass = (this.#pass ??= await this.#newPass());
-      while (removed < max) {
-        const suspects: Suspect[] = [];
-        let done = false;
-        // Gather: prune by score at once, and collect ids whose session key is missing, until
-        // the budget could be spent or the pass ends; then verify those after one grace period.
-        while (removed + suspects.length < max) {
-          const ukey = await this.#nextIndexKey(pass, max);
-          if (ukey === undefined) {
-            done = true;
-            break;
-          }
-          const live = await this.#ownIndex(ukey, now);
-          if (live === null) continue; // an application's sorted set under our prefix: not ours to touch
-          const [n, left] = ((await this.#eval(S_INDEX_PRUNE, ukey, [String(now), String(max - removed - suspects.length)])) as unknown[]).map(Number);
-          removed += n!;
-          if (left! > 0 || removed + suspects.length >= max) {
-            // Out of budget with work left in this key: the next call starts with it.
-            pass.keys.unshift(ukey);
-            break;
-          }
-          const missing = new Set(await this.#missing([...live.keys()]));
-          const room = max - removed - suspects.length;
-          const found = [...live].filter(([id]) => missing.has(id));
-          for (const [id, score] of found.slice(0, room)) suspects.push({ ukey, id, score });
-          if (found.length > room) pass.keys.unshift(ukey);
-        }
-        if (suspects.length > 0) removed += await this.#removeIfStillMissing(suspects, now);
-        if (done) {
-          this.#pass = undefined;
-          // Pinned keys past their time (the write path sweeps a little too).
-          while (removed < max) {
-            const n = await this.#sweep(now, Math.min(max - removed, 1000));
-            removed += n;
-            if (n === 0) break;
-          }
-          return removed;
-        }
-      }
-      return removed;
-    } catch (e) {
-      // Cursors may be stale after a failure or a topology change: the next call starts afresh.
-      this.#pass = undefined;
-      throw e;
-    }
-  }
-
-  async #newPass(): Promise<CleanupPass> {
-    if (!this.#d.ready()) throw new StoreUnavailableError('session store unavailable');
-    const masters = await this.#bounded(() => this.#d.masters(), this.#timeout);
-    return { nodes: masters.map((master) => ({ master, cursor: '0', done: false })), keys: [] };
-  }
-
-  async #nextIndexKey(pass: CleanupPass, max: number): Promise<string | undefined> {
-    // Glob-escape the prefix: a `*` or `[` in it must not match another store's keys.
-    const pattern = `${this.#prefix.replace(/[*?[\]\\]/g, '\\$&')}u:*`;
-    const count = String(Math.min(Math.max(max, 100), 1000));
-    for (;;) {
-      const key = pass.keys.shift();
-      if (key !== undefined) return key;
-      const node = pass.nodes.find((x) => !x.done);
-      if (!node) return undefined;
-      if (!this.#d.ready()) throw new StoreUnavailableError('session store unavailable');
-      const reply = (await this.#bounded(
-        () => node.master.send(['SCAN', node.cursor, 'MATCH', pattern, 'COUNT', count, 'TYPE', 'zset']),
-        this.#timeout,
-      )) as [unknown, unknown[]];
-      node.cursor = String(reply[0]);
-      node.done = node.cursor === '0';
-      pass.keys.push(...reply[1].map(String));
-    }
-  }
-
-  /**
-   * The live entries (id -> score) of a user index, or null when the key cannot be proven ours:
-   * only sorted sets whose every member is a session id and every score an epoch-ms integer are,
-   * so an application's leaderboard or schedule under the same prefix is never pruned (issue 21).
-   */
-  async #ownIndex(ukey: string, now: number): Promise<Map<string, number> | null> {
-    const n = Number(await this.#send(ukey, ['ZCARD', ukey]));
-    if (!(n > 0) || n > MAX_INDEX_MEMBERS) return null;
-    // RESP2 replies a flat [member, score, ...] list, RESP3 clients a list of pairs.
-    const flat = ((await this.#send(ukey, ['ZRANGE', ukey, '0', '-1', 'WITHSCORES'])) as unknown[]).flat().map(String);
-    const live = new Map<string, number>();
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const id = flat[i]!;
-      const score = Number(flat[i + 1]);
-      if (!SESSION_ID.test(id) || !Number.isSafeInteger(score) || score < 0) return null;
-      if (score > now) live.set(id, score);
-    }
-    return live;
-  }
-
-  /** The ids among `ids` whose session key does not exist (one EXISTS each: keys differ in slot). */
-  async #missing(ids: string[]): Promise<string[]> {
-    const out: string[] = [];
-    for (let i = 0; i < ids.length; i += REMOVE_CHUNK) {
-      const chunk = ids.slice(i, i + REMOVE_CHUNK);
-      const exists = await Promise.all(chunk.map((id) => this.#send(this.sessionKey(id), ['EXISTS', this.sessionKey(id)])));
-      chunk.forEach((id, j) => {
-        if (Number(exists[j]) === 0) out.push(id);
-      });
-    }
-    return out;
-  }
-
-  async #removeIfStillMissing(suspects: Suspect[], now: number): Promise<number> {
-    // Index first, session second: a create or login writes its entry, then its key. An entry
-    // seen without its key may be such a write in flight, so look again after the grace. The
-    // second look is a fence, not a read: an expired record put where no key exists (SET NX)
-    // until the entry's absolute end, so a login slower than any grace (a long command timeout,
-    // a replica wait, a stalled client) fails its own SET NX instead of landing unindexed.
-    if (this.#grace > 0) await sleep(this.#grace);
-    const fenced = await Promise.all(
-      suspects.map(async (s) => {
-        const key = this.sessionKey(s.id);
-        if (s.score <= now) return true;
-        return (await this.#send(key, ['SET', key, CLEANUP_FENCE_VALUE, 'NX', 'PXAT', String(s.score)])) != null;
-      }),
-    );
-    const byKey = new Map<string, string[]>();
-    for (const [i, s] of suspects.entries()) {
-      if (!fenced[i]) continue;
-      const list = byKey.get(s.ukey);
-      if (list) list.push(s.id);
-      else byKey.set(s.ukey, [s.id]);
-    }
-    let removed = 0;
-    for (const [ukey, ids] of byKey) {
-      for (let i = 0; i < ids.length; i += REMOVE_CHUNK) {
-        removed += Number(await this.#eval(S_INDEX_REMOVE, ukey, ids.slice(i, i + REMOVE_CHUNK)));
-      }
-    }
-    return removed;
+    return this.#cleanup.run(now, limit);
   }
 
   async #indexAdd(userId: string, id: string, absoluteExpiresAt: number): Promise<void> {
     const ukey = this.userKey(userId);
-    await this.#pin(`u:${userId}`, absoluteExpiresAt, false);
-    await this.#eval(S_INDEX_ADD, ukey, [String(Date.now()), String(absoluteExpiresAt), id]);
-    await this.#durable(ukey);
-  }
-
-  /** A background sweep after pinned writes, at most one at a time and one per second. */
-  #sweepSoon(): void {
-    const t = Date.now();
-    if (this.#sweeping || t - this.#sweptAt < 1000) return;
-    this.#sweeping = true;
-    this.#sweptAt = t;
-    this.#sweep(t, SWEEP_BATCH)
-      .catch(() => undefined) // hygiene only: the next write or cleanup() tries again
-      .finally(() => {
-        this.#sweeping = false;
-      });
-  }
-
-  /**
-   * Remove pinned keys whose time has passed: records past their expiresAt, user indexes whose
-   * every entry has ended. Readers never depend on it (every read compares expiresAt), so it is
-   * memory hygiene only. Returns the number of sweep entries handled.
-   */
-  async #sweep(now: number, limit: number): Promise<number> {
-    const x = this.expiryKey;
-    const due = ((await this.#send(x, ['ZRANGEBYSCORE', x, '-inf', String(now), 'LIMIT', '0', String(limit)])) as unknown[]).map(String);
-    if (due.length === 0) return 0;
-    const drop: string[] = [];
-    await Promise.all(
-      due.map(async (m) => {
-        const res = await this.#eval(m.startsWith('u:') ? S_SWEEP_INDEX : S_SWEEP_RECORD, this.#prefix + m, [String(now)]);
-        if (Array.isArray(res)) await this.#eval(S_SWEEP_ADD, x, [String(res[1]), m]);
-        else drop.push(m);
-      }),
-    );
-    for (let i = 0; i < drop.length; i += REMOVE_CHUNK) await this.#eval(S_SWEEP_DROP, x, [String(now), ...drop.slice(i, i + REMOVE_CHUNK)]);
-    return due.length;
-  }
-
-  async #durable(key: string): Promise<void> {
-    const w = this.#wait;
-    if (!w) return;
-    const acked = await this.#bounded(() => this.#d.wait(key, w.replicas, w.timeoutMs), this.#timeout + w.timeoutMs);
-    if (Number(acked) < w.replicas) throw new StoreUnavailableError('session store write not acknowledged by replicas');
-  }
-
-  async #eval(s: Script, key: string, args: string[]): Promise<unknown> {
-    try {
-      return await this.#send(key, ['EVALSHA', s.sha, '1', key, ...args]);
-    } catch (e) {
-      // First use on this node (or after SCRIPT FLUSH / failover): EVAL also caches the script.
-      if (e instanceof StoreError && /^NOSCRIPT\b/.test(errMessage(e.cause))) {
-        return this.#send(key, ['EVAL', s.src, '1', key, ...args]);
-      }
-      throw e;
-    }
-  }
-
-  #send(key: string | undefined, args: string[]): Promise<unknown> {
-    // Fail fast instead of letting a disconnected client queue commands behind a dead socket.
-    if (!this.#d.ready()) return Promise.reject(new StoreUnavailableError('session store unavailable'));
-    if (this.#refusal) return Promise.reject(this.#refusal);
-    if (this.#checkedAt === 0) return this.#check().then(() => this.#send(key, args));
-    if (Date.now() - this.#checkedAt > this.#checkEvery) void this.#check().catch(() => undefined);
-    return this.#bounded(() => this.#d.send(key, args), this.#timeout).catch((e: unknown) => {
-      if (e instanceof StoreMemoryError) {
-        this.#stats.memoryRefusals++;
-        this.#emit({ type: 'store.memory_pressure', at: new Date().toISOString(), store: 'redis', command: args[0] === 'EVALSHA' || args[0] === 'EVAL' ? 'script' : args[0]! });
-      }
-      throw e;
-    });
-  }
-
-  /** One eviction-policy check at a time; resolves when done (the decision is in #refusal). */
-  #check(): Promise<void> {
-    this.#checking ??= this.#checkNow().finally(() => {
-      this.#checking = undefined;
-    });
-    return this.#checking;
-  }
-
-  async #checkNow(): Promise<void> {
-    const masters = await this.#bounded(() => this.#d.masters(), this.#timeout);
-    const nodes = await Promise.all(masters.map((m) => this.#nodePolicy(m)));
-    let refusal: StoreEvictionPolicyError | undefined;
-    const warnings: string[] = [];
-    for (const n of nodes) {
-      const risk = evictionRisk(n.policy);
-      const refused = risk === 'revocation' && !this.#allowAllkeys;
-      if (refused) {
-        refusal ??= new StoreEvictionPolicyError(
-          `redis ${n.node}: maxmemory-policy ${n.policy} can evict revocation state (logged-out credentials could be accepted again); ` +
-            'use noeviction or a volatile-* policy, or set unsafeAllowAllkeysEviction (docs/redis.md, "Eviction")',
-        );
-      }
-      if (risk !== 'none') {
-        warnings.push(`${n.node}:${n.policy}`);
-        // Once per node and policy unless it is a refusal or a risk to revocation (then every check).
-        const key = `${n.node}:${n.policy}`;
-        if (risk === 'revocation' || risk === 'unknown' || !this.#lastWarning.split(',').includes(key)) {
-          this.#emit({ type: 'store.eviction_policy', at: new Date().toISOString(), store: 'redis', node: n.node, policy: n.policy, maxmemory: n.maxmemory, risk, refused });
-        }
-      }
-    }
-    this.#lastWarning = warnings.join(',');
-    this.#scriptFlags = nodes.every((n) => n.major >= 7);
-    this.#refusal = refusal;
-    this.#checkedAt = Date.now();
-  }
-
-  async #nodePolicy(m: MasterSender): Promise<NodePolicy> {
-    try {
-      const mem = String(await this.#bounded(() => m.send(['INFO', 'memory']), this.#timeout));
-      const srv = String(await this.#bounded(() => m.send(['INFO', 'server']), this.#timeout));
-      const max = infoField(mem, 'maxmemory');
-      return {
-        node: m.address,
-        policy: infoField(mem, 'maxmemory_policy'),
-        maxmemory: max === null ? null : Number(max),
-        major: parseInt(infoField(srv, 'redis_version') ?? '0', 10) || 0,
-      };
-    } catch (e) {
-      // INFO may be renamed or denied (managed services, ACLs): we cannot tell, so warn and go on.
-      if (e instanceof StoreUnavailableError) throw e;
-      return { node: m.address, policy: null, maxmemory: null, major: 0 };
-    }
+    await this.#schedule.pin(`u:${userId}`, absoluteExpiresAt, false);
+    await this.#c.eval(S_INDEX_ADD, ukey, [String(Date.now()), String(absoluteExpiresAt), id]);
+    await this.#c.durable(ukey);
   }
 
   #emit(e: RedisStoreEvent): void {
@@ -773,32 +424,4 @@ export class RedisStore implements SessionStore {
       // A broken listener must not turn a store call into a failure.
     }
   }
-
-  #bounded<T>(fn: () => Promise<T>, ms: number): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new StoreUnavailableError('session store timed out')), ms);
-      let p: Promise<T>;
-      try {
-        p = fn();
-      } catch (e) {
-        clearTimeout(timer);
-        reject(toStoreError(e));
-        return;
-      }
-      p.then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (e: unknown) => {
-          clearTimeout(timer);
-          reject(toStoreError(e));
-        },
-      );
-    });
-  }
-}
-
-function errMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -13,7 +13,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError, InvalidInputError, StoreError, StoreUnavailableError } from '../errors.js';
-import type { SessionMeta, SessionRecord, SessionStore } from './types.js';
+import type { DataPatch, PatchOptions, SessionMeta, SessionRecord, SessionStore } from './types.js';
+import { patchText } from '../lib/patch.js';
+import { sqlitePatch } from './sql-patch.js';
 import { insertParams } from '../lib/record.js';
 import {
   connect, openSqlite, sqliteBusy,
@@ -171,6 +173,9 @@ export class SqliteStore implements SessionStore {
     Statement
   >;
   private closed = false;
+  /** patch statements by shape (key counts); bounded, since shapes come from applications. */
+  private readonly patches = new Map<string, Statement>();
+  private readonly db: SqliteConnection;
 
   constructor(options: SqliteStoreOptions = {}) {
     const tableName = options.table ?? 'sessionward_sessions';
@@ -200,6 +205,7 @@ export class SqliteStore implements SessionStore {
     }
     this.database = db.database;
     this.driver = db.driver;
+    this.db = db;
     try {
       db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
       if (options.createSchema === false) {
@@ -322,6 +328,21 @@ export class SqliteStore implements SessionStore {
           now,
         ).changes) === 1
       );
+    });
+  }
+
+  /** Per-key data changes in one UPDATE … RETURNING (see sql-patch.ts). */
+  patch(id: string, patch: DataPatch, opts: PatchOptions): Promise<SessionRecord | null> {
+    return this.run(() => {
+      const q = sqlitePatch(this.table, COLUMNS, id, patchText(patch, opts), opts);
+      if (!q) return null;
+      let st = this.patches.get(q.shape);
+      if (!st) {
+        if (this.patches.size >= 64) this.patches.clear();
+        this.patches.set(q.shape, (st = this.db.prepare(q.sql)));
+      }
+      const row = st.get(...q.params) as Row | undefined;
+      return row ? rowToRecord(row) : null;
     });
   }
 

@@ -34,7 +34,39 @@ export type { SessionRecord, SessionMeta } from '../lib/record.js';
  *   and updates that do not grow a record are accepted even at the store's memory limit, so
  *   logout and revocation keep working when it is full.
  * - A store keeps no reference to the objects it is given or returns: callers may mutate them.
+ * - `patch` (optional) applies per-key data changes in one atomic step; see {@link DataPatch}.
  */
+/**
+ * A request's changes to a session's data, key by key, applied by `SessionStore.patch` inside the
+ * store. Keys not named are left as the store holds them, so writers of different keys never
+ * conflict and none of them needs a read or a retry.
+ */
+export interface DataPatch {
+  /** Keys to set (own enumerable properties), each to a JSON-serialisable value. */
+  set?: Record<string, unknown>;
+  /** Keys to remove (absent keys are ignored). */
+  del?: readonly string[];
+}
+
+export interface PatchOptions {
+  /** The caller's clock: a record whose `expiresAt <= now` is absent. Also the new `lastSeenAt`. */
+  now: number;
+  /** The new idle deadline; the store caps it at the record's `absoluteExpiresAt` (SEC-11). */
+  expiresAt: number;
+  /**
+   * Apply only if each named key still holds this value, compared as JSON text (`undefined`: the
+   * key must be absent). How a caller keeps "a concurrent change of the same key is a conflict".
+   */
+  expect?: Record<string, unknown>;
+  /**
+   * The record the caller computed this change from (as it loaded it, data included). A hint: a
+   * store may write `base` with the patch applied, without reading or merging the stored data,
+   * when the stored `version` still equals `base.version` (nothing was written since). Ignoring
+   * it is always correct.
+   */
+  base?: SessionRecord;
+}
+
 export interface SessionStore {
   /** Short name used in events, metrics and errors ("memory", "redis", ...). */
   readonly name: string;
@@ -46,6 +78,16 @@ export interface SessionStore {
    * false if the record is gone, expired, or its version differs.
    */
   update(record: SessionRecord, expectedVersion: number, now: number): Promise<boolean>;
+  /**
+   * Optional atomic per-key merge: in one step, if the record is live, not a rotation pointer
+   * (`rotatedTo`), not pinned, and matches `opts.expect`, set and delete the given data keys, set
+   * `version` to the stored version + 1, `lastSeenAt` to `now` and `expiresAt` to
+   * min(`opts.expiresAt`, `absoluteExpiresAt`); every other field and data key stays as stored.
+   * Returns the record as written, or null when nothing was written (absent, expired, a pointer,
+   * an expectation not met, or a change the store cannot apply in one step — the caller then
+   * falls back to `get` + `update`). Never inserts.
+   */
+  patch?(id: string, patch: DataPatch, opts: PatchOptions): Promise<SessionRecord | null>;
   /** Record activity. Returns false if the record is gone or expired. */
   touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean>;
   delete(id: string): Promise<void>;

@@ -11,6 +11,7 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { randomBytes, createHash } from 'node:crypto';
 import type { SessionRecord, SessionStore } from '../stores/types.js';
 import { newRecord, nextVersion } from '../lib/record.js';
+import { patchCases } from './conformance-patch.js';
 
 export interface StoreHarness {
   store: SessionStore;
@@ -307,6 +308,8 @@ export function testSessionStore(
       await store.delete(r.id);
       expect(await store.get(r.id, now)).toBeNull();
     });
+
+    patchCases({ store: () => store, now: () => now }, concurrency);
 
     it('cleanup (when offered) removes only expired records', async () => {
       if (!store.cleanup) return expect(store.cleanup).toBeUndefined();
