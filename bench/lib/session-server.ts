@@ -180,6 +180,9 @@ export async function contendedRows(ctx: BenchContext, store: SessionStore, name
     }, {
       extra: async (subject): Promise<Record<string, number>> => {
         if (subject !== 'sessionward') return {};
+        // Requests the load generator gave up on can still be completing: count once the server
+        // has made no increment for 300 ms, or a late write shows up in `sent` but not in `kept`.
+        await settled(() => sent);
         const kept = await counter(swUrl, cookie);
         return { connections: CONTENDED, sent, kept, lost: sent - kept, failed };
       },
@@ -187,6 +190,18 @@ export async function contendedRows(ctx: BenchContext, store: SessionStore, name
   } finally {
     await close(bare);
     await close(sw);
+  }
+}
+
+/** Resolves once `read()` has not changed for `quietMs` (at most `maxMs`). */
+async function settled(read: () => number, quietMs = 300, maxMs = 5000): Promise<void> {
+  const end = Date.now() + maxMs;
+  let last = read();
+  while (Date.now() < end) {
+    await new Promise((resolve) => setTimeout(resolve, quietMs));
+    const now = read();
+    if (now === last) return;
+    last = now;
   }
 }
 
