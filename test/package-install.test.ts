@@ -12,12 +12,11 @@
  * CI runs `npm test` only, and this is its one check of the published shape.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureRuntimes, runtimeBin, type RuntimeName } from './helpers/runtimes.js';
+import { ensureRuntimes, runChild, runtimeBin, type Run, type RuntimeName } from './helpers/runtimes.js';
 import { ensureBetterSqlite3 } from './helpers/better-sqlite3.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -32,46 +31,9 @@ const INSTALL = ['redis@latest', 'ioredis@latest', 'express@latest', 'fastify@la
 const INSTALLED = INSTALL.map((spec) => spec.slice(0, spec.lastIndexOf('@')));
 const PREFIX = `swpkg:${process.pid}-${Date.now().toString(36)}:`;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * A child process with no stdin (nothing can wait on a prompt), killed with its whole process
- * group when it overruns. The environment drops what `npm test` and vitest set for themselves
- * (npm_* config, NODE_OPTIONS), so the temp project sees a user's plain shell.
- */
-function run(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<Run> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!/^(npm_|NODE_OPTIONS$|VITEST|TEST$|NODE_ENV$)/i.test(k)) env[k] = v;
-  }
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => {
-      stderr += `\n[killed after ${timeoutMs} ms]`;
-      try {
-        process.kill(-p.pid!, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }, timeoutMs);
-    p.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    p.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+// Child processes: runChild (test/helpers/runtimes.ts) — no stdin, process group killed on
+// overrun, npm/vitest variables dropped so the temp project sees a user's plain shell.
+const run = runChild;
 
 /** For assertion messages: the command's exit code and the tail of both streams. */
 function shown(what: string, r: Run): string {

@@ -6,7 +6,7 @@
 import type { PatchOptions } from './types.js';
 import type { PatchText } from '../lib/patch.js';
 
-/** jsonb refuses the escapes of NUL and lone surrogates (see toJsonb in postgres.ts). */
+/** jsonb refuses the escapes of NUL and lone surrogates (see toJsonb in postgres-codec.ts). */
 const JSONB_REFUSES = /\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
 
 /** Expected values a PostgreSQL patch statement checks at most (more: the store declines). */
