@@ -133,7 +133,7 @@ function goalsTable(): string {
 
 function rowsTable(): string {
   const out = ['| scenario | subject | ops/s | CPU µs/op | throughput ratio | per CPU-s ratio | other |', '|---|---|---:|---:|---:|---:|---|'];
-  const known = new Set(['scenario', 'subject', 'opsPerSec', 'cpuUsPerOp', 'ratio', 'ratioMin', 'ratioMax', 'cpuRatio', 'cpuRatioMin', 'cpuRatioMax', 'rounds', 'baseline']);
+  const known = new Set(['scenario', 'subject', 'opsPerSec', 'cpuUsPerOp', 'cpuUsRounds', 'ratio', 'ratioMin', 'ratioMax', 'cpuRatio', 'cpuRatioMin', 'cpuRatioMax', 'rounds', 'baseline']);
   for (const r of rows) {
     if (r.scenario === 'meta') continue;
     const other = Object.entries(r).filter(([k]) => !known.has(k)).map(([k, v]) => `${k} ${String(v)}`).join(', ');

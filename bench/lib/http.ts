@@ -177,6 +177,8 @@ export interface Compared {
   cpuRatio?: number;
   cpuRatioMin?: number;
   cpuRatioMax?: number;
+  /** Every round's CPU µs per operation, in round order: the raw figures behind the medians. */
+  cpuUsRounds?: number[];
 }
 
 export function median(xs: number[]): number {
@@ -229,7 +231,10 @@ export async function compare(
   for (const n of names) {
     const c: Compared = { opsPerSec: Math.round(median(ops(n))) };
     const mine = cpu(n);
-    if (mine) c.cpuUsPerOp = Math.round(median(mine) * 10) / 10;
+    if (mine) {
+      c.cpuUsPerOp = Math.round(median(mine) * 10) / 10;
+      c.cpuUsRounds = mine.map((x) => Math.round(x * 10) / 10);
+    }
     if (baseline && n !== baseline && samples[baseline]) {
       const t = ratios(ops(n), ops(baseline));
       Object.assign(c, { ratio: t.median, ratioMin: t.min, ratioMax: t.max });

@@ -3,7 +3,8 @@ export interface BenchRow {
   scenario: string;
   subject: string;
   opsPerSec?: number;
-  [key: string]: string | number | undefined;
+  /** Per-round raw figures (`cpuUsRounds`) are arrays. */
+  [key: string]: string | number | number[] | undefined;
 }
 
 export interface BenchContext {
