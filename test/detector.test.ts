@@ -61,6 +61,35 @@ async function start(store: SessionStore, detectorStore: SessionStore, over: Par
 }
 
 /** One request from `from` (a loopback source address); returns status, body and the next cookie. */
+/**
+ * `store` with a count of its calls in flight. The detector counts events in the background
+ * (`onEvent` never blocks a request); its store calls start synchronously when an event arrives, so
+ * none in flight at a timer tick means it has finished, however slow the machine.
+ */
+function tracked(store: SessionStore): { store: SessionStore; busy: () => boolean } {
+  let inFlight = 0;
+  const wrapped = new Proxy(store, {
+    get(target, key) {
+      const v: unknown = Reflect.get(target, key);
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        inFlight++;
+        return Promise.resolve((v as (...a: unknown[]) => unknown).apply(target, args)).finally(() => inFlight--);
+      };
+    },
+  });
+  return { store: wrapped, busy: () => inFlight > 0 };
+}
+
+/** Polls `done` until true; fails after `ms`. */
+async function until(done: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 function request(url: string, path: string, opts: { from: string; ua?: string; cookie?: string; method?: string; headers?: Record<string, string> }) {
   return new Promise<{ status: number; body: string; cookie: string }>((resolve, reject) => {
     const req = http.request(`${url}${path}`, {
@@ -189,6 +218,30 @@ describe('detector on memory (real requests)', () => {
     }
   });
 
+  it('a burst that arrives while the store is slow is counted in full: 12 events at once reach a limit of 10', async () => {
+    // Each store call takes 20 ms, so all 12 events are in flight together, as in a real flood
+    // (or a loaded machine). One compare-and-set per event made them race: 4 gave up after their
+    // retries and the count stopped at 8.
+    const memory = new MemoryStore();
+    const slow = new Proxy(memory, {
+      get(target, key) {
+        const v: unknown = Reflect.get(target, key);
+        if (typeof v !== 'function') return v;
+        return async (...args: unknown[]) => {
+          await new Promise((r) => setTimeout(r, 20));
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const shared = tracked(slow);
+    const found: Anomaly[] = [];
+    const detectors = [0, 1].map(() => new Detector({ store: shared.store, invalidTokenLimit: 10, notify: (x) => void found.push(x) }));
+    for (let i = 0; i < 12; i++) detectors[i % 2]!.onEvent({ type: 'token.invalid', at: new Date().toISOString(), ip: `127.0.6.${i + 2}` });
+    await until(() => !shared.busy());
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ signals: ['invalid_token_flood'], action: 'notify', source: '127.0.6.0/24' });
+  });
+
   it('CSRF refusal bursts per source network raise one anomaly; a throwing notifier changes nothing', async () => {
     const app = await start(new MemoryStore(), new MemoryStore(), { csrfLimit: 5 });
     const seen: Anomaly[] = [];
@@ -223,9 +276,9 @@ describe('detector across two instances sharing Redis', () => {
   it('a session moved between networks on instance A and B is caught on either; a flood split over both is counted once', async () => {
     await client.connect();
     const store = new RedisStore({ client, prefix: `swdet:${run}:s:` });
-    const shared = new RedisStore({ client, prefix: `swdet:${run}:d:` });
-    const a = await start(store, shared, { invalidTokenLimit: 10 });
-    const b = await start(store, shared, { invalidTokenLimit: 10 });
+    const shared = tracked(new RedisStore({ client, prefix: `swdet:${run}:d:` }));
+    const a = await start(store, shared.store, { invalidTokenLimit: 10 });
+    const b = await start(store, shared.store, { invalidTokenLimit: 10 });
     try {
       const cookie = await signIn(a.url, '127.0.0.2');
       expect((await request(b.url, '/me', { from: '127.0.8.2', cookie })).status).toBe(200);
@@ -237,7 +290,9 @@ describe('detector across two instances sharing Redis', () => {
         const inst = i % 2 ? a : b;
         await request(inst.url, '/me', { from: `127.0.6.${i + 2}`, cookie: `sid=forged${i}.mac` });
       }
-      await new Promise((r) => setTimeout(r, 100));
+      // Counted in the background: wait until both detectors are done, not a fixed 100 ms that a
+      // loaded machine (or a busy shared Redis) overshoots. Then exactly one flood, not "at least".
+      await until(() => !shared.busy());
       const floods = [...a.anomalies, ...b.anomalies].filter((x) => x.signals[0] === 'invalid_token_flood');
       expect(floods).toHaveLength(1);
       expect(floods[0]!.source).toBe('127.0.6.0/24');

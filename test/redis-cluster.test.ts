@@ -44,9 +44,12 @@ for (const lib of REDIS_LIBS) {
 }
 
 describe.each(EACH_REDIS_LIB)('RedisStore on a cluster (%s)', (_name, lib) => {
+  // 200 writers that all conflict: about 200 × 200 / 2 reads and CAS writes, under a second on a
+  // quiet machine, 10 s and more on a loaded one; hence its own timeout, and a command timeout
+  // that a starved event loop cannot overshoot (a timed-out CAS would fail the test as an error).
   it('200 concurrent CAS increments keep every update; index and TTL work', () =>
     withClient(lib, async ({ client }) => {
-      const store = new RedisStore({ client, prefix: `${lib.id}cas:` });
+      const store = new RedisStore({ client, prefix: `${lib.id}cas:`, commandTimeoutMs: 10_000 });
       const now = Date.now();
       const r = makeRecord(now, { userId: 'cas-user', data: { n: 0 } });
       expect(await store.create(r)).toBe(true);
@@ -61,10 +64,14 @@ describe.each(EACH_REDIS_LIB)('RedisStore on a cluster (%s)', (_name, lib) => {
       expect(got.data.n).toBe(200);
       expect(got.version).toBe(201);
       expect((await store.listByUser('cas-user', now)).map((x) => x.id)).toEqual([r.id]);
-      expect(await store.touch(r.id, now + 1, now + 10_000, now + 1)).toBe(true);
+      // The touch sets Redis' own TTL (PXAT), so it is taken from the clock after the contended
+      // phase: `now + 10 s` from the start had passed on a loaded machine, Redis expired the key
+      // at once and deleteByUser found nothing.
+      const later = Date.now();
+      expect(await store.touch(r.id, later, later + 60_000, later)).toBe(true);
       expect(await store.deleteByUser('cas-user')).toBe(1);
-      expect(await store.get(r.id, now)).toBeNull();
-    }));
+      expect(await store.get(r.id, later)).toBeNull();
+    }), 120_000);
 
   it('SEC-19: the session key has a TTL and the user index is pinned and scheduled for the sweep, on their owning nodes in cluster mode too', () =>
     withClient(lib, async ({ client, command }) => {

@@ -130,6 +130,11 @@ export class Detector {
   readonly #clock: () => number;
   /** Sources that already raised their signal in the current window: no more store calls for them. */
   readonly #raised = new Map<string, number>();
+  /**
+   * Events per source counted here but not yet in the store, while this instance's one bump for
+   * that source runs: events that arrive meanwhile join the next bump instead of racing it.
+   */
+  readonly #pending = new Map<string, { n: number }>();
 
   constructor(options: DetectorOptions) {
     if (!options?.store || typeof options.store.get !== 'function') throw new ConfigError('Detector needs a store (any sessionward SessionStore)');
@@ -269,19 +274,52 @@ export class Detector {
     }
   }
 
-  /** Count one event of a source network in the shared store; signal once per window at the limit. */
+  /**
+   * Count one event of a source network in the shared store; signal once per window at the limit.
+   *
+   * One compare-and-set per source at a time in this instance: events that arrive while it runs
+   * are added by the next one. A flood arrives all at once, and one CAS per event made those
+   * events race each other: with a slow store, a burst of 12 left 4 of them to give up after
+   * their retries, the count stopped at 8 and a limit of 10 was never reached. Now only other
+   * instances contend, and a bump that still loses keeps its events for the next round.
+   */
   async #count(signal: Signal, ip: string, limit: number): Promise<void> {
     const source = networkOf(ip) ?? ip.slice(0, 64);
     const key = `${signal}|${source}`;
-    const now = this.#clock();
-    const raisedAt = this.#raised.get(key);
-    if (raisedAt !== undefined && now - raisedAt < this.#o.windowMs) return;
-    const n = await bump(this.#o.store, recordId(key), now, this.#o.windowMs);
-    if (n === limit) {
-      if (this.#raised.size >= 10_000) this.#raised.delete(this.#raised.keys().next().value as string);
-      this.#raised.set(key, now);
-      await this.#decide([signal], { userId: null, source, ip });
+    if (this.#isRaised(key, this.#clock())) return;
+    const running = this.#pending.get(key);
+    if (running) {
+      running.n++;
+      return;
     }
+    const p = { n: 1 };
+    this.#pending.set(key, p);
+    try {
+      // Each round adds what is pending; a lost CAS (-1) leaves it pending. Rounds are bounded
+      // (every round is 8 CAS attempts) so a store that never accepts cannot keep this running.
+      for (let round = 0; p.n > 0 && round < 8; round++) {
+        const now = this.#clock();
+        if (this.#isRaised(key, now)) return;
+        const add = p.n;
+        const n = await bump(this.#o.store, recordId(key), now, this.#o.windowMs, add);
+        if (n < 0) continue;
+        p.n -= add;
+        // Counts are unique across instances (CAS), so exactly one bump crosses the limit.
+        if (n - add < limit && n >= limit) {
+          if (this.#raised.size >= 10_000) this.#raised.delete(this.#raised.keys().next().value as string);
+          this.#raised.set(key, now);
+          await this.#decide([signal], { userId: null, source, ip });
+          return;
+        }
+      }
+    } finally {
+      this.#pending.delete(key);
+    }
+  }
+
+  #isRaised(key: string, now: number): boolean {
+    const raisedAt = this.#raised.get(key);
+    return raisedAt !== undefined && now - raisedAt < this.#o.windowMs;
   }
 
   async #decide(signals: Signal[], who: { userId: string | null; ip?: string; source?: string; sid?: string }, sessionId?: string | null): Promise<Anomaly> {
@@ -338,20 +376,20 @@ function recordId(key: string): string {
   return createHash('sha256').update(`sw-detector:${key}`).digest('base64url');
 }
 
-/** Increment a windowed counter record by compare-and-set; the count after, or -1 under heavy contention. */
-async function bump(store: SessionStore, id: string, now: number, windowMs: number): Promise<number> {
+/** Add `add` to a windowed counter record by compare-and-set; the count after, or -1 under heavy contention. */
+async function bump(store: SessionStore, id: string, now: number, windowMs: number, add: number): Promise<number> {
   for (let i = 0; i < 8; i++) {
     const cur = await store.get(id, now);
     if (!cur) {
       const end = now + windowMs;
       const rec: SessionRecord = {
-        id, userId: null, data: { n: 1 }, version: 1, createdAt: now, lastSeenAt: now, authTime: null,
+        id, userId: null, data: { n: add }, version: 1, createdAt: now, lastSeenAt: now, authTime: null,
         absoluteExpiresAt: end, expiresAt: end, meta: {}, rotatedTo: null,
       };
-      if (await store.create(rec)) return 1;
+      if (await store.create(rec)) return add;
       continue;
     }
-    const n = (typeof cur.data.n === 'number' ? cur.data.n : 0) + 1;
+    const n = (typeof cur.data.n === 'number' ? cur.data.n : 0) + add;
     if (await store.update({ ...cur, data: { n }, version: cur.version + 1 }, cur.version, now)) return n;
   }
   return -1;
