@@ -97,7 +97,7 @@ const checkText = (c: Check): string => `≥ ${c.min >= 10 ? `${c.min}×` : c.mi
 
 function goalsTable(): string {
   const out = [
-    '| goal | sessionward, per CPU-second (spread) | sessionward, throughput (spread) | peer (per CPU-s / throughput) | goal | met? |',
+    '| goal | sessionward, per CPU-second (spread) | sessionward, throughput (spread) | peer, floor (per CPU-s / throughput) | goal | met? |',
     '|---|---:|---:|---|---|---|',
   ];
   for (const g of GOALS) {
@@ -123,7 +123,10 @@ function goalsTable(): string {
       }
     }
     const peer = g.peer ? find(g.scenario, g.peer) : undefined;
-    const peerText = peer ? `${g.peer} ${f2(peer.cpuRatio)} / ${f2(peer.ratio)}${typeof peer.lost === 'number' ? `, lost ${peer.lost}` : ''}` : '–';
+    // The floor server (where the scenario has one) beside the peer: no server on that store can do better.
+    const floor = g.peer !== 'floor' ? find(g.scenario, 'floor') : undefined;
+    const floorText = floor ? `${peer ? '; ' : ''}floor ${f2(floor.cpuRatio)} / ${f2(floor.ratio)}` : '';
+    const peerText = (peer ? `${g.peer} ${f2(peer.cpuRatio)} / ${f2(peer.ratio)}${typeof peer.lost === 'number' ? `, lost ${peer.lost}` : ''}` : '') + floorText || '–';
     const goal = [...g.checks.map(checkText), ...(g.field ? [`${g.field.name} ≤ ${g.field.max}`] : [])].join(', ') || '–';
     const met = verdicts.length === 0 ? '–' : verdicts.every(Boolean) ? '**yes**' : 'no';
     out.push(`| ${g.label} | ${f2(row.cpuRatio)}${spread(row, 'cpuRatio')}${fieldText} | ${f2(row.ratio)}${spread(row, 'ratio')} | ${peerText} | ${goal} | ${met} |`);

@@ -59,7 +59,11 @@ async function seedPool(s: Subject, seedPath: string): Promise<Subject> {
   return { ...s, pool };
 }
 
-function expressApp(mw: express.RequestHandler | null, o: { atomic?: boolean; tenKeys?: boolean; onRead?: () => Promise<unknown>; onWrite?: () => void } = {}): express.Express {
+/**
+ * `floorWork`: the store work a floor server does per request instead of sessions (one Redis GET on
+ * /read, a GET and a SET on /write): the least any Express app keeping sessions in that store does.
+ */
+function expressApp(mw: express.RequestHandler | null, o: { atomic?: boolean; tenKeys?: boolean; floorWork?: () => Promise<unknown>; onWrite?: () => void } = {}): express.Express {
   const app = express();
   app.set('etag', false);
   app.set('x-powered-by', false);
@@ -70,10 +74,11 @@ function expressApp(mw: express.RequestHandler | null, o: { atomic?: boolean; te
     res.json({ ok: true });
   });
   app.get('/read', async (req: any, res) => {
-    if (o.onRead) await o.onRead();
+    if (o.floorWork) await o.floorWork();
     res.json({ n: req.session?.n ?? null, user: req.session?.user?.id ?? null });
   });
   app.post('/write', async (req: any, res) => {
+    if (o.floorWork) await o.floorWork();
     if (req.session) {
       if (o.atomic) await req.session.$update((d: any) => void (d.n = (d.n ?? 0) + 1));
       else req.session.n = (req.session.n ?? 0) + 1;
@@ -96,6 +101,12 @@ async function serve(server: http.Server, seedPath = '/seed'): Promise<Subject> 
 function swManager(store: SessionStore, onConflict: 'error' | 'last-write-wins' = 'error'): SessionManager<any> {
   // touchAfter long: a read-only request writes nothing (steady state of a busy session).
   return new SessionManager<any>({ store, secrets: [SECRET], onConflict, touchAfter: 30 * 60_000, idleTimeout: 60 * 60_000 });
+}
+
+/** The floor's write: read the session-sized value and write it back, as a session write must. */
+async function floorWrite(client: Client): Promise<void> {
+  const v = await client.get('floor:s');
+  await client.set('floor:s', v ?? '', { PX: 3_600_000 });
 }
 
 function esMiddleware(store?: expressSession.Store): express.RequestHandler {
@@ -204,7 +215,13 @@ async function fastifyRows(ctx: BenchContext, client: Client, write: boolean): P
       const set = r.headers.getSetCookie()[0];
       return { url, cookie: set ? set.split(';')[0]! : '', close: () => app.close() };
     };
-    const subjects: Record<string, Subject> = { 'fastify-bare': await start(bare, '/read'), sessionward: await start(sw, '/seed'), '@fastify/session': await start(fs, '/seed') };
+    // The floor: one Redis GET per read, a GET and a SET per write, no sessions.
+    const floor = Fastify();
+    floor.get('/read', async () => (await client.get('floor:s'), { n: null }));
+    floor.post('/write', async () => (await floorWrite(client), { ok: true }));
+    const subjects: Record<string, Subject> = {
+      'fastify-bare': await start(bare, '/read'), sessionward: await start(sw, '/seed'), '@fastify/session': await start(fs, '/seed'), floor: await start(floor, '/read'),
+    };
     if (write) for (const k of ['sessionward', '@fastify/session']) subjects[k] = await seedPool(subjects[k]!, '/seed');
     return subjects;
   }, write ? '/write' : '/read', write ? 'POST' : 'GET');
@@ -233,7 +250,7 @@ const scenario: Scenario = async (ctx) => {
     });
     await rows(ctx, 'express-read-redis', async () => ({
       ...(await pair('read', false)()),
-      floor: await serve(http.createServer(expressApp(null, { onRead: () => client.get('floor:s') })), '/read'),
+      floor: await serve(http.createServer(expressApp(null, { floorWork: () => client.get('floor:s') })), '/read'),
     }), '/read');
     for (const tenKeys of [false, true]) {
       const name = `express-write-redis${tenKeys ? '-10keys' : ''}`;
@@ -241,6 +258,7 @@ const scenario: Scenario = async (ctx) => {
       await rows(ctx, name, async () => {
         const subjects = await pair(name, tenKeys)();
         for (const k of ['sessionward', 'express-session']) subjects[k] = await seedPool(subjects[k]!, '/seed');
+        subjects.floor = await serve(http.createServer(expressApp(null, { floorWork: () => floorWrite(client) })), '/read');
         return subjects;
       }, '/write', 'POST');
     }
