@@ -45,7 +45,9 @@ const GOALS: Goal[] = [
   { label: 'Express, Redis, read / bare Express', scenario: 'express-read-redis', peer: 'express-session', checks: [{ min: 0.85 }, { over: 'express-session', min: 1.5 }] },
   { label: 'Express, Redis, write / bare Express', scenario: 'express-write-redis', peer: 'express-session', checks: [{ min: 0.8 }] },
   { label: 'Express, Redis, write, 10 keys / bare Express', scenario: 'express-write-redis-10keys', peer: 'express-session', checks: [{ over: 'express-session', min: 1 }] },
-  { label: 'Express, Redis, 32 writers on one session / bare', scenario: 'express-contended-write-redis', peer: 'express-session', checks: [{ over: 'express-session', min: 1 }], field: { name: 'lost', max: 0 } },
+  // No throughput goal against express-session here: it is fast because it drops most of the
+  // updates (its `lost`); the issue asks for zero lost with the peer's figure beside it.
+  { label: 'Express, Redis, 32 writers on one session / bare', scenario: 'express-contended-write-redis', peer: 'express-session', checks: [], field: { name: 'lost', max: 0 } },
   { label: 'Fastify, Redis, read / bare Fastify', scenario: 'fastify-read-redis', peer: '@fastify/session', checks: [{ min: 0.85 }] },
   { label: 'Fastify, Redis, write / bare Fastify', scenario: 'fastify-write-redis', peer: '@fastify/session', checks: [{ over: '@fastify/session', min: 1 }] },
   { label: 'node:http, memory, read / bare', scenario: 'http-read-memory', checks: [{ min: 0.9 }] },

@@ -29,6 +29,7 @@ import { createHash } from 'node:crypto';
 import { ConfigError, ReauthRequiredError, SessionDestroyedError } from '../errors.js';
 import type { Session } from '../core/session.js';
 import type { SessionRecord, SessionStore } from '../stores/types.js';
+import { newRecord, nextVersion } from '../lib/record.js';
 import type { EventSink, SessionwardEvent } from './events.js';
 import { distanceKm, networkOf, userAgentFamily } from './network.js';
 
@@ -381,16 +382,11 @@ async function bump(store: SessionStore, id: string, now: number, windowMs: numb
   for (let i = 0; i < 8; i++) {
     const cur = await store.get(id, now);
     if (!cur) {
-      const end = now + windowMs;
-      const rec: SessionRecord = {
-        id, userId: null, data: { n: add }, version: 1, createdAt: now, lastSeenAt: now, authTime: null,
-        absoluteExpiresAt: end, expiresAt: end, meta: {}, rotatedTo: null,
-      };
-      if (await store.create(rec)) return add;
+      if (await store.create(newRecord({ id, now, expiresAt: now + windowMs, data: { n: add } }))) return add;
       continue;
     }
     const n = (typeof cur.data.n === 'number' ? cur.data.n : 0) + add;
-    if (await store.update({ ...cur, data: { n }, version: cur.version + 1 }, cur.version, now)) return n;
+    if (await store.update(nextVersion(cur, { data: { n } }), cur.version, now)) return n;
   }
   return -1;
 }

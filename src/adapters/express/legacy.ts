@@ -9,6 +9,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { ConfigError, StoreUnavailableError } from '../../errors.js';
 import { parseCookieHeader, serializeCookie } from '../../cookie/index.js';
 import type { SessionStore } from '../../stores/types.js';
+import { newRecord } from '../../lib/record.js';
 
 /** The part of an express-session `Store` (connect-redis, connect-mongo, ...) migration needs. */
 export interface LegacyStore {
@@ -172,10 +173,7 @@ export function createLegacy(o: LegacyOptions, into: { store: SessionStore; cloc
     },
     async claim(hit) {
       const now = into.clock();
-      return into.store.create({
-        id: claimId(hit.id), userId: null, data: {}, version: 1, createdAt: now, lastSeenAt: now, authTime: null,
-        absoluteExpiresAt: hit.notAfter, expiresAt: hit.notAfter, meta: {}, rotatedTo: null,
-      });
+      return into.store.create(newRecord({ id: claimId(hit.id), now, expiresAt: hit.notAfter }));
     },
     async release(id) {
       await into.store.delete(claimId(id));
