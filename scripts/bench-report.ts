@@ -112,9 +112,15 @@ function goalsTable(): string {
     // Judged on requests per CPU-second (steady on a shared machine, see Method); throughput
     // where no CPU figure exists (micro-benchmarks of libraries that do their work off-thread).
     const verdicts: boolean[] = [];
+    // A missed goal that the run's own best round reaches is reported as such: one run cannot
+    // tell it from noise (docs/benchmarks.md, How steady one run is).
+    let withinSpread = false;
     for (const c of g.checks) {
       const v = ratioOf('cpuRatio', g.scenario, subject, c.over) ?? ratioOf('ratio', g.scenario, subject, c.over);
-      if (v !== undefined) verdicts.push(v >= c.min);
+      if (v === undefined) continue;
+      verdicts.push(v >= c.min);
+      const best = c.over ? undefined : (row.cpuRatioMax ?? row.ratioMax);
+      if (v < c.min && typeof best === 'number' && best >= c.min) withinSpread = true;
     }
     let fieldText = '';
     if (g.field) {
@@ -130,7 +136,7 @@ function goalsTable(): string {
     const floorText = floor ? `${peer ? '; ' : ''}floor ${f2(floor.cpuRatio)} / ${f2(floor.ratio)}` : '';
     const peerText = (peer ? `${g.peer} ${f2(peer.cpuRatio)} / ${f2(peer.ratio)}${typeof peer.lost === 'number' ? `, lost ${peer.lost}` : ''}` : '') + floorText || '–';
     const goal = [...g.checks.map(checkText), ...(g.field ? [`${g.field.name} ≤ ${g.field.max}`] : [])].join(', ') || '–';
-    const met = verdicts.length === 0 ? '–' : verdicts.every(Boolean) ? '**yes**' : 'no';
+    const met = verdicts.length === 0 ? '–' : verdicts.every(Boolean) ? '**yes**' : withinSpread && verdicts.filter((x) => !x).length === 1 ? 'no (within the spread)' : 'no';
     out.push(`| ${g.label} | ${f2(row.cpuRatio)}${spread(row, 'cpuRatio')}${fieldText} | ${f2(row.ratio)}${spread(row, 'ratio')} | ${peerText} | ${goal} | ${met} |`);
   }
   return out.join('\n');
