@@ -254,6 +254,22 @@ export function testSessionStore(
       expect((await store.listByUser(user, now + 2000)).map((x) => x.id)).toEqual([r.id]);
     });
 
+    it('a stale update fails and changes nothing, whether it keeps the owner or changes it', async () => {
+      const user = `user-${newId().slice(0, 8)}`;
+      const r = makeRecord(now, { userId: user, data: { n: 1 } });
+      await store.create(r);
+      const current = nextVersion(r, { data: { n: 2 } });
+      expect(await store.update(current, r.version, now)).toBe(true);
+      // Both built on version 1, which is gone: same owner, another owner, no owner.
+      for (const userId of [user, `${user}-other`, null]) {
+        expect(await store.update(nextVersion(r, { userId, data: { n: 99 } }), r.version, now)).toBe(false);
+      }
+      const got = (await store.get(r.id, now))!;
+      expect(got).toMatchObject({ userId: user, version: current.version, data: { n: 2 } });
+      expect((await store.listByUser(user, now)).map((x) => x.id)).toEqual([r.id]);
+      expect(await store.listByUser(`${user}-other`, now)).toEqual([]);
+    });
+
     it('rotation tombstones round-trip rotatedTo and are not listed', async () => {
       const user = `user-${newId().slice(0, 8)}`;
       const r = makeRecord(now, { userId: user });
