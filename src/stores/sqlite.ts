@@ -206,7 +206,7 @@ export class SqliteStore implements SessionStore {
          WHERE id = ? AND version = ? AND expires_at > ?`,
       ),
       // The same write for a row whose owner stays: SQLite rewrites the user_id index entry of
-      // every row whose UPDATE names user_id, changed or not (20 % of the statement, measured).
+      // every row whose UPDATE names user_id, changed or not (a third of an update, measured).
       // Almost every update keeps its owner; a change of owner falls through to \`update\`.
       updateSameUser: db.prepare(
         `UPDATE ${t} SET data = ?, version = ?, last_seen_at = ?, auth_time = ?,
