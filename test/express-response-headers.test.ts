@@ -4,9 +4,7 @@
  * never make a response that sets a session cookie cacheable (SEC-13). Express 5 and 4, and the
  * plain node:http adapter.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import express5 from 'express';
 // @ts-expect-error the express4 alias has no types of its own; it is typed as Express below
 import express4 from 'express4';
@@ -15,19 +13,10 @@ import { nodeSessions } from '../src/adapters/node.js';
 import { MemoryStore, SessionManager } from '../src/index.js';
 import { parseSetCookie } from '../src/cookie/index.js';
 import { SECRET } from './helpers/core.js';
+import { useServers } from './helpers/serve.js';
 
 type Express = typeof express5;
-const servers: Server[] = [];
-afterEach(async () => {
-  for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
-});
-
-async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
-  const server = createServer(handler);
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
+const serve = useServers();
 
 const names = (res: Response): string[] => res.headers.getSetCookie().map((c) => parseSetCookie(c)!.name);
 const APP_HEADERS = { 'Set-Cookie': 'theme=dark; Path=/', 'Cache-Control': 'public, max-age=600' };

@@ -6,28 +6,17 @@
  * prototypes, other session middleware in another app — the cookie still goes out with the head.
  * Express 5 and 4.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import express5 from 'express';
 // @ts-expect-error the express4 alias has no types of its own; it is typed as Express below
 import express4 from 'express4';
 import { coreSession, session } from '../src/adapters/express/index.js';
 import { MemoryStore, SessionManager } from '../src/index.js';
 import { FakeClock, SECRET } from './helpers/core.js';
+import { useServers } from './helpers/serve.js';
 
 type Express = typeof express5;
-const servers: Server[] = [];
-afterEach(async () => {
-  for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
-});
-
-async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
-  const server = createServer(handler);
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
+const serve = useServers();
 
 const sid = (r: Response): string | undefined => r.headers.getSetCookie().find((c) => c.startsWith('__Host-sid='))?.split(';')[0];
 
