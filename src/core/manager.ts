@@ -4,6 +4,7 @@ import { webCrypto } from '../crypto/web.js';
 import type { SessionCrypto } from '../crypto/types.js';
 import type { SessionStore } from '../stores/types.js';
 import { withData, type SessionRecord } from '../lib/record.js';
+import { takeJson } from '../lib/data-json.js';
 import { eventSink, resolveOptions, type ResolvedOptions, type SessionManagerOptions } from './options.js';
 import { signToken, verifyCookieValue, TOKEN_BYTES } from './token.js';
 import { clearingCookie, sessionCookie } from './session-cookie.js';
@@ -103,6 +104,8 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     const now = o.clock();
     const id = parsed.id;
     const rec = await this.store.get(id, now);
+    // Taken at once: nothing has touched the data since the store parsed it (lib/data-json.ts).
+    const json = rec && takeJson(rec.data);
     if (!rec) {
       // With a key ring the token was ours once: it expired or was destroyed. Without one it may be a guess.
       // Either way it is reported, never counted towards the throttle: an expired token is what
@@ -134,7 +137,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
     // Refused by the device binding: anonymous for this request only. The record and the cookie
     // stay: the device that holds the key refreshes and carries on.
     if (o.guard && !opts.unguarded && (await this.refused(rec, req, info, now))) return new Session<D>(this, null, null, info);
-    const s = new Session<D>(this, rec, parsed.token, info);
+    const s = new Session<D>(this, rec, parsed.token, info, json);
     if (this.onEvent && rec.userId !== null) await this.reportRisk(s);
     if (parsed.keyIndex > 0) {
       s.issueCookie = true;
@@ -205,7 +208,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       // One store.patch when the store has one (data-patch.ts), else compare-and-set.
       const patched = await patchChanges(this.store, o, rec, session.baseData(), changes, now);
       if (!patched) await this.writeChanges(session, changes, now);
-      else session.sync(JSON.parse(JSON.stringify((session.record = patched).data)) as Record<string, unknown>);
+      else session.syncRecord(patched);
       // The write renewed the idle deadline: a persistent cookie rolls with it, as on a touch.
       if (session.cookieMaxAge !== null && session.token) session.issueCookie = true;
     } else if (session.touchRequested || now - rec.lastSeenAt >= o.touchAfter) {

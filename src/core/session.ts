@@ -6,8 +6,9 @@ import {
   SessionSupersededError,
 } from '../errors.js';
 import type { SessionRecord } from '../lib/record.js';
+import { takeJson } from '../lib/data-json.js';
 import { bindingOf, type BindingKind } from './binding.js';
-import { diff, type Changes } from './changes.js';
+import { NO_CHANGES, diffKeys, type Changes } from './changes.js';
 import type { SessionEvent, SessionEventType } from './events.js';
 import { assertUserId, clip, put } from './storable.js';
 import { AUTH_KEY, MAX_COOKIE_AGE_MS, authState, loginData, stepData, type AuthState, type LoginOptions } from './auth-state.js';
@@ -89,6 +90,10 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
    * data pays for no serialisation at all (the hot read path).
    */
   #base: string | null = null;
+  /** The text the store parsed `data` from (lib/data-json.ts): what `#base` becomes, for free. */
+  #json: string | null;
+  /** `#base` parsed, once per synchronised state: the diff and the write share it, neither changes it. */
+  #baseData: Record<string, unknown> | null = null;
   #ip: string | null | undefined | (() => string | null | undefined);
   #ipResolved = false;
 
@@ -98,22 +103,24 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
     record: SessionRecord | null,
     token: string | null,
     req: { ip?: string | null | (() => string | null | undefined); userAgent?: string },
+    json: string | null = null,
   ) {
     this.#engine = engine;
     this.record = record;
     this.#token = token;
     this.#data = (record ? record.data : {}) as D;
+    this.#json = json;
     this.#ip = req.ip;
     this.userAgent = req.userAgent;
   }
 
   /** Application data. Mutations (also deep ones) are detected at commit. */
   get data(): D {
-    if (this.#base === null) this.#base = JSON.stringify(this.#data);
+    if (this.#base === null) this.#base = this.#json ?? JSON.stringify(this.#data);
     return this.#data;
   }
   set data(value: D) {
-    if (this.#base === null) this.#base = JSON.stringify(this.#data);
+    if (this.#base === null) this.#base = this.#json ?? JSON.stringify(this.#data);
     this.#data = value;
   }
 
@@ -147,12 +154,13 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
    * mutate (it may be the live data object when the application has not touched it).
    */
   baseData(): Record<string, unknown> {
-    return this.#base === null ? (this.#data as Record<string, unknown>) : (JSON.parse(this.#base) as Record<string, unknown>);
+    if (this.#base === null) return this.#data as Record<string, unknown>;
+    return (this.#baseData ??= JSON.parse(this.#base) as Record<string, unknown>);
   }
 
   /** @internal JSON of the data as last synchronised with the store. */
   get baseJson(): string {
-    return this.#base ?? JSON.stringify(this.#data);
+    return this.#base ?? this.#json ?? JSON.stringify(this.#data);
   }
 
   /**
@@ -162,6 +170,15 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
   sync(data: Record<string, unknown>, json: string | null = null): void {
     this.#data = data as D;
     this.#base = json;
+    this.#json = null;
+    this.#baseData = null;
+  }
+
+  /** @internal Take over the record the store just wrote: as is when the store gave its data's text (lib/data-json.ts), else a copy. */
+  syncRecord(record: SessionRecord): void {
+    this.record = record;
+    const json = takeJson(record.data);
+    this.sync(json === null ? (JSON.parse(JSON.stringify(record.data)) as Record<string, unknown>) : record.data, json);
   }
 
   /** Store id (SHA-256 of the token), or null while the session is not persisted. */
@@ -434,6 +451,9 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
    * DELETED. Empty when nothing changed (the common, read-only case costs one stringify).
    */
   changes(): Changes {
-    return diff(this.#base, this.#data as Record<string, unknown>);
+    const base = this.#base;
+    if (base === null || JSON.stringify(this.#data) === base) return NO_CHANGES;
+    // The parsed base is kept: the write that follows needs it too (baseData).
+    return diffKeys(this.baseData(), this.#data as Record<string, unknown>);
   }
 }

@@ -15,6 +15,18 @@ export interface PatchText {
   del: string[];
   /** [key, JSON text expected, or undefined for "absent"]. */
   expect: Array<[string, string | undefined]>;
+  /**
+   * A key set is an array index ("7"). A store that merges JSON text appends a new key at the end,
+   * where JavaScript objects list index keys first: the stored text would then differ from what
+   * JSON.stringify writes for the same data, and every later read would look changed
+   * (lib/data-json.ts). Such stores decline these patches; the compare-and-set path writes them.
+   */
+  indexKey: boolean;
+}
+
+/** A key JavaScript orders before all others in an object: a canonical array index (0 … 2^32 - 2). */
+function isIndexKey(k: string): boolean {
+  return /^(?:0|[1-9]\d{0,9})$/.test(k) && Number(k) < 4294967295;
 }
 
 function time(v: unknown, name: string): number {
@@ -39,7 +51,7 @@ export function patchText(patch: DataPatch, opts: PatchOptions): PatchText {
     del.push(k);
   }
   const expect: Array<[string, string | undefined]> = Object.entries(opts.expect ?? {}).map(([k, v]) => [k, JSON.stringify(v)]);
-  return { set, del, expect };
+  return { set, del, expect, indexKey: set.some(([k]) => isIndexKey(k)) };
 }
 
 /**

@@ -12,6 +12,7 @@
 import type { DataPatch, PatchOptions, SessionRecord, SessionStore } from './types.js';
 import { withData } from '../lib/record.js';
 import { applyPatch, patchText } from '../lib/patch.js';
+import { noteData, parseData } from '../lib/data-json.js';
 
 interface Entry {
   /** The record without its data; never handed out (callers get copies). */
@@ -32,7 +33,7 @@ const LRU_REFRESH_MS = 1000;
 const NO_DATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 function copyOut(e: Entry): SessionRecord {
-  return withData(e.rec, JSON.parse(e.dataJson) as Record<string, unknown>);
+  return withData(e.rec, parseData(e.dataJson));
 }
 
 export interface MemoryStoreOptions {
@@ -121,6 +122,7 @@ export class MemoryStore implements SessionStore {
     rec.expiresAt = Math.min(opts.expiresAt, rec.absoluteExpiresAt);
     cur.rec = rec;
     cur.dataJson = JSON.stringify(data);
+    noteData(data, cur.dataJson);
     cur.expiresAt = rec.expiresAt;
     // The store keeps only the JSON text, so `data` (a fresh object, values shared at most with
     // the caller's own base) can be handed out as is.

@@ -12,6 +12,7 @@
  */
 import { InvalidInputError, StoreError } from '../errors.js';
 import type { SessionRecord } from './types.js';
+import { parseData } from '../lib/data-json.js';
 
 const FORMAT = '1';
 
@@ -23,7 +24,8 @@ function int36(n: number, field: string): string {
 /** base64url ids only: they sit inside the header, so a '|' or newline would corrupt it. */
 const ID_RE = /^[A-Za-z0-9_-]+$/;
 
-export function encodeRecord(r: SessionRecord): string {
+/** `dataJson`: the data's JSON when the caller has it already (JSON.stringify's text of `r.data`). */
+export function encodeRecord(r: SessionRecord, dataJson: string = JSON.stringify(r.data ?? {})): string {
   if (r.rotatedTo != null && !ID_RE.test(r.rotatedTo)) throw new InvalidInputError('session record: rotatedTo must be a session id');
   if (r.userId !== null && typeof r.userId !== 'string') throw new InvalidInputError('session record: userId must be a string or null');
   return (
@@ -37,7 +39,7 @@ export function encodeRecord(r: SessionRecord): string {
     (r.rotatedTo ?? '') + '|' +
     JSON.stringify(r.userId) + '\n' +
     JSON.stringify(r.meta ?? {}) + '\n' +
-    JSON.stringify(r.data ?? {})
+    dataJson
   );
 }
 
@@ -62,7 +64,7 @@ export function decodeRecord(id: string, s: string): SessionRecord {
     return {
       id,
       userId: JSON.parse(s.slice(from, nl1)) as string | null,
-      data: JSON.parse(s.slice(nl2 + 1)) as Record<string, unknown>,
+      data: parseData(s.slice(nl2 + 1)),
       version: parseInt(f[1]!, 36),
       createdAt: parseInt(f[5]!, 36),
       lastSeenAt: parseInt(f[3]!, 36),

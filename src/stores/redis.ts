@@ -34,6 +34,7 @@ import type { DataPatch, PatchOptions, SessionRecord, SessionStore } from './typ
 import { detectDriver, type RedisClientLike } from './redis-driver.js';
 import { CREATE_INDEXED, CREATE_PINNED, DELETE, INDEX_ADD, PATCH, TOUCH, UPDATE, decodeRecord, encodeInt, encodeRecord } from './redis-codec.js';
 import { applyPatch, patchText } from '../lib/patch.js';
+import { noteData } from '../lib/data-json.js';
 import { RedisConn, atLimit, script, type RedisStoreEvent, type RedisStoreStats, type Script } from './redis-conn.js';
 import { EvictionCheck } from './redis-eviction.js';
 import { ExpirySchedule } from './redis-sweep.js';
@@ -288,13 +289,16 @@ export class RedisStore implements SessionStore {
    */
   async patch(id: string, patch: DataPatch, opts: PatchOptions): Promise<SessionRecord | null> {
     const p = patchText(patch, opts);
+    // The script's merge would append an index key out of JavaScript's order (PatchText.indexKey).
+    if (p.indexKey) return null;
     // The uncontended case: the caller's base with the patch applied, written if nothing changed.
     const b = opts.base;
     const data = b && b.id === id && !b.rotatedTo ? applyPatch(b.data, p) : null;
     const mine = data && { ...b!, data, version: b!.version + 1, lastSeenAt: opts.now, expiresAt: Math.min(opts.expiresAt, b!.absoluteExpiresAt), meta: { ...b!.meta }, rotatedTo: null };
+    const mineJson = mine ? JSON.stringify(mine.data) : '';
     const args = [
       String(opts.now), String(opts.expiresAt), encodeInt(opts.expiresAt, 'expiresAt'), encodeInt(opts.now, 'now'),
-      mine ? String(b!.version) : '', mine ? encodeRecord(mine) : '', String(p.expect.length),
+      mine ? String(b!.version) : '', mine ? encodeRecord(mine, mineJson) : '', String(p.expect.length),
     ];
     for (const [k, v] of p.expect) args.push(JSON.stringify(k), v ?? '');
     args.push(String(p.set.length));
@@ -303,7 +307,9 @@ export class RedisStore implements SessionStore {
     const key = this.sessionKey(id);
     const res = await this.#c.eval(S_PATCH, key, args);
     if (res == null || res === false) return null;
-    return Number(res) === 1 && mine ? mine : decodeRecord(id, String(res));
+    if (Number(res) !== 1 || !mine) return decodeRecord(id, String(res));
+    noteData(mine.data, mineJson);
+    return mine;
   }
 
   async touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {

@@ -54,10 +54,11 @@ function plainKey(k: string): boolean {
 /**
  * SQLite: `json_remove(json_set(data, …), …)` with one path per key (existing keys keep their
  * place, values are copied as JSON text). The statement's shape depends on the key counts, so the
- * store caches it by `shape`. Null when a key needs escaping in a JSON path (the caller declines).
+ * store caches it by `shape`. Null when a key needs escaping in a JSON path, or is an array index
+ * that json_set would append out of JavaScript's order (PatchText.indexKey): the caller declines.
  */
 export function sqlitePatch(table: string, columns: string, id: string, p: PatchText, opts: PatchOptions): { shape: string; sql: string; params: unknown[] } | null {
-  if (![...p.set.map(([k]) => k), ...p.del, ...p.expect.map(([k]) => k)].every(plainKey)) return null;
+  if (p.indexKey || ![...p.set.map(([k]) => k), ...p.del, ...p.expect.map(([k]) => k)].every(plainKey)) return null;
   const path = (k: string): string => `$."${k}"`;
   let expr = 'data';
   const params: unknown[] = [];

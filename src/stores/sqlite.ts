@@ -17,6 +17,7 @@ import type { DataPatch, PatchOptions, SessionMeta, SessionRecord, SessionStore 
 import { patchText } from '../lib/patch.js';
 import { sqlitePatch } from './sql-patch.js';
 import { insertParams } from '../lib/record.js';
+import { parseData } from '../lib/data-json.js';
 import {
   connect, openSqlite, sqliteBusy,
   type SqliteConnection, type SqliteDatabase, type SqliteDriverName, type SqliteStatement as Statement,
@@ -92,7 +93,7 @@ function rowToRecord(row: Row): SessionRecord {
   let data: Record<string, unknown>;
   let meta: SessionMeta;
   try {
-    data = JSON.parse(row.data) as Record<string, unknown>;
+    data = parseData(row.data);
     meta = JSON.parse(row.meta) as SessionMeta;
   } catch (cause) {
     throw new StoreError('corrupt session row', { cause });

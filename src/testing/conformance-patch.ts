@@ -5,6 +5,7 @@
 import { it, expect } from 'vitest';
 import type { SessionStore } from '../stores/types.js';
 import { makeRecord } from './conformance.js';
+import { takeJson } from '../lib/data-json.js';
 
 /** JSON with object keys sorted: stores may order keys their own way (PostgreSQL's jsonb does). */
 function canonical(v: unknown): string {
@@ -129,6 +130,40 @@ export function patchCases(ctx: { store: () => SessionStore; now: () => number }
     // An expectation the base already fails is not met, whatever the base says.
     expect(await store.patch(r.id, { set: { a: 10 } }, { ...o, expect: { a: 1 }, base: got })).toBeNull();
     expect((await store.get(r.id, now))!.data.a).toBe(9);
+  });
+
+  it('the data text a store hands on with a record is exactly what JSON.stringify writes for that data, after create, update and every kind of patch', async () => {
+    // A store may pass the text it parsed along (lib/data-json.ts) so a read costs one serialisation
+    // fewer; text that differs (a key order a merge changed) would make every later read look changed.
+    const store = ctx.store();
+    const now = ctx.now();
+    const o = { now, expiresAt: now + 600_000 };
+    const r = makeRecord(now, { data: { b: 1, a: { z: [1, 'é'], y: null }, '10': 'x', '2': 'y', s: 'q"\\' } });
+    await store.create(r);
+    const handed = (rec: { data: Record<string, unknown> } | null): void => {
+      const text = rec && takeJson(rec.data);
+      if (text) expect(text).toBe(JSON.stringify(rec!.data));
+    };
+    const read = async () => {
+      const got = (await store.get(r.id, now))!;
+      handed(got);
+      return got;
+    };
+    let got = await read();
+    expect(await store.update({ ...got, version: got.version + 1, data: { ...got.data, c: 3, '7': 'z' } }, got.version, now)).toBe(true);
+    got = await read();
+    if (!store.patch) return;
+    handed(await store.patch(r.id, { set: { d: 4 } }, { ...o, base: got }));
+    await read();
+    // A stale base: the store merges.
+    handed(await store.patch(r.id, { set: { e: 5 }, del: ['b'] }, { ...o, base: got }));
+    await read();
+    // New index keys, with and without a base: JavaScript lists them first (a store may decline).
+    handed(await store.patch(r.id, { set: { '5': 'i', f: 6 } }, o));
+    got = await read();
+    handed(await store.patch(r.id, { set: { '3': 'j' } }, { ...o, base: got }));
+    handed(await store.patch(r.id, { set: { '4': 'k' } }, { ...o, base: got }));
+    await read();
   });
 
   it(`patch (when offered): ${concurrency} concurrent patches of different keys, and of one key with expect, lose nothing`, async () => {
