@@ -7,9 +7,10 @@
  */
 import { describe, it, expect, afterAll } from 'vitest';
 import fc from 'fast-check';
-import { SessionManager, type SessionStore } from '../src/index.js';
+import { MemoryStore, SessionManager, type SessionStore } from '../src/index.js';
+import type { SessionRecord } from '../src/lib/record.js';
 import { sameJson } from '../src/core/changes.js';
-import { noteData, parseData, takeJson } from '../src/lib/data-json.js';
+import { noteData, noteWrite, parseData, takeJson, takeWrite } from '../src/lib/data-json.js';
 import { allStores } from './helpers/stores.js';
 import { SECRET, nextCookie } from './helpers/core.js';
 import { fuzzRuns } from './helpers/fuzz.js';
@@ -75,6 +76,46 @@ describe('the data text a store hands on', () => {
   });
 });
 
+describe('the text the core hands a store for a write', () => {
+  it('reaches only the write of that very object, once', () => {
+    const a = { n: 1 };
+    noteWrite(a, '{"n":1}');
+    expect(takeWrite({ n: 1 })).toBeNull();
+    expect(takeWrite(a)).toBe('{"n":1}');
+    expect(takeWrite(a)).toBeNull();
+  });
+});
+
+describe('a write whose store never took the text', () => {
+  it('leaves nothing behind: a later write of the same object, changed, is serialised afresh', async () => {
+    const inner = new MemoryStore();
+    // A custom store that stores a copy: it never sees the core's data object, so never takes its text.
+    const copying = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'update') return (r: SessionRecord, v: number, now: number) => target.update({ ...r, data: structuredClone(r.data) }, v, now);
+        if (prop === 'patch') return undefined;
+        const f = Reflect.get(target, prop, receiver) as unknown;
+        return typeof f === 'function' ? f.bind(target) : f;
+      },
+    });
+    const manager = new SessionManager<Record<string, any>>({ store: copying, secrets: [SECRET] });
+    const s0 = await manager.load({});
+    s0.data.n = 0;
+    const cookie = nextCookie((await manager.commit(s0)).headers);
+    const s = await manager.load({ cookie });
+    let draft: Record<string, any> = {};
+    await s.update((d) => {
+      d.n = 1;
+      draft = d;
+    });
+    draft.n = 2;
+    const cur = (await inner.get(s.record!.id, Date.now()))!;
+    expect(cur.data.n).toBe(1);
+    expect(await inner.update({ ...cur, version: cur.version + 1, data: draft }, cur.version, Date.now())).toBe(true);
+    expect((await inner.get(s.record!.id, Date.now()))!.data.n).toBe(2);
+  });
+});
+
 const DATA = {
   text: 'é 😀 "quoted" \\ back\nslash',
   nested: { list: [1, 2, { deep: [null, true] }], empty: {}, none: [] },
@@ -134,6 +175,40 @@ describe.each(factories.map((f) => [f.name, f] as const))('data read back from t
     const after = await manager.load({ cookie });
     expect(after.data.fromA).toBe(1);
     expect((after.data.nested as { empty: Record<string, number> }).empty).toEqual({ fromB: 2 });
+  });
+
+  it('update(fn): the data fn made is stored, and the text made for that write never outlives it', async () => {
+    const { manager, store, cookie } = await start();
+    const s = await manager.load({ cookie });
+    let draft: Record<string, any> = {};
+    await s.update((d) => {
+      d.n = 1;
+      draft = d;
+    });
+    expect((await manager.load({ cookie })).data.n).toBe(1);
+    // Someone writes the same object again after changing it (a store user's own get, change,
+    // update): the store must serialise it afresh, not reuse what the core made for its write.
+    draft.n = 2;
+    const cur = (await store.get(s.record!.id, Date.now()))!;
+    expect(await store.update({ ...cur, version: cur.version + 1, data: draft }, cur.version, Date.now())).toBe(true);
+    expect((await manager.load({ cookie })).data.n).toBe(2);
+  });
+
+  it('update(fn) on data the request already changed: both land, and a read-only next request has nothing to commit', async () => {
+    const { manager, cookie } = await start();
+    const s = await manager.load({ cookie });
+    s.data.pending = 'mine';
+    await s.update((d) => {
+      d.n = 7;
+    });
+    expect(s.data.n).toBe(7);
+    expect(s.data.pending).toBe('mine');
+    await manager.commit(s);
+    const after = await manager.load({ cookie });
+    expect(after.data.n).toBe(7);
+    expect(after.data.pending).toBe('mine');
+    void after.data.plain;
+    expect(manager.needsCommit(after)).toBe(false);
   });
 
   it('after a commit the same request can change the data again, and that change is stored too', async () => {

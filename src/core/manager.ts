@@ -288,12 +288,13 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       session.data = protocol.applyUpdate(fn, session.data) as D;
       return;
     }
-    const next = await protocol.atomicWrite(this.options, this.hooks, session, withData(session.record, session.baseData()), fn);
+    const next = await protocol.atomicWrite(this.options, this.hooks, session, withData(session.record, session.baseData()), fn, session.baseJson);
     session.record = next;
     // The store holds exactly the data written (stores keep no references): the view is in sync;
     // this request's own unsaved changes are re-applied on top of the new state.
-    if (pending.size === 0) return session.sync(next.data);
-    const json = JSON.stringify(next.data);
+    const text = takeJson(next.data);
+    if (pending.size === 0) return session.sync(next.data, null, text);
+    const json = text ?? JSON.stringify(next.data);
     session.sync(reapply(json, pending), json);
   }
 

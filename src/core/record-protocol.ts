@@ -15,6 +15,7 @@
 import { SessionConflictError, SessionDestroyedError } from '../errors.js';
 import { casRetry, RETRY } from '../lib/backoff.js';
 import { newRecord, nextData, nextVersion, withData, type SessionRecord } from '../lib/record.js';
+import { noteData, noteWrite, takeJson, takeWrite } from '../lib/data-json.js';
 import { mergeChanges, type Changes } from './changes.js';
 import type { ResolvedOptions } from './options.js';
 import type { DeviceSession } from './session.js';
@@ -69,9 +70,12 @@ export function isLive(o: ProtocolOptions, r: SessionRecord, now: number): boole
   return r.expiresAt > now && r.absoluteExpiresAt > now && r.lastSeenAt + o.idleTimeout > now;
 }
 
-/** Run an update function on a private deep copy; it may mutate the copy or return a new object. */
-export function applyUpdate(fn: (d: Record<string, unknown>) => void | Record<string, unknown>, base: Record<string, unknown>): Record<string, unknown> {
-  const d = JSON.parse(JSON.stringify(base)) as Record<string, unknown>;
+/**
+ * Run an update function on a private deep copy; it may mutate the copy or return a new object.
+ * `text`: the base's JSON when known (then the copy costs one parse).
+ */
+export function applyUpdate(fn: (d: Record<string, unknown>) => void | Record<string, unknown>, base: Record<string, unknown>, text: string | null = null): Record<string, unknown> {
+  const d = JSON.parse(text ?? JSON.stringify(base)) as Record<string, unknown>;
   const r = fn(d);
   return r && typeof r === 'object' ? r : d;
 }
@@ -213,7 +217,9 @@ export function writeChanges<C>(
 
 /**
  * Atomic read-modify-write: `fn` runs on a copy of the latest stored data and is re-run after
- * every lost compare-and-set. `start` is the record with the data the request holds as stored.
+ * every lost compare-and-set. `start` is the record with the data the request holds as stored,
+ * `startJson` that data's JSON. The data written leaves with its text (lib/data-json.ts): the
+ * store writes the size check's serialisation, and the caller may take it with the record.
  */
 export function atomicWrite<C>(
   o: ProtocolOptions,
@@ -221,6 +227,7 @@ export function atomicWrite<C>(
   ctx: C,
   start: SessionRecord,
   fn: (d: Record<string, unknown>) => void | Record<string, unknown>,
+  startJson: string | null = null,
 ): Promise<SessionRecord> {
   let cur = start;
   let now = o.clock();
@@ -229,10 +236,20 @@ export function atomicWrite<C>(
       cur = await hooks.reread(ctx, cur.id, now);
       now = o.clock();
     }
-    const data = applyUpdate(fn, cur.data);
-    assertStorableJson(JSON.stringify(data));
+    const data = applyUpdate(fn, cur.data, attempt === 0 ? startJson : takeJson(cur.data));
+    const json = JSON.stringify(data);
+    assertStorableJson(json);
     const next = nextData(cur, data, now, Math.min(now + o.idleTimeout, cur.absoluteExpiresAt));
-    return (await o.store.update(next, cur.version, now)) ? next : RETRY;
+    noteWrite(data, json);
+    let written: boolean;
+    try {
+      written = await o.store.update(next, cur.version, now);
+    } finally {
+      takeWrite(data);
+    }
+    if (!written) return RETRY;
+    noteData(data, json);
+    return next;
   }, DATA_WRITE);
 }
 

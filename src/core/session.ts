@@ -165,12 +165,12 @@ export class Session<D extends Record<string, unknown> = Record<string, unknown>
 
   /**
    * @internal Replace the data with what the store now holds. Without `json` the data counts as
-   * untouched until the application reaches it again.
+   * untouched until the application reaches it again (`text`: its JSON, for that moment).
    */
-  sync(data: Record<string, unknown>, json: string | null = null): void {
+  sync(data: Record<string, unknown>, json: string | null = null, text: string | null = null): void {
     this.#data = data as D;
     this.#base = json;
-    this.#json = null;
+    this.#json = text;
     this.#baseData = null;
   }
 

@@ -12,7 +12,7 @@
 import type { DataPatch, PatchOptions, SessionRecord, SessionStore } from './types.js';
 import { withData } from '../lib/record.js';
 import { applyPatch, patchText } from '../lib/patch.js';
-import { noteData, parseData } from '../lib/data-json.js';
+import { noteData, parseData, takeWrite } from '../lib/data-json.js';
 
 interface Entry {
   /** The record without its data; never handed out (callers get copies). */
@@ -101,7 +101,7 @@ export class MemoryStore implements SessionStore {
     }
     // Same owner: replace in place, no index churn (the common write).
     cur.rec = withData(record, NO_DATA, expectedVersion + 1);
-    cur.dataJson = JSON.stringify(record.data);
+    cur.dataJson = takeWrite(record.data) ?? JSON.stringify(record.data);
     cur.expiresAt = record.expiresAt;
     this.setPinned(cur, record.pinned === true);
     return true;
@@ -185,7 +185,7 @@ export class MemoryStore implements SessionStore {
 
   private put(r: SessionRecord): void {
     const rec = withData(r, NO_DATA);
-    const e: Entry = { rec, dataJson: JSON.stringify(r.data), expiresAt: r.expiresAt, userId: r.userId, refreshedAt: this.clock(), pinned: false };
+    const e: Entry = { rec, dataJson: takeWrite(r.data) ?? JSON.stringify(r.data), expiresAt: r.expiresAt, userId: r.userId, refreshedAt: this.clock(), pinned: false };
     this.map.set(r.id, e);
     this.setPinned(e, r.pinned === true);
     if (r.userId !== null) {

@@ -34,7 +34,7 @@ import type { DataPatch, PatchOptions, SessionRecord, SessionStore } from './typ
 import { detectDriver, type RedisClientLike } from './redis-driver.js';
 import { CREATE_INDEXED, CREATE_PINNED, DELETE, INDEX_ADD, PATCH, TOUCH, UPDATE, decodeRecord, encodeInt, encodeRecord } from './redis-codec.js';
 import { applyPatch, patchText } from '../lib/patch.js';
-import { noteData } from '../lib/data-json.js';
+import { noteData, takeWrite } from '../lib/data-json.js';
 import { RedisConn, atLimit, script, type RedisStoreEvent, type RedisStoreStats, type Script } from './redis-conn.js';
 import { EvictionCheck } from './redis-eviction.js';
 import { ExpirySchedule } from './redis-sweep.js';
@@ -232,7 +232,7 @@ export class RedisStore implements SessionStore {
     if (record.version !== expectedVersion + 1) throw new InvalidInputError('update: record.version must be expectedVersion + 1');
     // The contract caps expiresAt at the absolute end; enforced here, not only by callers (SEC-11).
     const expiresAt = Math.min(record.expiresAt, record.absoluteExpiresAt);
-    const value = encodeRecord(expiresAt === record.expiresAt ? record : { ...record, expiresAt });
+    const value = encodeRecord(expiresAt === record.expiresAt ? record : { ...record, expiresAt }, takeWrite(record.data) ?? undefined);
     const key = this.sessionKey(record.id);
     const pinned = record.pinned === true;
     const args = [

@@ -17,7 +17,7 @@ import type { DataPatch, PatchOptions, SessionMeta, SessionRecord, SessionStore 
 import { patchText } from '../lib/patch.js';
 import { sqlitePatch } from './sql-patch.js';
 import { insertParams } from '../lib/record.js';
-import { parseData } from '../lib/data-json.js';
+import { parseData, takeWrite } from '../lib/data-json.js';
 import {
   connect, openSqlite, sqliteBusy,
   type SqliteConnection, type SqliteDatabase, type SqliteDriverName, type SqliteStatement as Statement,
@@ -285,7 +285,7 @@ export class SqliteStore implements SessionStore {
     }
     return this.run(() => {
       const r = record;
-      const data = JSON.stringify(r.data);
+      const data = takeWrite(r.data) ?? JSON.stringify(r.data);
       const meta = JSON.stringify(r.meta ?? {});
       const rotatedTo = r.rotatedTo ?? null;
       // Two statements, no transaction needed: each is a compare-and-set on the version, so a
