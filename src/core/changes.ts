@@ -106,7 +106,7 @@ export function mergeChanges(
 ): Record<string, unknown> {
   const out = { ...latest };
   for (const [k, v] of changes) {
-    if (onConflict === 'error' && JSON.stringify(latest[k]) !== JSON.stringify(base[k])) {
+    if (onConflict === 'error' && !sameJson(latest[k], base[k])) {
       throw new SessionConflictError(`session key ${JSON.stringify(k)} changed concurrently`);
     }
     if (v === DELETED) delete out[k];

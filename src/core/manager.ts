@@ -336,10 +336,7 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
       // A write with the old token landed between this request's load and its rotation: without
       // the carry-over the renewal would silently lose a concurrent update.
       const merged = await protocol.carryOver(this.options, issued.record.id, JSON.parse(loadedJson) as Record<string, unknown>, replaced.data);
-      if (merged) {
-        session.record = merged;
-        session.sync(JSON.parse(JSON.stringify(merged.data)) as Record<string, unknown>);
-      }
+      if (merged) session.syncRecord(merged);
     }
     if (this.onEvent) await this.emitId('session.rotated', old?.id ?? null, { userId: next.userId, newSid: await this.sid(session.record!.id) });
   }
@@ -377,19 +374,18 @@ export class SessionManager<D extends Record<string, unknown> = Record<string, u
    */
   private async writeChanges(session: Session<D>, changes: Changes, now: number): Promise<void> {
     assertStorableJson(JSON.stringify(Array.from(changes)));
-    const base = JSON.parse(session.baseJson) as Record<string, unknown>;
     let written: SessionRecord;
     try {
-      written = await protocol.writeChanges(this.options, this.hooks, session, session.record!, base, changes, now);
+      // The parsed base the diff (and a declined patch) already used: read, never changed.
+      written = await protocol.writeChanges(this.options, this.hooks, session, session.record!, session.baseData(), changes, now);
     } catch (e) {
       if (!(e instanceof SessionDestroyedError)) throw e;
       session.destroyed = true;
       session.clearCookie = false;
       return;
     }
-    session.record = written;
     // The view now includes what concurrent writers added, so a second commit sees no change.
-    session.sync(JSON.parse(JSON.stringify(written.data)) as Record<string, unknown>);
+    session.syncRecord(written);
   }
 
   /** What the protocol's retry loops call back into for a request's session. */

@@ -16,7 +16,7 @@ import { SessionConflictError, SessionDestroyedError } from '../errors.js';
 import { casRetry, RETRY } from '../lib/backoff.js';
 import { newRecord, nextData, nextVersion, withData, type SessionRecord } from '../lib/record.js';
 import { noteData, noteWrite, takeJson, takeWrite } from '../lib/data-json.js';
-import { mergeChanges, type Changes } from './changes.js';
+import { mergeChanges, sameJson, type Changes } from './changes.js';
 import type { ResolvedOptions } from './options.js';
 import type { DeviceSession } from './session.js';
 import { assertStorableJson, put } from './storable.js';
@@ -294,9 +294,7 @@ export async function retire(o: ProtocolOptions, old: SessionRecord, successor: 
  * Returns the record written, or null when there was nothing to carry or the successor is gone.
  */
 export async function carryOver(o: ProtocolOptions, id: string, loaded: Record<string, unknown>, landed: Record<string, unknown>): Promise<SessionRecord | null> {
-  const changed = [...new Set([...Object.keys(loaded), ...Object.keys(landed)])].filter(
-    (k) => JSON.stringify(loaded[k]) !== JSON.stringify(landed[k]),
-  );
+  const changed = [...new Set([...Object.keys(loaded), ...Object.keys(landed)])].filter((k) => !sameJson(loaded[k], landed[k]));
   if (changed.length === 0) return null;
   return casRetry(async () => {
     const now = o.clock();
@@ -304,7 +302,7 @@ export async function carryOver(o: ProtocolOptions, id: string, loaded: Record<s
     if (!cur || cur.rotatedTo) return null;
     const data = { ...cur.data };
     for (const k of changed) {
-      if (JSON.stringify(cur.data[k]) !== JSON.stringify(loaded[k])) continue;
+      if (!sameJson(cur.data[k], loaded[k])) continue;
       if (k in landed) put(data, k, landed[k]);
       else delete data[k];
     }
